@@ -1,0 +1,191 @@
+//! The unit of the report: one connection attempt (a SYN with one ISN), its outcome, and the
+//! earlier connection on the same 4-tuple it may have collided with.
+
+use crate::tcp::{Endpoint, FrameRef, Seq};
+use crate::time::{NANOS_PER_SEC, Ts};
+
+/// Nothing came back for at least this long after the last SYN: `unanswered`; less before the
+/// capture ends: `unknown` (issue 3).
+pub const UNANSWERED_AFTER_NS: i64 = 3 * NANOS_PER_SEC;
+
+/// How an attempt ended (issue 3; the order is the precedence: a SYN-ACK wins over anything).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// A SYN-ACK acknowledging ISN+1 came back, whatever happened afterwards.
+    Established,
+    /// A RST answered the SYN.
+    Refused,
+    /// Only ACKs without SYN that do not acknowledge ISN+1 came back: a Linux server holding
+    /// the 4-tuple in TIME_WAIT (RFC 5961 section 4 challenge ACK).
+    ChallengeAck,
+    /// Nothing came back and the capture goes on for at least 3 s after the last SYN.
+    Unanswered,
+    /// Nothing came back, but the capture ends less than 3 s after the last SYN.
+    Unknown,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Established,
+        Outcome::Refused,
+        Outcome::ChallengeAck,
+        Outcome::Unanswered,
+        Outcome::Unknown,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Established => "established",
+            Outcome::Refused => "refused",
+            Outcome::ChallengeAck => "challenge_ack",
+            Outcome::Unanswered => "unanswered",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
+    /// The outcomes a user feels as a failed connection.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Refused | Outcome::ChallengeAck | Outcome::Unanswered)
+    }
+}
+
+/// Who sent the first FIN of a connection, so who holds its 4-tuple in TIME_WAIT (RFC 9293
+/// section 3.6: the active closer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Holder {
+    Server,
+    Client,
+    /// The FINs crossed (simultaneous close): both sides enter TIME_WAIT.
+    Both,
+    /// Ended by RST: nobody holds TIME_WAIT.
+    None,
+    /// The end is not in the capture.
+    Unknown,
+}
+
+impl Holder {
+    pub fn name(self) -> &'static str {
+        match self {
+            Holder::Server => "server",
+            Holder::Client => "client",
+            Holder::Both => "both",
+            Holder::None => "none",
+            Holder::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the server side holds TIME_WAIT, so that it may ignore or challenge the SYN.
+    pub fn server_holds(self) -> bool {
+        matches!(self, Holder::Server | Holder::Both)
+    }
+}
+
+/// The earlier connection on the same 4-tuple that completed its handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reuse {
+    /// First SYN of the earlier connection.
+    pub previous_frame: FrameRef,
+    /// Last packet of the earlier connection (the gap is measured from here).
+    pub previous_end_frame: FrameRef,
+    /// This attempt's first SYN minus the earlier connection's last packet.
+    pub gap_ns: i64,
+    /// `gap < --time-wait` and the earlier connection was closed.
+    pub in_window: bool,
+    pub holder: Holder,
+    /// The earlier connection had neither FIN nor RST: a SYN on an open 4-tuple.
+    pub open: bool,
+}
+
+/// How the earlier use of the 4-tuple relates to this attempt (rows of the cross table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReuseClass {
+    InWindow,
+    AfterWindow,
+    Open,
+    NotReused,
+}
+
+impl ReuseClass {
+    pub const ALL: [ReuseClass; 4] = [
+        ReuseClass::InWindow,
+        ReuseClass::AfterWindow,
+        ReuseClass::Open,
+        ReuseClass::NotReused,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ReuseClass::InWindow => "reused in TIME_WAIT window",
+            ReuseClass::AfterWindow => "reused after window",
+            ReuseClass::Open => "reused while still open",
+            ReuseClass::NotReused => "not reused",
+        }
+    }
+}
+
+/// What came back for an attempt, decided by the first matching answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub frame: FrameRef,
+    pub ts: Ts,
+}
+
+/// One connection attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// The first SYN.
+    pub frame: FrameRef,
+    pub ts: Ts,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub isn: Seq,
+    pub syn_retransmits: u32,
+    pub last_syn_ts: Ts,
+    pub challenge_acks: u32,
+    /// The SYN-ACK that acknowledged ISN+1.
+    pub syn_ack: Option<Answer>,
+    /// The RST that answered the SYN.
+    pub rst: Option<Answer>,
+    pub previous_attempt_frame: Option<FrameRef>,
+    pub reuse: Option<Reuse>,
+    /// Set once the attempt is decided (resolved against the capture's clock).
+    pub outcome: Outcome,
+}
+
+impl Attempt {
+    /// The outcome, given the time up to which the capture is known to go on.
+    pub fn resolve(&self, capture_goes_on_until: Ts) -> Outcome {
+        if self.syn_ack.is_some() {
+            Outcome::Established
+        } else if self.rst.is_some() {
+            Outcome::Refused
+        } else if self.challenge_acks > 0 {
+            Outcome::ChallengeAck
+        } else if capture_goes_on_until.since(self.last_syn_ts) >= UNANSWERED_AFTER_NS {
+            Outcome::Unanswered
+        } else {
+            Outcome::Unknown
+        }
+    }
+
+    /// Whether `resolve` can still change as the capture goes on without new packets for it.
+    pub fn waits_for_time(&self) -> bool {
+        self.syn_ack.is_none() && self.rst.is_none() && self.challenge_acks == 0
+    }
+
+    pub fn reuse_class(&self) -> ReuseClass {
+        match self.reuse {
+            None => ReuseClass::NotReused,
+            Some(r) if r.open => ReuseClass::Open,
+            Some(r) if r.in_window => ReuseClass::InWindow,
+            Some(_) => ReuseClass::AfterWindow,
+        }
+    }
+
+    /// Flagged in the report: it failed, or it reused a 4-tuple inside the window or while open.
+    pub fn is_flagged(&self) -> bool {
+        self.outcome.is_failure()
+            || self.challenge_acks > 0
+            || matches!(self.reuse_class(), ReuseClass::InWindow | ReuseClass::Open)
+    }
+}

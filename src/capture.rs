@@ -1,0 +1,400 @@
+//! Reading captures: classic pcap (both byte orders, micro/nanosecond, modified) and pcapng
+//! through pcap-parser's streaming readers, gzip detected by magic. One frame at a time is
+//! lent to a callback, so no frame outlives the reader's buffer and nothing is copied.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::bufread::MultiGzDecoder;
+use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
+use pcap_parser::{Block, LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+
+use crate::error::{CaptureError, ErrorKind};
+use crate::time::Ts;
+
+/// Reader buffer. 1 MiB holds the largest legal pcap record (262,144 bytes, Wireshark's
+/// `WTAP_MAX_PACKET_SIZE_STANDARD`) many times over, so a record that does not fit is damaged.
+const BUFFER: usize = 1 << 20;
+/// Largest record a classic pcap may hold (Wireshark and libpcap's limit).
+const MAX_RECORD: u64 = 262_144;
+/// Largest pcapng block we grow the buffer for (name resolution or secrets blocks can be big).
+const MAX_BLOCK: u64 = 64 << 20;
+
+/// One captured frame, borrowed from the reader's buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// 1-based, as Wireshark numbers the frames of the file.
+    pub number: u64,
+    pub ts: Ts,
+    pub linktype: u32,
+    pub data: &'a [u8],
+    pub orig_len: u32,
+    /// Byte offset of the frame's record in the (decompressed) input.
+    pub offset: u64,
+}
+
+/// What a file told us besides its frames; reported in the summary and as warnings.
+#[derive(Clone, Debug, Default)]
+pub struct FileInfo {
+    pub format: &'static str,
+    pub gzip: bool,
+    /// Fraction digits the file's timestamps carry (6 for µs pcap, 9 for ns).
+    pub digits: u8,
+    pub frames: u64,
+    /// Set when the file ends inside a record: (frame being read, byte where the input ends).
+    pub truncated: Option<(u64, u64)>,
+    /// Frames whose timestamp is earlier than the frame before them.
+    pub out_of_order: u64,
+    /// Frames from pcapng Simple Packet Blocks, which carry no timestamp.
+    pub without_timestamp: u64,
+    /// Sum of pcapng `isb_ifdrop` counters (packets the capturing interface dropped).
+    pub dropped: u64,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    /// Smallest snap length of the file's interfaces (0 = unknown).
+    pub snaplen: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    linktype: u32,
+    /// Timestamp units per second.
+    units: u64,
+    offset_secs: i64,
+    snaplen: u32,
+}
+
+enum Format {
+    Legacy { reader: LegacyPcapReader<Box<dyn Read>>, linktype: u32, nanos: bool, big_endian: bool },
+    Ng { reader: PcapNGReader<Box<dyn Read>>, interfaces: Vec<Interface>, big_endian: bool },
+}
+
+/// A capture file being read, frame by frame.
+pub struct Capture {
+    format: Format,
+    /// Bytes consumed so far (the offset of the next record).
+    offset: u64,
+    last_ts: Ts,
+    pub info: FileInfo,
+}
+
+/// Opens `path` (`-` is standard input), sniffing gzip and the capture format by magic.
+pub fn open(path: &Path) -> Result<Capture, CaptureError> {
+    let io_err = |e| CaptureError::new(ErrorKind::Io(e), 0, 0);
+    let raw: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(io_err)?)
+    };
+    let mut input = BufReader::with_capacity(1 << 16, raw);
+    let magic = peek(&mut input).map_err(io_err)?;
+    if magic.1 == 0 {
+        return Err(CaptureError::new(ErrorKind::Empty, 0, 0));
+    }
+    if magic.0[..2] == [0x1f, 0x8b] {
+        let mut inflated = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(input));
+        let magic = peek(&mut inflated).map_err(io_err)?;
+        let mut capture = Capture::from_reader(Box::new(inflated), magic)?;
+        capture.info.gzip = true;
+        return Ok(capture);
+    }
+    Capture::from_reader(Box::new(input), magic)
+}
+
+/// The first four bytes without consuming them, and how many there are.
+fn peek<R: BufRead>(input: &mut R) -> io::Result<([u8; 4], usize)> {
+    let mut magic = [0u8; 4];
+    // BufReader returns what one read() gave; four bytes come at once but from a pipe.
+    let buf = input.fill_buf()?;
+    let n = buf.len().min(4);
+    magic[..n].copy_from_slice(&buf[..n]);
+    Ok((magic, n))
+}
+
+impl Capture {
+    fn from_reader(input: Box<dyn Read>, (magic, n): ([u8; 4], usize)) -> Result<Capture, CaptureError> {
+        let le = u32::from_le_bytes(magic);
+        let damaged = |e: PcapError<&[u8]>| {
+            CaptureError::new(ErrorKind::Damaged(format!("file header: {e}")), 0, 0)
+        };
+        let (format, info) = match le {
+            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1 if n == 4 => {
+                let reader = LegacyPcapReader::new(BUFFER, input).map_err(damaged)?;
+                let (linktype, nanos, big_endian) = legacy_header(&reader);
+                let digits = if nanos { 9 } else { 6 };
+                let format = Format::Legacy { reader, linktype, nanos, big_endian };
+                (format, FileInfo { format: "pcap", digits, ..FileInfo::default() })
+            }
+            0x0a0d_0d0a if n == 4 => {
+                let reader = PcapNGReader::new(BUFFER, input).map_err(damaged)?;
+                let format = Format::Ng { reader, interfaces: Vec::new(), big_endian: false };
+                (format, FileInfo { format: "pcapng", digits: 6, ..FileInfo::default() })
+            }
+            _ if &magic == b"GMBU" => return Err(unsupported("Network Monitor 2.x (.cap)")),
+            _ if &magic == b"RTSS" => return Err(unsupported("Network Monitor 1.x (.cap)")),
+            _ => return Err(CaptureError::new(ErrorKind::NotACapture(magic, n), 0, 0)),
+        };
+        Ok(Capture { format, offset: 0, last_ts: Ts::default(), info })
+    }
+
+    /// Lends the next frame to `handle` and returns what it made of it; `None` at the end of
+    /// the capture (a cut-off tail also ends it, noted in `info.truncated`).
+    pub fn next_frame<T>(&mut self, handle: impl FnOnce(&Frame) -> T) -> Result<Option<T>, CaptureError> {
+        let mut handle = Some(handle);
+        loop {
+            let step = match &mut self.format {
+                Format::Legacy { reader, linktype, nanos, big_endian } => {
+                    step_legacy(reader, *linktype, *nanos, *big_endian, &mut self.offset, &mut self.info, &mut self.last_ts, &mut handle)?
+                }
+                Format::Ng { reader, interfaces, big_endian } => {
+                    step_ng(reader, interfaces, big_endian, &mut self.offset, &mut self.info, &mut self.last_ts, &mut handle)?
+                }
+            };
+            match step {
+                Step::Frame(t) => return Ok(Some(t)),
+                Step::End => return Ok(None),
+                Step::Again => continue,
+            }
+        }
+    }
+}
+
+fn unsupported(what: &'static str) -> CaptureError {
+    CaptureError::new(ErrorKind::Unsupported(what), 0, 0)
+}
+
+fn legacy_header(reader: &LegacyPcapReader<Box<dyn Read>>) -> (u32, bool, bool) {
+    // The header is the reader's first "block"; pcap-parser also keeps it, but only lends it
+    // through next(), so read the 24 bytes' meaning from its magic here.
+    let data = reader.data();
+    let magic = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+    let big_endian = matches!(magic, 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1);
+    let nanos = matches!(magic, 0xa1b2_3c4d | 0x4d3c_b2a1);
+    let raw = [data[20], data[21], data[22], data[23]];
+    let linktype = if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
+    // The upper bits of the link-type field carry FCS information (pcap spec, LinkType).
+    (linktype & 0x0fff_ffff, nanos, big_endian)
+}
+
+enum Step<T> {
+    Frame(T),
+    End,
+    Again,
+}
+
+struct Record<'a> {
+    ts: Ts,
+    linktype: u32,
+    data: &'a [u8],
+    orig_len: u32,
+}
+
+/// Hands one record to the caller's closure and keeps the per-file bookkeeping.
+fn deliver<T, F: FnOnce(&Frame) -> T>(rec: Record, offset: u64, info: &mut FileInfo, last_ts: &mut Ts, handle: &mut Option<F>) -> Option<T> {
+    info.frames += 1;
+    if info.frames > 1 && rec.ts < *last_ts {
+        info.out_of_order += 1;
+    }
+    *last_ts = rec.ts;
+    info.first_ts.get_or_insert(rec.ts);
+    info.last_ts = Some(info.last_ts.map_or(rec.ts, |t| t.max(rec.ts)));
+    let frame = Frame { number: info.frames, ts: rec.ts, linktype: rec.linktype, data: rec.data, orig_len: rec.orig_len, offset };
+    handle.take().map(|f| f(&frame))
+}
+
+/// What to do with a reader error: refill, stop at a cut-off tail, or fail.
+/// A reader error without its borrow of the buffer.
+enum ReadError {
+    Eof,
+    Incomplete,
+    UnexpectedEof,
+    BufferTooSmall,
+    Other(String),
+}
+
+impl ReadError {
+    fn from(err: PcapError<&[u8]>) -> ReadError {
+        match err {
+            PcapError::Eof => ReadError::Eof,
+            PcapError::Incomplete(_) => ReadError::Incomplete,
+            PcapError::UnexpectedEof => ReadError::UnexpectedEof,
+            PcapError::BufferTooSmall => ReadError::BufferTooSmall,
+            other => ReadError::Other(describe(&other)),
+        }
+    }
+}
+
+fn on_error<R: PcapReaderIterator>(reader: &mut R, err: ReadError, offset: u64, info: &mut FileInfo, record_len: impl Fn(&[u8]) -> Option<(&'static str, u64, u64)>) -> Result<Step<()>, CaptureError> {
+    let frame = info.frames + 1;
+    match err {
+        ReadError::Eof => Ok(Step::End),
+        ReadError::Incomplete => {
+            reader.refill().map_err(|_| CaptureError::new(ErrorKind::Io(io::Error::other("read failed")), frame, offset))?;
+            Ok(Step::Again)
+        }
+        ReadError::UnexpectedEof => {
+            let end = offset + reader.data().len() as u64;
+            info.truncated = Some((frame, end));
+            Ok(Step::End)
+        }
+        ReadError::BufferTooSmall => match record_len(reader.data()) {
+            Some((what, len, max)) if len > max => Err(CaptureError::new(ErrorKind::AbsurdLength { what, len, max }, frame, offset)),
+            Some((_, len, _)) if reader.grow(len as usize + 64) => Ok(Step::Again),
+            _ => Err(CaptureError::new(ErrorKind::Damaged("record larger than the read buffer".into()), frame, offset)),
+        },
+        ReadError::Other(why) => Err(CaptureError::new(ErrorKind::Damaged(why), frame, offset)),
+    }
+}
+
+fn describe(err: &PcapError<&[u8]>) -> String {
+    match err {
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => format!("record does not parse ({kind:?})"),
+        other => format!("{other}"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step_legacy<T, F: FnOnce(&Frame) -> T>(reader: &mut LegacyPcapReader<Box<dyn Read>>, linktype: u32, nanos: bool, big_endian: bool, offset: &mut u64, info: &mut FileInfo, last_ts: &mut Ts, handle: &mut Option<F>) -> Result<Step<T>, CaptureError> {
+    match reader.next() {
+        Ok((len, PcapBlockOwned::Legacy(b))) => {
+            let frac = if nanos { i64::from(b.ts_usec) } else { i64::from(b.ts_usec) * 1000 };
+            let rec = Record { ts: Ts::from_parts(i64::from(b.ts_sec), frac), linktype, data: b.data, orig_len: b.origlen };
+            let out = deliver(rec, *offset, info, last_ts, handle);
+            reader.consume(len);
+            *offset += len as u64;
+            Ok(out.map_or(Step::Again, Step::Frame))
+        }
+        Ok((len, _header)) => {
+            reader.consume(len);
+            *offset += len as u64;
+            Ok(Step::Again)
+        }
+        Err(e) => {
+            let e = ReadError::from(e);
+            let record_len = |data: &[u8]| {
+                let raw: [u8; 4] = data.get(8..12)?.try_into().ok()?;
+                let len = if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
+                Some(("the record", u64::from(len), MAX_RECORD))
+            };
+            Ok(match on_error(reader, e, *offset, info, record_len)? {
+                Step::End => Step::End,
+                _ => Step::Again,
+            })
+        }
+    }
+}
+
+fn step_ng<T, F: FnOnce(&Frame) -> T>(reader: &mut PcapNGReader<Box<dyn Read>>, interfaces: &mut Vec<Interface>, big_endian: &mut bool, offset: &mut u64, info: &mut FileInfo, last_ts: &mut Ts, handle: &mut Option<F>) -> Result<Step<T>, CaptureError> {
+    match reader.next() {
+        Ok((len, PcapBlockOwned::NG(block))) => {
+            let at = *offset;
+            let rec = match &block {
+                Block::SectionHeader(shb) => {
+                    // Interface ids restart with every section (pcapng spec 4.1).
+                    interfaces.clear();
+                    *big_endian = shb.big_endian();
+                    None
+                }
+                Block::InterfaceDescription(idb) => {
+                    let units = idb.ts_resolution().unwrap_or(1_000_000);
+                    info.digits = info.digits.max(digits_of(idb.if_tsresol));
+                    if idb.snaplen > 0 {
+                        info.snaplen = if info.snaplen == 0 { idb.snaplen } else { info.snaplen.min(idb.snaplen) };
+                    }
+                    interfaces.push(Interface { linktype: u32::from(idb.linktype.0 as u16), units, offset_secs: idb.ts_offset(), snaplen: idb.snaplen });
+                    None
+                }
+                Block::EnhancedPacket(epb) => {
+                    let iface = interface(interfaces, epb.if_id, info, at)?;
+                    let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                    let ts = ts_from_units(raw, iface.units, iface.offset_secs);
+                    Some(Record { ts, linktype: iface.linktype, data: epb.packet_data(), orig_len: epb.origlen })
+                }
+                Block::SimplePacket(spb) => {
+                    let iface = interface(interfaces, 0, info, at)?;
+                    info.without_timestamp += 1;
+                    let data = spb.packet_data();
+                    let cut = if iface.snaplen > 0 { data.len().min(iface.snaplen as usize) } else { data.len() };
+                    Some(Record { ts: *last_ts, linktype: iface.linktype, data: &data[..cut], orig_len: spb.origlen })
+                }
+                Block::InterfaceStatistics(isb) => {
+                    if let Some(Ok(dropped)) = isb.isb_ifdrop() {
+                        info.dropped = info.dropped.saturating_add(dropped);
+                    }
+                    None
+                }
+                _ => None,
+            };
+            let out = rec.and_then(|rec| deliver(rec, at, info, last_ts, handle));
+            reader.consume(len);
+            *offset += len as u64;
+            Ok(out.map_or(Step::Again, Step::Frame))
+        }
+        Ok((len, _)) => {
+            reader.consume(len);
+            *offset += len as u64;
+            Ok(Step::Again)
+        }
+        Err(e) => {
+            let e = ReadError::from(e);
+            let be = *big_endian;
+            let record_len = |data: &[u8]| {
+                let raw: [u8; 4] = data.get(4..8)?.try_into().ok()?;
+                let len = if be { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
+                Some(("the block", u64::from(len), MAX_BLOCK))
+            };
+            Ok(match on_error(reader, e, *offset, info, record_len)? {
+                Step::End => Step::End,
+                _ => Step::Again,
+            })
+        }
+    }
+}
+
+fn interface(interfaces: &[Interface], id: u32, info: &FileInfo, at: u64) -> Result<Interface, CaptureError> {
+    interfaces.get(id as usize).copied().ok_or_else(|| {
+        let why = format!("packet block names interface {id}, but the section describes {}", interfaces.len());
+        CaptureError::new(ErrorKind::Damaged(why), info.frames + 1, at)
+    })
+}
+
+/// Fraction digits that a pcapng `if_tsresol` gives (power of 10, or power of 2 with the high bit).
+fn digits_of(tsresol: u8) -> u8 {
+    if tsresol & 0x80 == 0 {
+        if tsresol == 0 { 6 } else { tsresol.min(9) }
+    } else {
+        // 2^-k seconds needs ceil(k * log10 2) decimal digits.
+        let k = u32::from(tsresol & 0x7f);
+        ((k * 30103).div_ceil(100_000) as u8).min(9)
+    }
+}
+
+/// A pcapng timestamp in interface units to nanoseconds since the epoch.
+fn ts_from_units(raw: u64, units: u64, offset_secs: i64) -> Ts {
+    let units = units.max(1);
+    let secs = (raw / units) as i64;
+    let frac = u128::from(raw % units) * 1_000_000_000 / u128::from(units);
+    Ts::from_parts(secs.saturating_add(offset_secs), frac as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsresol_digits() {
+        assert_eq!(digits_of(6), 6);
+        assert_eq!(digits_of(9), 9);
+        assert_eq!(digits_of(12), 9);
+        assert_eq!(digits_of(0x94), 7); // 2^-20 s = 0.95 µs
+        assert_eq!(digits_of(0x80), 0);
+    }
+
+    #[test]
+    fn pcapng_units_and_offset() {
+        assert_eq!(ts_from_units(3_500_000, 1_000_000, 0), Ts::from_parts(3, 500_000_000));
+        assert_eq!(ts_from_units(5_000_000_123, 1_000_000_000, 1_000_000_000), Ts::from_parts(1_000_000_005, 123));
+        assert_eq!(ts_from_units(3 << 20 | 1 << 19, 1 << 20, 0), Ts::from_parts(3, 500_000_000));
+    }
+}

@@ -1,0 +1,170 @@
+//! Frame bytes to a TCP `Segment`, laxly: a frame cut by a snap length still yields its TCP
+//! header, and everything that is not decoded says why (`Skip`). No allocation, no panics.
+
+use std::net::IpAddr;
+
+use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket};
+
+use crate::capture::Frame;
+use crate::tcp::{Endpoint, Flags, FrameRef, Segment, Seq};
+
+/// Link types read (tcpdump.org/linktypes.html).
+pub mod linktype {
+    pub const NULL: u32 = 0;
+    pub const ETHERNET: u32 = 1;
+    pub const RAW: u32 = 101;
+    pub const LOOP: u32 = 108;
+    pub const LINUX_SLL: u32 = 113;
+    pub const IPV4: u32 = 228;
+    pub const IPV6: u32 = 229;
+    pub const LINUX_SLL2: u32 = 276;
+    /// DLT_RAW as some BSDs number it in pcap files.
+    pub const RAW_BSD_12: u32 = 12;
+    pub const RAW_BSD_14: u32 = 14;
+}
+
+/// Why a frame gave no TCP segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// IP, but not TCP (UDP, ICMP, ...). Not an error.
+    NotTcp,
+    /// Not IP at all (ARP, LLDP, ...). Not an error.
+    NotIp,
+    /// A link type portreuse does not decode; its frames are counted per link type.
+    LinkType(u32),
+    /// An IP fragment other than the first: it carries no TCP header.
+    Fragment,
+    /// The frame ends before the TCP flags (snap length too short, or a cut frame).
+    Truncated,
+    /// Headers that contradict themselves (bad IP version, TCP data offset < 5, ...).
+    Malformed,
+}
+
+impl Skip {
+    /// Whether this is a frame portreuse could not decode (as opposed to other traffic).
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Skip::NotTcp | Skip::NotIp)
+    }
+
+    /// snake_case name used in JSON and tables.
+    pub fn name(self) -> String {
+        match self {
+            Skip::NotTcp => "not_tcp".into(),
+            Skip::NotIp => "not_ip".into(),
+            Skip::LinkType(lt) => format!("link_type_{lt}"),
+            Skip::Fragment => "ip_fragment".into(),
+            Skip::Truncated => "truncated".into(),
+            Skip::Malformed => "malformed".into(),
+        }
+    }
+}
+
+/// Decodes one frame. `file` is the index of the capture file in the input list.
+pub fn decode(frame: &Frame, file: u32) -> Result<Segment, Skip> {
+    let data = frame.data;
+    let packet = match frame.linktype {
+        linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?,
+        linktype::LINUX_SLL => from_ether_type(data, 14, 16)?,
+        linktype::LINUX_SLL2 => from_ether_type(data, 0, 20)?,
+        linktype::RAW | linktype::IPV4 | linktype::IPV6 | linktype::RAW_BSD_12 | linktype::RAW_BSD_14 => from_ip(data)?,
+        linktype::NULL | linktype::LOOP => from_bsd_loopback(data, frame.linktype)?,
+        other => return Err(Skip::LinkType(other)),
+    };
+    segment(&packet, frame, file)
+}
+
+/// Cooked captures: a 16-bit EtherType at `at`, the network header at `payload`.
+fn from_ether_type(data: &[u8], at: usize, payload: usize) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let proto = data.get(at..at + 2).ok_or(Skip::Truncated)?;
+    let rest = data.get(payload..).ok_or(Skip::Truncated)?;
+    let ether_type = EtherType(u16::from_be_bytes([proto[0], proto[1]]));
+    Ok(LaxSlicedPacket::from_ether_type(ether_type, rest))
+}
+
+fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    match data.first().map(|b| b >> 4) {
+        None => Err(Skip::Truncated),
+        Some(4 | 6) => LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Malformed),
+        Some(_) => Err(Skip::NotIp),
+    }
+}
+
+/// BSD NULL (host byte order) and OpenBSD LOOP (network byte order): a 4-byte address family.
+fn from_bsd_loopback(data: &[u8], linktype: u32) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let family = data.get(..4).ok_or(Skip::Truncated)?;
+    let family = [family[0], family[1], family[2], family[3]];
+    let family = if linktype == linktype::LOOP {
+        u32::from_be_bytes(family)
+    } else {
+        // The writer's byte order is unknown: a family fits in the low 16 bits either way.
+        let le = u32::from_le_bytes(family);
+        if le <= 0xffff { le } else { u32::from_be_bytes(family) }
+    };
+    // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24, 28 or 30 (the BSDs, macOS).
+    match family {
+        2 | 10 | 24 | 28 | 30 => from_ip(&data[4..]),
+        _ => Err(Skip::NotIp),
+    }
+}
+
+fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32) -> Result<Segment, Skip> {
+    let (src_ip, dst_ip, payload, declared) = match &packet.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            let h = ip.header();
+            let payload = ip.payload();
+            if payload.fragmented && h.fragments_offset().value() != 0 {
+                return Err(Skip::Fragment);
+            }
+            let declared = (usize::from(h.total_len()))
+                .saturating_sub(h.slice().len() + ip.extensions().auth.map_or(0, |a| a.slice().len()));
+            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), payload, declared)
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            let h = ip.header();
+            let payload = ip.payload();
+            if payload.fragmented {
+                return Err(Skip::Fragment);
+            }
+            let declared = usize::from(h.payload_length()).saturating_sub(ip.extensions().slice().len());
+            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), payload, declared)
+        }
+        Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp),
+        None => return Err(net_failure(packet)),
+    };
+    if payload.ip_number != IpNumber::TCP {
+        return Err(Skip::NotTcp);
+    }
+    // A complete payload's own length is the truth (IPv4 total length 0 under TSO, jumbograms);
+    // a cut one's length comes from the IP header.
+    let ip_payload_len = if payload.incomplete { declared } else { payload.payload.len() };
+    tcp_segment(payload.payload, ip_payload_len, src_ip, dst_ip, frame, file)
+}
+
+fn net_failure(packet: &LaxSlicedPacket) -> Skip {
+    match &packet.stop_err {
+        Some((etherparse::err::packet::SliceError::Len(_), _)) => Skip::Truncated,
+        Some(_) => Skip::Malformed,
+        None => Skip::NotIp,
+    }
+}
+
+/// The fixed TCP header by hand: the first 14 bytes (ports, sequence numbers, data offset and
+/// flags) are enough, so a header whose options were cut still counts.
+fn tcp_segment(tcp: &[u8], ip_payload_len: usize, src: IpAddr, dst: IpAddr, frame: &Frame, file: u32) -> Result<Segment, Skip> {
+    let h: &[u8; 14] = tcp.get(..14).and_then(|h| h.try_into().ok()).ok_or(Skip::Truncated)?;
+    let header_len = usize::from(h[12] >> 4) * 4;
+    if header_len < 20 {
+        return Err(Skip::Malformed);
+    }
+    let be32 = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    Ok(Segment {
+        frame: FrameRef { file, number: frame.number },
+        ts: frame.ts,
+        src: Endpoint { ip: src, port: u16::from_be_bytes([h[0], h[1]]) },
+        dst: Endpoint { ip: dst, port: u16::from_be_bytes([h[2], h[3]]) },
+        flags: Flags(h[13]),
+        seq: Seq(be32(4)),
+        ack: Seq(be32(8)),
+        payload_len: ip_payload_len.saturating_sub(header_len) as u32,
+    })
+}

@@ -1,0 +1,201 @@
+//! The report stage: everything the run found, and the writers that format it. This is the
+//! only module that formats text for the user.
+
+pub mod json;
+pub mod table;
+
+use indexmap::IndexMap;
+
+use crate::capture::FileInfo;
+use crate::decode::Skip;
+use crate::summary::Summary;
+use crate::tcp::FrameRef;
+use crate::time::{Ts, secs};
+use crate::track::TrackStats;
+
+/// One input file as the report names it.
+#[derive(Clone, Debug)]
+pub struct FileMeta {
+    pub name: String,
+    pub info: FileInfo,
+}
+
+/// Everything a writer needs.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub files: Vec<FileMeta>,
+    pub window_ns: i64,
+    pub frames: u64,
+    /// Frames that gave no TCP segment, by reason.
+    pub skipped: IndexMap<Skip, u64>,
+    pub track: TrackStats,
+    pub summary: Summary,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// `frame 123`, or `ring_2.pcap#123` when several files were merged.
+    pub fn frame_label(&self, frame: FrameRef) -> String {
+        if self.files.len() > 1 {
+            let name = self.files.get(frame.file as usize).map_or("?", |f| f.name.as_str());
+            format!("{name}#{}", frame.number)
+        } else {
+            frame.number.to_string()
+        }
+    }
+
+    /// Fraction digits for times: the finest precision among the files.
+    pub fn digits(&self) -> u8 {
+        self.files.iter().map(|f| f.info.digits).max().unwrap_or(6)
+    }
+
+    pub fn not_decoded(&self) -> u64 {
+        self.skipped.iter().filter(|(s, _)| s.is_failure()).map(|(_, n)| n).sum()
+    }
+
+    pub fn not_tcp(&self) -> u64 {
+        self.skipped.iter().filter(|(s, _)| !s.is_failure()).map(|(_, n)| n).sum()
+    }
+
+    /// The sentences that tie the findings together, most important first.
+    pub fn headline(&self) -> Vec<String> {
+        headline(self)
+    }
+}
+
+/// Formats a count with thousands separators (tables only; JSON keeps plain numbers).
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Seconds for people: `1.2 s`, `118 s`, `0.004 s`.
+pub fn human_secs(nanos: i64) -> String {
+    let s = secs(nanos);
+    let text = if s.abs() >= 100.0 {
+        format!("{s:.0}")
+    } else if s.abs() >= 10.0 {
+        format!("{s:.1}")
+    } else if s.abs() >= 1.0 {
+        format!("{s:.2}")
+    } else {
+        format!("{s:.3}")
+    };
+    let trimmed = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
+    format!("{trimmed} s")
+}
+
+fn range_text(min: i64, max: i64) -> String {
+    let (a, b) = (human_secs(min), human_secs(max));
+    if a == b { a } else { format!("{}–{b}", a.trim_end_matches(" s")) }
+}
+
+fn headline(r: &Report) -> Vec<String> {
+    let s = &r.summary;
+    let mut lines = Vec::new();
+    if s.attempts() == 0 {
+        lines.push(if r.frames == 0 {
+            "The capture holds no packets.".to_string()
+        } else {
+            format!("No connection attempts (SYNs) of interest among {} frames.", thousands(r.frames))
+        });
+        return lines;
+    }
+    let window = human_secs(r.window_ns);
+    for ((client, server), pair) in &s.pairs {
+        let hit = pair.failed_server_time_wait.total();
+        if hit == 0 {
+            continue;
+        }
+        let failed = pair.outcomes.failed();
+        let (Some(min), Some(max)) = (pair.gaps.min, pair.gaps.max) else { continue };
+        lines.push(format!(
+            "{} of {} failed attempts from {client} to {server} ({}) reused a 4-tuple that {server} still held in TIME_WAIT (closed {} before; window {window}).",
+            thousands(hit),
+            thousands(failed),
+            outcome_list(&pair.outcomes),
+            range_text(min, max),
+        ));
+    }
+    let failed = s.outcomes.failed();
+    let explained: u64 = s.pairs.values().map(|p| p.failed_server_time_wait.total()).sum();
+    if failed > explained {
+        lines.push(format!(
+            "{} failed attempts did not hit a TIME_WAIT the capture shows ({}).",
+            thousands(failed - explained),
+            outcome_list(&unexplained(s)),
+        ));
+    }
+    if s.challenged_then_established > 0 {
+        lines.push(format!(
+            "{} attempts got in only after a challenge ACK from a server still holding the 4-tuple: a collision felt as a delay.",
+            thousands(s.challenged_then_established)
+        ));
+    }
+    if failed == 0 && s.challenged_then_established == 0 {
+        let in_window = s.reused(crate::attempt::ReuseClass::InWindow);
+        let mut line = format!("Nothing failed: all {} connection attempts were answered", thousands(s.attempts()));
+        let unknown = s.outcomes.get(crate::attempt::Outcome::Unknown);
+        if unknown > 0 {
+            line.push_str(&format!(" or are too close to the end of the capture to judge ({} unknown)", thousands(unknown)));
+        }
+        line.push('.');
+        if in_window > 0 {
+            line.push_str(&format!(" {} reused a 4-tuple inside the {window} window and were let in.", thousands(in_window)));
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+fn unexplained(s: &Summary) -> crate::summary::OutcomeCounts {
+    let mut left = s.outcomes;
+    for pair in s.pairs.values() {
+        for (i, n) in pair.failed_server_time_wait.0.iter().enumerate() {
+            left.0[i] -= n;
+        }
+    }
+    left.0[crate::attempt::Outcome::Established as usize] = 0;
+    left.0[crate::attempt::Outcome::Unknown as usize] = 0;
+    left
+}
+
+fn outcome_list(counts: &crate::summary::OutcomeCounts) -> String {
+    crate::attempt::Outcome::ALL
+        .iter()
+        .filter(|o| o.is_failure() && counts.get(**o) > 0)
+        .map(|o| format!("{} {}", thousands(counts.get(*o)), o.name().replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_058), "1,058");
+        assert_eq!(thousands(10_241_000), "10,241,000");
+    }
+
+    #[test]
+    fn human_seconds() {
+        assert_eq!(human_secs(1_200_000_000), "1.2 s");
+        assert_eq!(human_secs(118_000_000_000), "118 s");
+        assert_eq!(human_secs(4_000_000), "0.004 s");
+        assert_eq!(human_secs(240_000_000_000), "240 s");
+        assert_eq!(range_text(1_300_000_000, 118_000_000_000), "1.3–118 s");
+    }
+}

@@ -1,0 +1,154 @@
+//! `--format table`: the report for people. comfy-table with a fixed preset and no terminal
+//! width detection, so the output is the same on a terminal, in a pipe and in tests.
+
+use std::io::{self, Write};
+
+use comfy_table::presets::ASCII_MARKDOWN;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+
+use super::{Report, human_secs, thousands};
+use crate::attempt::{Outcome, ReuseClass};
+use crate::time::secs;
+
+pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for line in r.headline() {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out)?;
+    write_inputs(r, out)?;
+    let s = &r.summary;
+    if s.attempts() == 0 {
+        return write_warnings(r, out);
+    }
+    writeln!(out, "\nAttempts by reuse of the 4-tuple and outcome (window {}):", human_secs(r.window_ns))?;
+    writeln!(out, "{}", cross_table(r))?;
+    if s.flagged_total > 0 {
+        writeln!(out, "\nFlagged attempts (failed, challenged, or reusing a 4-tuple inside the window):")?;
+        writeln!(out, "{}", flagged_table(r))?;
+        let rest = s.flagged_total - s.flagged.len() as u64;
+        if rest > 0 {
+            writeln!(out, "... and {} more (--max-rows, or --format json for all).", thousands(rest))?;
+        }
+    }
+    writeln!(out, "\nPer server:")?;
+    writeln!(out, "{}", server_table(r))?;
+    write_warnings(r, out)
+}
+
+fn new_table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(ASCII_MARKDOWN).set_content_arrangement(ContentArrangement::Disabled).force_no_tty();
+    t.set_header(header.iter().map(|h| Cell::new(h)));
+    t
+}
+
+fn right(text: impl ToString) -> Cell {
+    Cell::new(text.to_string()).set_alignment(CellAlignment::Right)
+}
+
+fn write_inputs(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let span = match (r.first_ts, r.last_ts) {
+        (Some(a), Some(b)) => format!(", {} to {} ({})", a.rfc3339(r.digits()), b.rfc3339(r.digits()), human_secs(b.since(a))),
+        _ => String::new(),
+    };
+    let names: Vec<&str> = r.files.iter().map(|f| f.name.as_str()).collect();
+    writeln!(out, "Read {} frames from {}{span}.", thousands(r.frames), names.join(", "))?;
+    writeln!(
+        out,
+        "{} TCP segments: {} SYN, {} SYN-ACK; {} connection attempts of interest.",
+        thousands(r.track.tcp_segments),
+        thousands(r.track.syn_packets),
+        thousands(r.track.synack_packets),
+        thousands(r.summary.attempts())
+    )
+}
+
+fn cross_table(r: &Report) -> Table {
+    let mut header = vec![""];
+    header.extend(Outcome::ALL.iter().map(|o| o.name()));
+    header.push("total");
+    let mut t = new_table(&header);
+    for class in ReuseClass::ALL {
+        let row = &r.summary.cross[class as usize];
+        let mut cells = vec![Cell::new(class.label())];
+        cells.extend(Outcome::ALL.iter().map(|o| right(thousands(row.get(*o)))));
+        cells.push(right(thousands(row.total())));
+        t.add_row(cells);
+    }
+    let all = &r.summary.outcomes;
+    let mut cells = vec![Cell::new("total")];
+    cells.extend(Outcome::ALL.iter().map(|o| right(thousands(all.get(*o)))));
+    cells.push(right(thousands(all.total())));
+    t.add_row(cells);
+    t
+}
+
+fn flagged_table(r: &Report) -> Table {
+    let mut t = new_table(&[
+        "frame", "time", "client", "server", "SYN rtx", "outcome", "chall. ACKs", "prev. conn", "gap", "TIME_WAIT holder",
+    ]);
+    let origin = r.first_ts.unwrap_or_default();
+    for a in &r.summary.flagged {
+        let (prev, gap, holder) = match a.reuse {
+            Some(reuse) => {
+                let holder = if reuse.open { "still open".to_string() } else { reuse.holder.name().to_string() };
+                (r.frame_label(reuse.previous_frame), human_secs(reuse.gap_ns), holder)
+            }
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        t.add_row(vec![
+            right(r.frame_label(a.frame)),
+            right(format!("{:.6}", secs(a.ts.since(origin)))),
+            Cell::new(a.client),
+            Cell::new(a.server),
+            right(a.syn_retransmits),
+            Cell::new(a.outcome.name()),
+            right(a.challenge_acks),
+            right(prev),
+            right(gap),
+            Cell::new(holder),
+        ]);
+    }
+    t
+}
+
+fn server_table(r: &Report) -> Table {
+    let mut t = new_table(&[
+        "server", "attempts", "established", "failed", "reused in window", "failed in its TIME_WAIT", "gaps of those",
+    ]);
+    for (server, st) in &r.summary.servers {
+        let gaps = match (st.failed_gaps.min, st.failed_gaps.max) {
+            (Some(a), Some(b)) => format!("{} – {}", human_secs(a), human_secs(b)),
+            _ => "-".into(),
+        };
+        t.add_row(vec![
+            Cell::new(server),
+            right(thousands(st.outcomes.total())),
+            right(thousands(st.outcomes.get(Outcome::Established))),
+            right(thousands(st.outcomes.failed())),
+            right(thousands(st.reused_in_window)),
+            right(thousands(st.failed_server_time_wait)),
+            right(gaps),
+        ]);
+    }
+    t
+}
+
+fn write_warnings(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let undecoded: Vec<String> = r
+        .skipped
+        .iter()
+        .filter(|(k, _)| k.is_failure())
+        .map(|(k, n)| format!("{} {}", thousands(*n), k.name()))
+        .collect();
+    if !undecoded.is_empty() || !r.warnings.is_empty() {
+        writeln!(out, "\nCapture notes:")?;
+    }
+    if !undecoded.is_empty() {
+        writeln!(out, "- frames not decoded: {}", undecoded.join(", "))?;
+    }
+    for w in &r.warnings {
+        writeln!(out, "- {w}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! TCP vocabulary shared by every stage: endpoints, the 4-tuple key, sequence numbers, flags
+//! and the `Segment` that decode hands to track.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::time::Ts;
+
+/// One side of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    /// `ip:port`, IPv6 as `[ip]:port` (RFC 3986 style, as Wireshark and `ss` print them).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+/// A 4-tuple in canonical order (`lo` < `hi`), so both directions find the same entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub lo: Endpoint,
+    pub hi: Endpoint,
+}
+
+impl FlowKey {
+    /// The key of a segment from `src` to `dst`, and whether `src` is the `lo` side.
+    pub fn new(src: Endpoint, dst: Endpoint) -> (FlowKey, bool) {
+        if src <= dst {
+            (FlowKey { lo: src, hi: dst }, true)
+        } else {
+            (FlowKey { lo: dst, hi: src }, false)
+        }
+    }
+}
+
+/// A TCP sequence number, compared modulo 2^32 (RFC 793 section 3.3, RFC 1982).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Seq(pub u32);
+
+impl Seq {
+    pub fn add(self, n: u32) -> Seq {
+        Seq(self.0.wrapping_add(n))
+    }
+}
+
+impl PartialOrd for Seq {
+    fn partial_cmp(&self, other: &Seq) -> Option<Ordering> {
+        Some((self.0.wrapping_sub(other.0) as i32).cmp(&0))
+    }
+}
+
+/// The TCP flags byte (RFC 9293 section 3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const ACK: u8 = 0x10;
+
+    pub fn fin(self) -> bool {
+        self.0 & Self::FIN != 0
+    }
+    pub fn syn(self) -> bool {
+        self.0 & Self::SYN != 0
+    }
+    pub fn rst(self) -> bool {
+        self.0 & Self::RST != 0
+    }
+    pub fn ack(self) -> bool {
+        self.0 & Self::ACK != 0
+    }
+}
+
+/// Where a frame came from: the capture file (index into the input list) and its 1-based
+/// frame number in that file, as Wireshark numbers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+pub struct FrameRef {
+    pub file: u32,
+    pub number: u64,
+}
+
+/// The TCP facts of one frame, copied out of the packet bytes (no borrow, no allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub frame: FrameRef,
+    pub ts: Ts,
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub flags: Flags,
+    pub seq: Seq,
+    pub ack: Seq,
+    /// Payload length from the IP length fields, so frames cut by a snap length still count
+    /// the bytes that were on the wire.
+    pub payload_len: u32,
+}
+
+impl Segment {
+    /// Sequence space this segment occupies: payload plus one for SYN and one for FIN.
+    pub fn seq_len(&self) -> u32 {
+        self.payload_len
+            .wrapping_add(u32::from(self.flags.syn()))
+            .wrapping_add(u32::from(self.flags.fin()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_compares_across_the_wrap() {
+        assert!(Seq(5) > Seq(u32::MAX - 5));
+        assert!(Seq(u32::MAX) < Seq(0));
+        assert!(Seq(100) > Seq(99));
+        assert_eq!(Seq(u32::MAX).add(2), Seq(1));
+    }
+
+    #[test]
+    fn flow_key_is_the_same_both_ways() {
+        let a = Endpoint { ip: "10.0.0.1".parse().unwrap(), port: 4000 };
+        let b = Endpoint { ip: "10.0.0.2".parse().unwrap(), port: 110 };
+        let (k1, a_is_lo) = FlowKey::new(a, b);
+        let (k2, b_is_lo) = FlowKey::new(b, a);
+        assert_eq!(k1, k2);
+        assert_ne!(a_is_lo, b_is_lo);
+    }
+
+    #[test]
+    fn ipv6_endpoints_print_in_brackets() {
+        let e = Endpoint { ip: "::1".parse().unwrap(), port: 80 };
+        assert_eq!(e.to_string(), "[::1]:80");
+    }
+}

@@ -1,0 +1,397 @@
+//! Per-4-tuple history: attempts (SYN with one ISN), their answers, the connection they opened
+//! and how it ended. Attempts leave in order of their first SYN once nothing can change them.
+//!
+//! State is kept only for 4-tuples on which a SYN of interest was seen, and a 4-tuple idle for
+//! longer than the retention horizon (twice the TIME_WAIT window) is dropped, so memory follows
+//! the live 4-tuples, not the length of the capture.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
+
+use rustc_hash::FxHasher;
+
+use crate::attempt::{Answer, Attempt, Holder, Outcome, Reuse, UNANSWERED_AFTER_NS};
+use crate::tcp::{FlowKey, FrameRef, Segment, Seq};
+use crate::time::{NANOS_PER_SEC, Ts};
+
+/// An unanswered attempt with no new SYN for this long is decided: Linux gives up after
+/// 127 s (tcp_syn_retries = 6), Windows after 21 s. A SYN with its ISN after that is a new attempt.
+const SETTLE_NS: i64 = 130 * NANOS_PER_SEC;
+/// How often (in capture time) idle 4-tuples are swept out.
+const SWEEP_EVERY_NS: i64 = 10 * NANOS_PER_SEC;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `--time-wait`: a reuse closer than this to the earlier connection's end is in the window.
+    pub window_ns: i64,
+    /// Which SYNs to analyse (sender, receiver); `None` means all.
+    pub filter: Option<crate::filter::Filter>,
+}
+
+/// Frame counters the tracker keeps (SYN counts are over all TCP, before any filter).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrackStats {
+    pub tcp_segments: u64,
+    /// Frames with SYN and without ACK.
+    pub syn_packets: u64,
+    /// Frames with SYN and ACK.
+    pub synack_packets: u64,
+    /// Most 4-tuples held at once (memory follows this).
+    pub peak_flows: usize,
+}
+
+/// A connection that completed its handshake (a SYN-ACK acknowledged its ISN+1).
+#[derive(Clone, Copy, Debug)]
+struct Conn {
+    syn_frame: FrameRef,
+    last_frame: FrameRef,
+    last_ts: Ts,
+    /// The sequence number of the first FIN and which side sent it (true = lo).
+    first_fin: Option<(bool, Seq)>,
+    second_fin_crossed: Option<bool>,
+    rst: bool,
+    /// Still the connection of the flow's newest attempt (packets extend it).
+    active: bool,
+}
+
+impl Conn {
+    fn touch(&mut self, seg: &Segment) {
+        self.last_frame = seg.frame;
+        self.last_ts = seg.ts;
+    }
+
+    /// FIN bookkeeping: the first FIN names the active closer; a second FIN that does not
+    /// acknowledge the first means the FINs crossed (RFC 9293 3.6, simultaneous close).
+    fn on_fin(&mut self, from_lo: bool, seg: &Segment) {
+        let fin_seq = seg.seq.add(seg.payload_len);
+        match self.first_fin {
+            None => self.first_fin = Some((from_lo, fin_seq)),
+            Some((side, first)) if side != from_lo && self.second_fin_crossed.is_none() => {
+                let acks_first = seg.flags.ack() && seg.ack > first;
+                self.second_fin_crossed = Some(!acks_first);
+            }
+            Some(_) => {} // a retransmitted FIN
+        }
+    }
+
+    /// Who holds TIME_WAIT, in terms of the roles of an attempt whose client is `client_is_lo`.
+    fn holder(&self, client_is_lo: bool) -> Holder {
+        if self.rst {
+            return Holder::None;
+        }
+        match (self.first_fin, self.second_fin_crossed) {
+            (None, _) => Holder::Unknown,
+            (Some(_), Some(true)) => Holder::Both,
+            (Some((lo_first, _)), _) if lo_first == client_is_lo => Holder::Client,
+            (Some(_), _) => Holder::Server,
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.first_fin.is_none() && !self.rst
+    }
+}
+
+/// Everything known about one 4-tuple.
+#[derive(Clone, Copy, Debug)]
+struct Flow {
+    last_seen: Ts,
+    /// The attempt still being decided: its id in the pending queue.
+    current: Option<u64>,
+    /// Role and ISN of the newest attempt.
+    client_is_lo: bool,
+    isn: Seq,
+    /// The newest connection on this 4-tuple that completed its handshake.
+    conn: Option<Conn>,
+    last_attempt_frame: Option<FrameRef>,
+}
+
+struct Pending {
+    attempt: Attempt,
+    /// No further packet can change it (superseded, evicted, or the client moved on).
+    settled: bool,
+    last_activity: Ts,
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The attempts being decided, in order of first SYN; `base` is the id of the front.
+struct Book {
+    config: Config,
+    pending: VecDeque<Pending>,
+    base: u64,
+    /// The capture's clock: the latest timestamp seen (timestamps may go back; this does not).
+    now: Ts,
+}
+
+pub struct Tracker {
+    flows: FxMap<FlowKey, Flow>,
+    book: Book,
+    next_sweep: Ts,
+    finished: bool,
+    pub stats: TrackStats,
+}
+
+impl Tracker {
+    pub fn new(config: Config) -> Tracker {
+        Tracker {
+            flows: FxMap::default(),
+            book: Book { config, pending: VecDeque::new(), base: 0, now: Ts(i64::MIN) },
+            next_sweep: Ts(i64::MIN),
+            finished: false,
+            stats: TrackStats::default(),
+        }
+    }
+
+    /// Advances the capture clock (call for every frame, TCP or not).
+    pub fn advance(&mut self, ts: Ts) {
+        if ts > self.book.now {
+            self.book.now = ts;
+        }
+        if self.book.now >= self.next_sweep {
+            if self.next_sweep != Ts(i64::MIN) {
+                self.sweep();
+            }
+            self.next_sweep = self.book.now.add_nanos(SWEEP_EVERY_NS);
+        }
+    }
+
+    /// Feeds one TCP segment.
+    pub fn on_segment(&mut self, seg: &Segment) {
+        self.stats.tcp_segments += 1;
+        self.advance(seg.ts);
+        let (key, from_lo) = FlowKey::new(seg.src, seg.dst);
+        let syn_only = seg.flags.syn() && !seg.flags.ack();
+        if seg.flags.syn() {
+            if seg.flags.ack() {
+                self.stats.synack_packets += 1;
+            } else {
+                self.stats.syn_packets += 1;
+            }
+        }
+        if let Some(flow) = self.flows.get_mut(&key) {
+            self.book.on_flow_segment(flow, seg, from_lo, syn_only);
+        } else if syn_only && self.book.wanted(seg) {
+            let mut flow = Flow {
+                last_seen: seg.ts,
+                current: None,
+                client_is_lo: from_lo,
+                isn: seg.seq,
+                conn: None,
+                last_attempt_frame: None,
+            };
+            self.book.start_attempt(&mut flow, seg, from_lo);
+            self.flows.insert(key, flow);
+            self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len());
+        }
+    }
+
+    /// The next attempt whose outcome is final, in order of first SYN.
+    pub fn pop_decided(&mut self) -> Option<Attempt> {
+        self.book.pop_decided(self.finished)
+    }
+
+    /// Drops 4-tuples idle for longer than the retention horizon (twice the window) and
+    /// settles their attempts.
+    fn sweep(&mut self) {
+        let horizon = self.book.now.add_nanos(-self.book.config.window_ns.saturating_mul(2));
+        let book = &mut self.book;
+        self.flows.retain(|_, flow| {
+            let keep = flow.last_seen >= horizon;
+            if !keep {
+                if let Some(id) = flow.current.filter(|id| book.is_open_attempt(*id)) {
+                    book.slot(id).settled = true;
+                }
+            }
+            keep
+        });
+    }
+
+    /// The capture has ended: every attempt is decided against its last timestamp.
+    pub fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// 4-tuples currently held.
+    pub fn live_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// The latest timestamp of the capture.
+    pub fn end_ts(&self) -> Ts {
+        self.book.now
+    }
+}
+
+impl Book {
+    fn wanted(&self, seg: &Segment) -> bool {
+        self.config.filter.as_ref().is_none_or(|f| f.wants(seg.src, seg.dst))
+    }
+    fn on_flow_segment(&mut self, flow: &mut Flow, seg: &Segment, from_lo: bool, syn_only: bool) {
+        flow.last_seen = seg.ts;
+        let current = flow.current.filter(|id| self.is_open_attempt(*id));
+        let from_client = from_lo == flow.client_is_lo;
+        match current {
+            // The same SYN again: a retransmission of the attempt in progress.
+            Some(id) if syn_only && from_client && seg.seq == flow.isn => {
+                let p = self.slot(id);
+                p.attempt.syn_retransmits += 1;
+                p.attempt.last_syn_ts = seg.ts;
+                p.last_activity = seg.ts;
+            }
+            // A SYN with another ISN, or from the other side: a new attempt.
+            _ if syn_only => {
+                if self.wanted(seg) {
+                    self.start_attempt(flow, seg, from_lo);
+                } else {
+                    self.extend_conn(flow, seg, from_lo);
+                }
+            }
+            Some(id) if !from_client => self.on_answer(flow, id, seg, from_lo),
+            Some(id) => self.on_client_segment(flow, id, seg, from_lo),
+            None => self.extend_conn(flow, seg, from_lo),
+        }
+    }
+
+    /// A segment from the server side while the attempt is being decided.
+    fn on_answer(&mut self, flow: &mut Flow, id: u64, seg: &Segment, from_lo: bool) {
+        let expected = flow.isn.add(1);
+        let established = self.slot(id).attempt.syn_ack.is_some();
+        let f = seg.flags;
+        match () {
+            // SYN-ACK acknowledging ISN+1: the handshake's second step (RFC 9293 3.5).
+            _ if f.syn() && f.ack() && seg.ack == expected && !established => {
+                let p = self.slot(id);
+                p.attempt.syn_ack = Some(Answer { frame: seg.frame, ts: seg.ts });
+                p.last_activity = seg.ts;
+                let syn_frame = p.attempt.frame;
+                flow.conn = Some(Conn {
+                    syn_frame,
+                    last_frame: seg.frame,
+                    last_ts: seg.ts,
+                    first_fin: None,
+                    second_fin_crossed: None,
+                    rst: false,
+                    active: true,
+                });
+            }
+            // After the SYN-ACK, the server's packets belong to the connection.
+            _ if established => self.extend_conn(flow, seg, from_lo),
+            // RST before any SYN-ACK: the SYN was refused.
+            _ if f.rst() => {
+                let p = self.slot(id);
+                p.attempt.rst.get_or_insert(Answer { frame: seg.frame, ts: seg.ts });
+                p.last_activity = seg.ts;
+                p.settled = true;
+            }
+            // A bare ACK that does not acknowledge our SYN: TIME_WAIT's challenge ACK.
+            _ if f.ack() && !f.syn() && seg.ack != expected => {
+                let p = self.slot(id);
+                p.attempt.challenge_acks += 1;
+                p.last_activity = seg.ts;
+            }
+            // Anything else (a SYN-ACK for another ISN, data without ACK): no answer to this SYN.
+            _ => {}
+        }
+    }
+
+    /// A segment from the client side (other than its SYN) while the attempt is being decided.
+    fn on_client_segment(&mut self, flow: &mut Flow, id: u64, seg: &Segment, from_lo: bool) {
+        if self.slot(id).attempt.syn_ack.is_some() {
+            // The client answered the SYN-ACK: it will not send this SYN again.
+            self.slot(id).settled = true;
+            flow.current = None;
+            self.extend_conn(flow, seg, from_lo);
+        }
+        // Before a SYN-ACK the client may RST a challenge ACK; that is not an answer.
+    }
+
+    /// Extends the newest connection with a packet that belongs to it.
+    fn extend_conn(&mut self, flow: &mut Flow, seg: &Segment, from_lo: bool) {
+        let Some(conn) = flow.conn.as_mut().filter(|c| c.active) else {
+            return;
+        };
+        conn.touch(seg);
+        if seg.flags.rst() {
+            conn.rst = true;
+        }
+        if seg.flags.fin() {
+            conn.on_fin(from_lo, seg);
+        }
+    }
+
+    /// A new attempt: settle the one before, measure the reuse against the newest connection.
+    fn start_attempt(&mut self, flow: &mut Flow, seg: &Segment, from_lo: bool) {
+        if let Some(id) = flow.current.take().filter(|id| self.is_open_attempt(*id)) {
+            self.slot(id).settled = true;
+        }
+        let reuse = flow.conn.map(|conn| self.reuse(&conn, seg, from_lo));
+        if let Some(conn) = flow.conn.as_mut() {
+            conn.active = false;
+        }
+        let (client, server) = (seg.src, seg.dst);
+        let attempt = Attempt {
+            frame: seg.frame,
+            ts: seg.ts,
+            client,
+            server,
+            isn: seg.seq,
+            syn_retransmits: 0,
+            last_syn_ts: seg.ts,
+            challenge_acks: 0,
+            syn_ack: None,
+            rst: None,
+            previous_attempt_frame: flow.last_attempt_frame,
+            reuse,
+            outcome: Outcome::Unknown,
+        };
+        flow.current = Some(self.base + self.pending.len() as u64);
+        flow.client_is_lo = from_lo;
+        flow.isn = seg.seq;
+        flow.last_attempt_frame = Some(seg.frame);
+        self.pending.push_back(Pending { attempt, settled: false, last_activity: seg.ts });
+    }
+
+    fn reuse(&self, conn: &Conn, seg: &Segment, from_lo: bool) -> Reuse {
+        let gap_ns = seg.ts.since(conn.last_ts);
+        let open = conn.is_open();
+        Reuse {
+            previous_frame: conn.syn_frame,
+            previous_end_frame: conn.last_frame,
+            gap_ns,
+            in_window: !open && gap_ns < self.config.window_ns,
+            holder: conn.holder(from_lo),
+            open,
+        }
+    }
+
+    fn is_open_attempt(&self, id: u64) -> bool {
+        id >= self.base && self.pending.get((id - self.base) as usize).is_some_and(|p| !p.settled)
+    }
+
+    fn slot(&mut self, id: u64) -> &mut Pending {
+        let index = (id - self.base) as usize;
+        &mut self.pending[index]
+    }
+
+
+    fn pop_decided(&mut self, finished: bool) -> Option<Attempt> {
+        let now = self.now;
+        let front = self.pending.front_mut()?;
+        if !front.settled && now.since(front.last_activity) > SETTLE_NS {
+            front.settled = true;
+        }
+        let waiting = front.attempt.waits_for_time()
+            && now.since(front.attempt.last_syn_ts) < UNANSWERED_AFTER_NS;
+        if !finished && (!front.settled || waiting) {
+            return None;
+        }
+        let mut pending = self.pending.pop_front()?;
+        self.base += 1;
+        pending.attempt.outcome = pending.attempt.resolve(now);
+        Some(pending.attempt)
+    }
+}
+
+#[cfg(test)]
+mod tests;
