@@ -248,31 +248,44 @@ def check(kind, attempts):
 def nums(xs):
     return ",".join(map(str, xs)) if xs else "none"
 
-def readme_line(name, how, attempts, client_log):
+SHORT = {"SYN": "SYN", "SYN retransmission": "SYN retransmission", "SYN-ACK": "SYN-ACK",
+         "bare ACK answering the SYN": "bare ACK", "RST from client": "RST (client)",
+         "RST from server": "RST/ACK (server)"}
+
+def readme_line(name, how, attempts, ctl, client_log):
     parts = []
     for a in attempts:
-        s = (f"#{a['n']} ISN {a['isn']}: SYN {nums(a['syn'])}, SYN-ACK {nums(a['synack'])}")
-        if a["challenge"]:
-            s += f", bare ACK answering the SYN {nums(a['challenge'])}"
-        if a["client_rst"] or a["server_rst"]:
-            s += f", RST {nums(a['client_rst'] + a['server_rst'])}" + (
-                " (client)" if a["client_rst"] and not a["server_rst"] else
-                " (server)" if a["server_rst"] and not a["client_rst"] else "")
+        ev = [c for c in ctl if c["attempt"] == a["n"] and c["role"] in SHORT]
+        t0 = ev[0]["t"]
+        words = []
+        for i, c in enumerate(ev):
+            w = f"{SHORT[c['role']]} {c['no']}"
+            if c["role"] == "SYN retransmission":
+                w += f" (+{(c['t'] - t0) * 1000:.0f} ms)"
+            if c["role"].startswith("SYN") and c["role"] != "SYN-ACK" and (
+                    i + 1 == len(ev) or ev[i + 1]["role"].startswith("SYN retrans")):
+                w += " unanswered"
+            words.append(w)
+        s = f"#{a['n']} (ISN {a['isn']}): " + ", ".join(words)
         if a.get("isn_from_tw"):
-            s += ", server ISN = old snd_nxt+65537"
-        s += f" -> {a['outcome']}"
+            s += " (server ISN = previous incarnation's snd_nxt + 65537)"
+        if a["synack"]:
+            dt = next(c["t"] for c in ev if c["role"] == "SYN-ACK") - t0
+            s += f" -> established" + (f" {dt * 1000:.1f} ms after its first SYN" if dt > 0.001 else "")
+        else:
+            s += f" -> {a['outcome']}"
         parts.append(s)
-    shows = "; ".join(parts)
-    return (f"- `{name}`: {how} Shows {len(attempts)} attempt(s) on 10.99.0.1:40001 - "
-            f"{shows}. Client log: {' / '.join(client_log)}.")
+    return (f"- `{name}`: {how} On 10.99.0.1:40001: {len(attempts)} attempt(s): "
+            + "; ".join(parts) + ". Client: " + "; ".join(client_log) + ".")
 
 def main():
     kind, path, client = sys.argv[1], sys.argv[2], sys.argv[3]
     attempts, ctl = analyze(path, client)
     if len(sys.argv) > 4 and sys.argv[4] == "--readme":
         how = sys.argv[5]
-        clog = [l.strip() for l in open(sys.argv[6]) if l.strip()]
-        print(readme_line(path.rsplit("/", 1)[-1], how, attempts, clog))
+        clog = [l.split(" (started")[0].strip() for l in open(sys.argv[6])
+                if "established after" in l or "failed" in l]
+        print(readme_line(path.rsplit("/", 1)[-1], how, attempts, ctl, clog))
         return
     for c in ctl:
         print(f"  #{c['attempt']} frame {c['no']:>5} t={c['t']:.6f} {c['src']:>16} -> {c['dst']:<16} "
@@ -321,7 +334,7 @@ wait_for() {   # wait_for DESCRIPTION COMMAND...  (up to 10 s)
     die "timed out waiting for $what"
 }
 
-SERVER_PID= TCPDUMP_PID=
+SERVER_PID= TCPDUMP_PID= DROPPED=unknown
 start_server() {   # start_server SINK_BYTES
     rm -f "$WORK/server.ready"
     ip netns exec "$SNS" python3 "$WORK/peer.py" server --ip "$SIP" --port "$SPORT" \
@@ -342,8 +355,12 @@ stop_server() {
 
 start_capture() {   # start_capture FILE SNAPLEN
     : >"$WORK/tcpdump.log"
-    ip netns exec "$SNS" tcpdump -i "$SIF" -U -n -Z root -s "$2" -w "$1" tcp \
-        2>"$WORK/tcpdump.log" &
+    # --immediate-mode: without it libpcap's TPACKET_V3 ring hands packets over
+    # only when a block fills or its 1 s timeout expires, and whatever sits in
+    # the current block when SIGINT arrives is lost (seen: whole connections
+    # missing from the file).
+    ip netns exec "$SNS" tcpdump -i "$SIF" -U --immediate-mode -B 8192 -n -Z root \
+        -s "$2" -w "$1" tcp 2>"$WORK/tcpdump.log" &
     TCPDUMP_PID=$!
     BG_PIDS+=("$TCPDUMP_PID")
     wait_for "tcpdump" grep -q "listening on" "$WORK/tcpdump.log"
@@ -351,12 +368,15 @@ start_capture() {   # start_capture FILE SNAPLEN
 }
 
 stop_capture() {
-    sleep 0.5                      # let the last segments arrive and be flushed
+    sleep 1                        # let the last segments arrive and be flushed
     kill -INT "$TCPDUMP_PID"
     wait "$TCPDUMP_PID" || true
     forget_pid "$TCPDUMP_PID"
     TCPDUMP_PID=
     grep -E "packets (captured|dropped)" "$WORK/tcpdump.log" | sed 's/^/    tcpdump: /' >&2 || true
+    DROPPED=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$WORK/tcpdump.log")
+    DROPPED=${DROPPED:-unknown}
+    [[ $DROPPED == 0 ]] || log "tcpdump dropped $DROPPED packets"
 }
 
 client() {   # client LOGFILE ARGS...
@@ -386,18 +406,20 @@ run_capture() {
         ns_setup
         local tmp="$WORK/$name"
         rm -f "$tmp"
+        DROPPED=unknown
         "$body" "$tmp" "$snap"
-        if python3 "$WORK/analyze.py" "$kind" "$tmp" "$CIP:$CPORT" >"$WORK/$name.check"; then
+        if [[ $DROPPED == 0 ]] &&
+            python3 "$WORK/analyze.py" "$kind" "$tmp" "$CIP:$CPORT" >"$WORK/$name.check"; then
             sed 's/^/  /' "$WORK/$name.check" >&2
-            local how="${HOW[$kind]} Client ns: $(sysctl_summary "$CNS"). Server ns: $(sysctl_summary "$SNS")."
+            local how="${HOW[$kind]} Effective sysctls: client ns $(sysctl_summary "$CNS"); server ns $(sysctl_summary "$SNS")."
             README_LINES+=("$(python3 "$WORK/analyze.py" "$kind" "$tmp" "$CIP:$CPORT" --readme \
                 "$how" "$WORK/$name.client")")
-            mv -f "$tmp" "$OUT/$name"
-            chmod 644 "$OUT/$name"
+            mv -f "$tmp" "$STAGE/$name"    # published with the README at the very end
             ns_del
             return 0
         fi
-        sed 's/^/  /' "$WORK/$name.check" >&2
+        [[ -f $WORK/$name.check ]] && sed 's/^/  /' "$WORK/$name.check" >&2
+        rm -f "$WORK/$name.check"
         log "$name: expected pattern not seen, retrying"
         ns_del
     done
@@ -449,27 +471,39 @@ cap_refused() {
     stop_capture
 }
 
-mkdir -p "$OUT"
+STAGE="$WORK/out"
+mkdir -p "$OUT" "$STAGE"
 run_capture linux-tw-ts-on.pcap          ts-on   262144 cap_ts_on
 run_capture linux-tw-ts-off-bigxfer.pcap bigxfer 96     cap_bigxfer
 run_capture linux-tw-never-let-in.pcap   never   262144 cap_never
 run_capture linux-refused.pcap           refused 262144 cap_refused
 
 {
-    echo "# Real Linux captures"
-    echo
-    echo "Made by \`scripts/real-captures.sh\` (run as root) on Linux $(uname -r) with"
-    echo "$(tcpdump --version 2>&1 | head -1), between two network namespaces joined by a veth"
-    echo "pair: client \`prc\` $CIP, server \`prs\` $SIP; tcpdump runs in the server namespace on"
-    echo "\`$SIF\` with \`-U\` and the filter \`tcp\`. Capture on the receiving veth shows GSO/GRO"
-    echo "super-segments: data frames carry up to ~64 KB of payload, more than the 1460-byte MSS."
-    echo "Timestamps, ISNs and the count of data frames change from run to run; the structure"
-    echo "does not. Frame numbers below are 1-based as in tshark. An attempt is a SYN without ACK"
-    echo "with one ISN; its retransmissions with the same ISN belong to it."
-    echo
-    printf '%s\n' "${README_LINES[@]}"
-} >"$OUT/README.md"
-chmod 644 "$OUT/README.md"
+    cat <<EOF
+# Real Linux captures
+
+Made by \`scripts/real-captures.sh\` (run as root) on Linux $(uname -r) with
+$(tcpdump --version 2>&1 | head -1), between two network namespaces joined by a veth pair:
+client \`$CNS\` $CIP, server \`$SNS\` $SIP. tcpdump runs in the server namespace on
+\`$SIF\` with \`-U --immediate-mode\` and the filter \`tcp\` (so: Ethernet link type, TCP/IPv4
+only, no ARP). Whenever a connection gets established the server closes first, so the server
+holds TIME_WAIT.
+Capturing on the receiving veth shows GSO/GRO super-segments: data frames carry up to
+~64 KB of payload, far more than the 1460-byte MSS. Timestamps, ISNs and the number of
+data frames change from run to run; the structure does not. Frame numbers are 1-based as
+in tshark. An attempt is a SYN without ACK with one ISN; its retransmissions with the
+same ISN belong to it. "bare ACK" = an ACK without data, SYN, FIN or RST that the
+server's TIME_WAIT sends in answer to a SYN it does not accept (outcome challenge_ack
+if nothing better follows).
+
+EOF
+    printf '%s\n\n' "${README_LINES[@]}"
+} >"$STAGE/README.md"
+
+# publish everything together, so an interrupted run never leaves pcaps that
+# disagree with the README
+chmod 644 "$STAGE"/*
+mv -f "$STAGE"/* "$OUT"/
 
 log "done:"
 ls -l "$OUT" >&2

@@ -182,10 +182,14 @@ impl Attempt {
         }
     }
 
-    /// Flagged in the report: it failed, or it reused a 4-tuple inside the window or while open.
+    /// Flagged in the report: it failed or was challenged, or it reused a 4-tuple that was
+    /// still open or that the server (as far as the capture shows) still held in TIME_WAIT.
+    /// A reuse inside the window whose TIME_WAIT only the client held is normal (the client's
+    /// own stack or SO_REUSEADDR allowed it) and is not flagged; the JSON still lists it.
     pub fn is_flagged(&self) -> bool {
-        self.outcome.is_failure()
-            || self.challenge_acks > 0
-            || matches!(self.reuse_class(), ReuseClass::InWindow | ReuseClass::Open)
+        let risky_reuse = self.reuse.is_some_and(|r| {
+            r.open || (r.in_window && matches!(r.holder, Holder::Server | Holder::Both | Holder::Unknown))
+        });
+        self.outcome.is_failure() || self.challenge_acks > 0 || risky_reuse
     }
 }

@@ -22,6 +22,7 @@ pub mod filter;
 pub mod merge;
 pub mod report;
 pub mod summary;
+pub mod synth;
 pub mod tcp;
 pub mod time;
 pub mod track;

@@ -1,0 +1,393 @@
+//! Deterministic synthetic captures for fixtures, tests and benchmarks, with their ground
+//! truth computed by the generator itself (not by the analysis under test).
+//!
+//! The scenario is the field report's (../shared/seeds/isa2000-pop3-port-reuse.txt): an ISA
+//! 2000 firewall (192.168.50.1) opens every connection from a pool of source ports that it
+//! reuses once a port has been free for `MinTickBeforePortReuse` (1.2 s) and releases after
+//! `MaxTimeInFreePool` (60 s). The POP3 server (192.168.50.10:110, Windows: 240 s TIME_WAIT,
+//! ignores a SYN on a 4-tuple it holds in TIME_WAIT) closes first; the firewall retransmits
+//! the SYN 3 s and 9 s after the first and gives up at 21 s. Web servers (.20, .21 port 80)
+//! are closed by the client first; one port on .10 is closed (RST); some web connections end
+//! with a RST. The fixed case sets MinTickBeforePortReuse to 240 s: ports increment.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{self, Write};
+use std::net::Ipv4Addr;
+
+use etherparse::PacketBuilder;
+
+use crate::time::{NANOS_PER_SEC, Ts};
+
+/// Writes a classic little-endian pcap (microseconds, Ethernet), optionally cutting frames to
+/// a snap length like `tcpdump -s N` or Network Monitor's "Frame Size".
+pub struct PcapWriter<W: Write> {
+    out: W,
+    snaplen: u32,
+    pub frames: u64,
+}
+
+impl<W: Write> PcapWriter<W> {
+    pub fn new(mut out: W, snaplen: u32) -> io::Result<PcapWriter<W>> {
+        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+        out.write_all(&2u16.to_le_bytes())?;
+        out.write_all(&4u16.to_le_bytes())?;
+        out.write_all(&0i32.to_le_bytes())?;
+        out.write_all(&0u32.to_le_bytes())?;
+        out.write_all(&snaplen.to_le_bytes())?;
+        out.write_all(&1u32.to_le_bytes())?;
+        Ok(PcapWriter { out, snaplen, frames: 0 })
+    }
+
+    pub fn write(&mut self, ts: Ts, frame: &[u8]) -> io::Result<()> {
+        let caplen = frame.len().min(self.snaplen as usize);
+        let secs = ts.0.div_euclid(NANOS_PER_SEC) as u32;
+        let micros = (ts.0.rem_euclid(NANOS_PER_SEC) / 1000) as u32;
+        self.out.write_all(&secs.to_le_bytes())?;
+        self.out.write_all(&micros.to_le_bytes())?;
+        self.out.write_all(&(caplen as u32).to_le_bytes())?;
+        self.out.write_all(&(frame.len() as u32).to_le_bytes())?;
+        self.out.write_all(&frame[..caplen])?;
+        self.frames += 1;
+        Ok(())
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// Which case of the field report to generate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    /// MinTickBeforePortReuse = 1.2 s: pooled ports, POP3 SYNs hit the server's TIME_WAIT.
+    Broken,
+    /// MinTickBeforePortReuse = 240 s: incrementing ports, nothing fails.
+    Fixed,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    pub case: Case,
+    /// Connections are started during this many seconds.
+    pub duration_s: u64,
+    /// Mean seconds between POP3 polls and between web requests.
+    pub pop3_every_s: f64,
+    pub web_every_s: f64,
+    pub seed: u64,
+}
+
+impl Scenario {
+    pub fn fixture(case: Case) -> Scenario {
+        Scenario { case, duration_s: 420, pop3_every_s: 3.0, web_every_s: 2.0, seed: 2005 }
+    }
+}
+
+/// What the generator knows happened: the numbers the analysis must reproduce.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Truth {
+    pub frames: u64,
+    pub attempts: u64,
+    pub established: u64,
+    pub refused: u64,
+    pub unanswered: u64,
+    pub unknown: u64,
+    pub syn_retransmits: u64,
+    /// Attempts on a 4-tuple whose earlier connection ended less than 240 s before.
+    pub reused_in_window: u64,
+    pub unanswered_reused_in_window: u64,
+    pub min_reuse_interval_ns: i64,
+}
+
+const FIREWALL: Ipv4Addr = Ipv4Addr::new(192, 168, 50, 1);
+const POP3: Ipv4Addr = Ipv4Addr::new(192, 168, 50, 10);
+const WEB: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 168, 50, 20), Ipv4Addr::new(192, 168, 50, 21)];
+const TIME_WAIT_NS: i64 = 240 * NANOS_PER_SEC;
+const MS: i64 = 1_000_000;
+
+/// A tiny deterministic PRNG (SplitMix64), so fixtures are the same on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0.5, 1.5) x mean, in nanoseconds.
+    fn around(&mut self, mean_s: f64) -> i64 {
+        let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((0.5 + unit) * mean_s * 1e9) as i64
+    }
+}
+
+/// The firewall's port pool (the field report's registry values).
+struct Pool {
+    min_tick_ns: i64,
+    max_free_ns: i64,
+    free: Vec<(u16, Ts)>,
+    next_port: u16,
+}
+
+impl Pool {
+    fn take(&mut self, now: Ts) -> u16 {
+        let max_free = self.max_free_ns;
+        self.free.retain(|(_, freed)| now.since(*freed) <= max_free);
+        let min_tick = self.min_tick_ns;
+        let aged = self
+            .free
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, freed))| now.since(*freed) >= min_tick)
+            .min_by_key(|(_, (_, freed))| *freed)
+            .map(|(i, _)| i);
+        match aged {
+            Some(i) => self.free.swap_remove(i).0,
+            None => {
+                let port = self.next_port;
+                self.next_port = if port >= 4999 { 3000 } else { port + 1 };
+                port
+            }
+        }
+    }
+}
+
+type Packet = (Reverse<(Ts, u64)>, Vec<u8>);
+
+struct Sim {
+    rng: Rng,
+    heap: BinaryHeap<Packet>,
+    seq: u64,
+    truth: Truth,
+    /// Per (port, server ip, server port): when the last completed connection ended, and
+    /// whether the server holds TIME_WAIT for it.
+    history: HashMap<(u16, Ipv4Addr, u16), (Ts, bool)>,
+    last_use: HashMap<u16, Ts>,
+    /// Unanswered attempts' last SYN, judged against the capture's end at the close.
+    silent: Vec<(Ts, bool)>,
+    last_written: Ts,
+}
+
+struct Seg<'a> {
+    from_client: bool,
+    flags: &'a str,
+    seq: u32,
+    ack: u32,
+    payload: &'a [u8],
+}
+
+impl Sim {
+    fn push(&mut self, ts: Ts, client: (Ipv4Addr, u16), server: (Ipv4Addr, u16), s: Seg) {
+        let (src, dst) = if s.from_client { (client, server) } else { (server, client) };
+        let mac_c = [0x00, 0x50, 0x56, 0x00, 0x00, 0x01];
+        let mac_s = [0x00, 0x50, 0x56, 0x00, 0x00, 0x10];
+        let (ms, md) = if s.from_client { (mac_c, mac_s) } else { (mac_s, mac_c) };
+        let mut b = PacketBuilder::ethernet2(ms, md).ipv4(src.0.octets(), dst.0.octets(), 128).tcp(src.1, dst.1, s.seq, 64240);
+        for f in s.flags.chars() {
+            b = match f {
+                'S' => b.syn(),
+                'F' => b.fin(),
+                'R' => b.rst(),
+                'P' => b.psh(),
+                'A' => b.ack(s.ack),
+                _ => b,
+            };
+        }
+        let mut buf = Vec::with_capacity(b.size(s.payload.len()));
+        b.write(&mut buf, s.payload).expect("writing to a Vec cannot fail");
+        self.seq += 1;
+        self.heap.push((Reverse((ts, self.seq)), buf));
+    }
+
+    fn isn(&mut self) -> u32 {
+        self.rng.next() as u32
+    }
+
+    /// Records a new attempt in the truth and returns whether it reuses inside the window.
+    fn note_attempt(&mut self, t: Ts, port: u16, server: (Ipv4Addr, u16)) -> (bool, bool) {
+        self.truth.attempts += 1;
+        if let Some(prev) = self.last_use.insert(port, t) {
+            let interval = t.since(prev);
+            if self.truth.min_reuse_interval_ns == 0 || interval < self.truth.min_reuse_interval_ns {
+                self.truth.min_reuse_interval_ns = interval;
+            }
+        }
+        match self.history.get(&(port, server.0, server.1)) {
+            Some((end, server_holds)) if t.since(*end) < TIME_WAIT_NS => {
+                self.truth.reused_in_window += 1;
+                (true, *server_holds)
+            }
+            _ => (false, false),
+        }
+    }
+
+    /// A POP3 poll: the server closes first. Returns when the firewall frees the port.
+    fn pop3(&mut self, t: Ts, port: u16) -> Ts {
+        let server = (POP3, 110);
+        let client = (FIREWALL, port);
+        let (in_window, server_holds) = self.note_attempt(t, port, server);
+        let c = self.isn();
+        if in_window && server_holds {
+            // Windows ignores a SYN on a 4-tuple in TIME_WAIT; the client retries at +3 s, +9 s.
+            for (i, delay) in [0, 3000, 9000].into_iter().enumerate() {
+                let seg = Seg { from_client: true, flags: "S", seq: c, ack: 0, payload: &[] };
+                self.push(t.add_nanos(delay * MS), client, server, seg);
+                self.truth.syn_retransmits += u64::from(i > 0);
+            }
+            self.silent.push((t.add_nanos(9000 * MS), true));
+            return t.add_nanos(21_000 * MS);
+        }
+        let s = self.isn();
+        let greet = b"+OK POP3 server ready\r\n";
+        let quit = b"QUIT\r\n";
+        let bye = b"+OK bye\r\n";
+        let (c1, s1) = (c.wrapping_add(1), s.wrapping_add(1));
+        let (g, q, y) = (greet.len() as u32, quit.len() as u32, bye.len() as u32);
+        let segs = [
+            (0, Seg { from_client: true, flags: "S", seq: c, ack: 0, payload: &[] }),
+            (1, Seg { from_client: false, flags: "SA", seq: s, ack: c1, payload: &[] }),
+            (2, Seg { from_client: true, flags: "A", seq: c1, ack: s1, payload: &[] }),
+            (6, Seg { from_client: false, flags: "PA", seq: s1, ack: c1, payload: greet }),
+            (9, Seg { from_client: true, flags: "PA", seq: c1, ack: s1 + g, payload: quit }),
+            (12, Seg { from_client: false, flags: "PA", seq: s1 + g, ack: c1 + q, payload: bye }),
+            (13, Seg { from_client: false, flags: "FA", seq: s1 + g + y, ack: c1 + q, payload: &[] }),
+            (15, Seg { from_client: true, flags: "A", seq: c1 + q, ack: s1 + g + y + 1, payload: &[] }),
+            (16, Seg { from_client: true, flags: "FA", seq: c1 + q, ack: s1 + g + y + 1, payload: &[] }),
+            (18, Seg { from_client: false, flags: "A", seq: s1 + g + y + 1, ack: c1 + q + 1, payload: &[] }),
+        ];
+        for (ms, seg) in segs {
+            self.push(t.add_nanos(ms * MS), client, server, seg);
+        }
+        self.truth.established += 1;
+        let end = t.add_nanos(18 * MS);
+        self.history.insert((port, server.0, server.1), (end, true));
+        end
+    }
+
+    /// A web request: the client closes first (or aborts with RST every 17th time).
+    fn web(&mut self, t: Ts, port: u16, server: (Ipv4Addr, u16), abort: bool) -> Ts {
+        let client = (FIREWALL, port);
+        self.note_attempt(t, port, server);
+        let (c, s) = (self.isn(), self.isn());
+        let get = b"GET / HTTP/1.1\r\nHost: intranet\r\n\r\n";
+        let page = [b'x'; 900];
+        let (c1, s1) = (c.wrapping_add(1), s.wrapping_add(1));
+        let (g, p) = (get.len() as u32, page.len() as u32);
+        let mut segs = vec![
+            (0, Seg { from_client: true, flags: "S", seq: c, ack: 0, payload: &[] }),
+            (1, Seg { from_client: false, flags: "SA", seq: s, ack: c1, payload: &[] }),
+            (2, Seg { from_client: true, flags: "A", seq: c1, ack: s1, payload: &[] }),
+            (3, Seg { from_client: true, flags: "PA", seq: c1, ack: s1, payload: get }),
+            (8, Seg { from_client: false, flags: "PA", seq: s1, ack: c1 + g, payload: &page }),
+        ];
+        let end_ms = if abort {
+            segs.push((9, Seg { from_client: true, flags: "RA", seq: c1 + g, ack: s1 + p, payload: &[] }));
+            9
+        } else {
+            segs.push((9, Seg { from_client: true, flags: "FA", seq: c1 + g, ack: s1 + p, payload: &[] }));
+            segs.push((10, Seg { from_client: false, flags: "FA", seq: s1 + p, ack: c1 + g + 1, payload: &[] }));
+            segs.push((11, Seg { from_client: true, flags: "A", seq: c1 + g + 1, ack: s1 + p + 1, payload: &[] }));
+            11
+        };
+        for (ms, seg) in segs {
+            self.push(t.add_nanos(ms * MS), client, server, seg);
+        }
+        self.truth.established += 1;
+        let end = t.add_nanos(end_ms * MS);
+        self.history.insert((port, server.0, server.1), (end, false));
+        end
+    }
+
+    /// A SYN to a closed port: RST.
+    fn refused(&mut self, t: Ts, port: u16) -> Ts {
+        let server = (POP3, 995);
+        let client = (FIREWALL, port);
+        self.note_attempt(t, port, server);
+        let c = self.isn();
+        self.push(t, client, server, Seg { from_client: true, flags: "S", seq: c, ack: 0, payload: &[] });
+        let rst = Seg { from_client: false, flags: "RA", seq: 0, ack: c.wrapping_add(1), payload: &[] };
+        self.push(t.add_nanos(MS / 2), client, server, rst);
+        self.truth.refused += 1;
+        t.add_nanos(MS)
+    }
+
+    fn flush_until<W: Write>(&mut self, until: Option<Ts>, w: &mut PcapWriter<W>) -> io::Result<()> {
+        while let Some((Reverse((ts, _)), _)) = self.heap.peek() {
+            if until.is_some_and(|u| *ts >= u) {
+                break;
+            }
+            let (Reverse((ts, _)), bytes) = self.heap.pop().expect("peeked");
+            w.write(ts, &bytes)?;
+            self.truth.frames += 1;
+            self.last_written = ts;
+        }
+        Ok(())
+    }
+}
+
+/// Generates the scenario into `w` and returns the ground truth.
+pub fn generate<W: Write>(scn: &Scenario, w: &mut PcapWriter<W>) -> io::Result<Truth> {
+    let min_tick_ns = match scn.case {
+        Case::Broken => 1200 * MS,
+        Case::Fixed => TIME_WAIT_NS,
+    };
+    let mut pool = Pool { min_tick_ns, max_free_ns: 60 * NANOS_PER_SEC, free: Vec::new(), next_port: 3000 };
+    let mut sim = Sim {
+        rng: Rng(scn.seed),
+        heap: BinaryHeap::new(),
+        seq: 0,
+        truth: Truth::default(),
+        history: HashMap::new(),
+        last_use: HashMap::new(),
+        silent: Vec::new(),
+        last_written: Ts::default(),
+    };
+    let start = Ts::from_parts(1_116_234_000, 0); // 2005-05-16, the field report's month
+    let end = start.add_nanos(scn.duration_s as i64 * NANOS_PER_SEC);
+    let mut next_pop3 = start.add_nanos(sim.rng.around(scn.pop3_every_s));
+    let mut next_web = start.add_nanos(sim.rng.around(scn.web_every_s));
+    let mut releases: Vec<(Ts, u16)> = Vec::new();
+    let mut n = 0u64;
+    loop {
+        let t = next_pop3.min(next_web);
+        if t >= end {
+            break;
+        }
+        // Ports whose connection is over go back to the pool at their release time.
+        releases.sort_unstable();
+        let due = releases.partition_point(|(at, _)| *at <= t);
+        for (at, port) in releases.drain(..due) {
+            pool.free.push((port, at));
+        }
+        let port = pool.take(t);
+        n += 1;
+        let freed = if t == next_pop3 {
+            next_pop3 = t.add_nanos(sim.rng.around(scn.pop3_every_s));
+            sim.pop3(t, port)
+        } else {
+            next_web = t.add_nanos(sim.rng.around(scn.web_every_s));
+            if scn.case == Case::Broken && n % 23 == 0 {
+                sim.refused(t, port)
+            } else {
+                let server = (WEB[(n % 2) as usize], 80);
+                sim.web(t, port, server, n % 17 == 0)
+            }
+        };
+        releases.push((freed, port));
+        sim.flush_until(Some(t), w)?;
+    }
+    sim.flush_until(None, w)?;
+    let capture_end = sim.last_written;
+    for (last_syn, in_window) in std::mem::take(&mut sim.silent) {
+        if capture_end.since(last_syn) >= 3 * NANOS_PER_SEC {
+            sim.truth.unanswered += 1;
+            sim.truth.unanswered_reused_in_window += u64::from(in_window);
+        } else {
+            sim.truth.unknown += 1;
+        }
+    }
+    Ok(sim.truth)
+}
+

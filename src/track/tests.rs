@@ -1,0 +1,329 @@
+//! State transitions of the tracker, one behaviour per test (template segments, frames numbered
+//! in the order they are fed).
+
+use super::*;
+use crate::attempt::ReuseClass;
+use crate::tcp::{Endpoint, Flags};
+
+const S: u8 = Flags::SYN;
+const A: u8 = Flags::ACK;
+const F: u8 = Flags::FIN;
+const R: u8 = Flags::RST;
+const WINDOW_S: i64 = 240;
+
+fn client() -> Endpoint {
+    Endpoint { ip: "192.168.50.1".parse().unwrap(), port: 3000 }
+}
+fn server() -> Endpoint {
+    Endpoint { ip: "192.168.50.10".parse().unwrap(), port: 110 }
+}
+
+/// A tracker fed by hand: `c(..)` is a segment from the client, `s(..)` from the server.
+struct Feed {
+    tracker: Tracker,
+    frame: u64,
+    out: Vec<Attempt>,
+}
+
+impl Feed {
+    fn new() -> Feed {
+        let config = Config { window_ns: WINDOW_S * NANOS_PER_SEC, filter: None };
+        Feed { tracker: Tracker::new(config), frame: 0, out: Vec::new() }
+    }
+
+    fn seg(&mut self, ms: i64, from_client: bool, flags: u8, seq: u32, ack: u32, len: u32) -> &mut Feed {
+        self.frame += 1;
+        let (src, dst) = if from_client { (client(), server()) } else { (server(), client()) };
+        let seg = Segment {
+            frame: FrameRef { file: 0, number: self.frame },
+            ts: Ts(ms * 1_000_000),
+            src,
+            dst,
+            flags: Flags(flags),
+            seq: Seq(seq),
+            ack: Seq(ack),
+            payload_len: len,
+        };
+        self.tracker.on_segment(&seg);
+        while let Some(a) = self.tracker.pop_decided() {
+            self.out.push(a);
+        }
+        self
+    }
+    fn c(&mut self, ms: i64, flags: u8, seq: u32, ack: u32) -> &mut Feed {
+        self.seg(ms, true, flags, seq, ack, 0)
+    }
+    fn s(&mut self, ms: i64, flags: u8, seq: u32, ack: u32) -> &mut Feed {
+        self.seg(ms, false, flags, seq, ack, 0)
+    }
+    /// A whole connection with ISN `isn` starting at `ms`; `closer` sends the first FIN.
+    fn connection(&mut self, ms: i64, isn: u32, server_closes: bool) -> &mut Feed {
+        self.c(ms, S, isn, 0).s(ms + 1, S | A, 9000, isn + 1).c(ms + 2, A, isn + 1, 9001);
+        if server_closes {
+            self.s(ms + 3, F | A, 9001, isn + 1).c(ms + 4, F | A, isn + 1, 9002).s(ms + 5, A, 9002, isn + 2)
+        } else {
+            self.c(ms + 3, F | A, isn + 1, 9001).s(ms + 4, F | A, 9001, isn + 2).c(ms + 5, A, isn + 2, 9002)
+        }
+    }
+    fn finish(&mut self) -> Vec<Attempt> {
+        self.tracker.finish();
+        while let Some(a) = self.tracker.pop_decided() {
+            self.out.push(a);
+        }
+        std::mem::take(&mut self.out)
+    }
+}
+
+#[test]
+fn syn_answered_by_syn_ack_for_isn_plus_one_is_established() {
+    let out = Feed::new().c(0, S, 100, 0).s(1, S | A, 500, 101).c(2, A, 101, 501).finish();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].outcome, Outcome::Established);
+    assert_eq!(out[0].syn_ack.unwrap().frame.number, 2);
+    assert_eq!(out[0].reuse, None);
+}
+
+#[test]
+fn syn_ack_for_another_isn_does_not_establish() {
+    let out = Feed::new().c(0, S, 100, 0).s(1, S | A, 500, 77).c(5000, A, 1, 1).finish();
+    assert_eq!(out[0].outcome, Outcome::Unanswered);
+}
+
+#[test]
+fn same_isn_again_is_a_retransmission_of_the_same_attempt() {
+    let out = Feed::new().c(0, S, 100, 0).c(3000, S, 100, 0).c(9000, S, 100, 0).c(30_000, A, 1, 1).finish();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].syn_retransmits, 2);
+    assert_eq!(out[0].last_syn_ts, Ts(9000 * 1_000_000));
+    assert_eq!(out[0].outcome, Outcome::Unanswered);
+}
+
+#[test]
+fn another_isn_is_a_new_attempt_that_names_the_previous_one() {
+    let out = Feed::new().c(0, S, 100, 0).c(3000, S, 200, 0).c(9000, A, 1, 1).finish();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[1].previous_attempt_frame.unwrap().number, 1);
+    assert_eq!(out[0].outcome, Outcome::Unanswered);
+    assert_eq!(out[1].outcome, Outcome::Unanswered);
+}
+
+#[test]
+fn rst_answering_the_syn_is_refused() {
+    let out = Feed::new().c(0, S, 100, 0).s(1, R | A, 0, 101).finish();
+    assert_eq!(out[0].outcome, Outcome::Refused);
+    assert_eq!(out[0].rst.unwrap().frame.number, 2);
+}
+
+#[test]
+fn silence_for_three_seconds_is_unanswered_and_less_is_unknown() {
+    let out = Feed::new().c(0, S, 100, 0).c(2999, A, 5, 5).finish();
+    assert_eq!(out[0].outcome, Outcome::Unknown);
+    let out = Feed::new().c(0, S, 100, 0).c(3000, A, 5, 5).finish();
+    assert_eq!(out[0].outcome, Outcome::Unanswered);
+}
+
+#[test]
+fn bare_ack_that_does_not_ack_the_syn_is_a_challenge_ack() {
+    let out = Feed::new().c(0, S, 100, 0).s(1, A, 9002, 55).c(2, R, 55, 0).c(5000, A, 1, 1).finish();
+    assert_eq!(out[0].outcome, Outcome::ChallengeAck);
+    assert_eq!(out[0].challenge_acks, 1);
+}
+
+#[test]
+fn challenge_then_rst_then_retransmitted_syn_accepted_is_established_with_a_challenge() {
+    // Linux: bare ACK, client RST kills TIME_WAIT, the SYN retransmitted 1 s later gets in.
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, A, 9002, 55)
+        .c(2, R, 55, 0)
+        .c(1000, S, 100, 0)
+        .s(1001, S | A, 700, 101)
+        .c(1002, A, 101, 701)
+        .finish();
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].outcome, out[0].challenge_acks, out[0].syn_retransmits), (Outcome::Established, 1, 1));
+}
+
+#[test]
+fn ack_of_isn_plus_one_without_syn_is_not_a_challenge() {
+    let out = Feed::new().c(0, S, 100, 0).s(1, A, 9002, 101).c(5000, A, 1, 1).finish();
+    assert_eq!((out[0].outcome, out[0].challenge_acks), (Outcome::Unanswered, 0));
+}
+
+#[test]
+fn server_closing_first_holds_time_wait_and_the_reuse_is_in_window() {
+    let out = Feed::new().connection(0, 100, true).c(1200, S, 5000, 0).c(30_000, A, 1, 1).finish();
+    let reuse = out[1].reuse.unwrap();
+    assert_eq!(reuse.holder, Holder::Server);
+    assert_eq!(reuse.previous_frame.number, 1);
+    assert_eq!(reuse.previous_end_frame.number, 6);
+    assert_eq!(reuse.gap_ns, 1195 * 1_000_000);
+    assert!(reuse.in_window && !reuse.open);
+    assert_eq!(out[1].reuse_class(), ReuseClass::InWindow);
+    assert_eq!(out[1].outcome, Outcome::Unanswered);
+}
+
+#[test]
+fn client_closing_first_holds_time_wait() {
+    let out = Feed::new().connection(0, 100, false).c(1200, S, 5000, 0).finish();
+    assert_eq!(out[1].reuse.unwrap().holder, Holder::Client);
+}
+
+#[test]
+fn crossed_fins_mean_both_hold_time_wait() {
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, S | A, 9000, 101)
+        .c(2, A, 101, 9001)
+        .c(3, F | A, 101, 9001)
+        .s(3, F | A, 9001, 101) // does not acknowledge the client's FIN: crossed
+        .c(4, A, 102, 9002)
+        .s(4, A, 9002, 102)
+        .c(100, S, 5000, 0)
+        .finish();
+    assert_eq!(out[1].reuse.unwrap().holder, Holder::Both);
+}
+
+#[test]
+fn a_connection_ended_by_rst_leaves_no_time_wait() {
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, S | A, 9000, 101)
+        .c(2, A, 101, 9001)
+        .c(3, R | A, 101, 9001)
+        .c(100, S, 5000, 0)
+        .finish();
+    assert_eq!(out[1].reuse.unwrap().holder, Holder::None);
+    assert_eq!(out[1].reuse.unwrap().previous_end_frame.number, 4);
+}
+
+#[test]
+fn a_syn_on_a_connection_still_open_is_reuse_of_an_open_4_tuple() {
+    let out = Feed::new().c(0, S, 100, 0).s(1, S | A, 9000, 101).c(2, A, 101, 9001).c(50, S, 5000, 0).finish();
+    let reuse = out[1].reuse.unwrap();
+    assert!(reuse.open && !reuse.in_window);
+    assert_eq!(reuse.holder, Holder::Unknown);
+    assert_eq!(out[1].reuse_class(), ReuseClass::Open);
+}
+
+#[test]
+fn reuse_after_the_window_is_not_in_window() {
+    let out = Feed::new().connection(0, 100, true).c(WINDOW_S * 1000 + 5, S, 5000, 0).finish();
+    let reuse = out[1].reuse.unwrap();
+    assert_eq!(reuse.gap_ns, (WINDOW_S * 1000) * 1_000_000);
+    assert!(!reuse.in_window);
+    assert_eq!(out[1].reuse_class(), ReuseClass::AfterWindow);
+}
+
+#[test]
+fn a_chain_of_failed_attempts_is_measured_against_the_blocking_connection() {
+    let out = Feed::new()
+        .connection(0, 100, true)
+        .c(2000, S, 5000, 0)
+        .c(30_000, S, 6000, 0)
+        .c(60_000, A, 1, 1)
+        .finish();
+    assert_eq!(out[2].reuse.unwrap().previous_frame.number, 1);
+    assert_eq!(out[2].reuse.unwrap().gap_ns, 29_995 * 1_000_000);
+    assert_eq!(out[2].previous_attempt_frame.unwrap().number, 7);
+}
+
+#[test]
+fn packets_after_a_new_syn_belong_to_the_new_attempt_not_the_old_connection() {
+    // The server's challenge ACK after the new SYN must not move the old connection's end.
+    let out = Feed::new()
+        .connection(0, 100, true)
+        .c(1000, S, 50, 0)
+        .s(1001, A, 9002, 102)
+        .c(1002, R, 102, 0)
+        .c(2000, S, 50, 0)
+        .c(3000, S, 60, 0)
+        .finish();
+    assert_eq!(out[1].challenge_acks, 1);
+    assert_eq!(out[2].reuse.unwrap().previous_end_frame.number, 6);
+}
+
+#[test]
+fn attempts_leave_in_order_of_first_syn_even_when_a_later_one_is_decided_first() {
+    let mut feed = Feed::new();
+    let other = Endpoint { ip: "192.168.50.2".parse().unwrap(), port: 3000 };
+    let seg = Segment {
+        frame: FrameRef { file: 0, number: 99 },
+        ts: Ts(0),
+        src: other,
+        dst: server(),
+        flags: Flags(S),
+        seq: Seq(1),
+        ack: Seq(0),
+        payload_len: 0,
+    };
+    feed.tracker.on_segment(&seg); // never answered: decided only 3 s later
+    feed.c(1, S, 100, 0).s(2, R | A, 0, 101); // refused at once, but must wait its turn
+    assert!(feed.out.is_empty());
+    let out = feed.finish();
+    assert_eq!(out.iter().map(|a| a.frame.number).collect::<Vec<_>>(), vec![99, 1]);
+    assert_eq!((out[0].outcome, out[1].outcome), (Outcome::Unknown, Outcome::Refused));
+}
+
+#[test]
+fn idle_4_tuples_are_dropped_after_twice_the_window() {
+    let mut feed = Feed::new();
+    feed.connection(0, 100, true);
+    assert_eq!(feed.tracker.live_flows(), 1);
+    let later = Endpoint { ip: "192.168.50.3".parse().unwrap(), port: 1 };
+    let tick = |ms: i64| Segment {
+        frame: FrameRef::default(),
+        ts: Ts(ms * 1_000_000),
+        src: later,
+        dst: server(),
+        flags: Flags(A),
+        seq: Seq(0),
+        ack: Seq(0),
+        payload_len: 0,
+    };
+    feed.tracker.on_segment(&tick(2 * WINDOW_S * 1000 - 1000));
+    assert_eq!(feed.tracker.live_flows(), 1);
+    feed.tracker.on_segment(&tick(2 * WINDOW_S * 1000 + 20_000));
+    assert_eq!(feed.tracker.live_flows(), 0);
+    assert_eq!(feed.tracker.stats.peak_flows, 1);
+}
+
+#[test]
+fn an_unwanted_sender_is_not_tracked() {
+    let filter = crate::filter::Filter { sources: vec!["10.9.9.9".parse().unwrap()], servers: vec![] };
+    let mut tracker = Tracker::new(Config { window_ns: WINDOW_S * NANOS_PER_SEC, filter: Some(filter) });
+    let seg = Segment {
+        frame: FrameRef { file: 0, number: 1 },
+        ts: Ts(0),
+        src: client(),
+        dst: server(),
+        flags: Flags(S),
+        seq: Seq(1),
+        ack: Seq(0),
+        payload_len: 0,
+    };
+    tracker.on_segment(&seg);
+    tracker.finish();
+    assert_eq!(tracker.pop_decided(), None);
+    assert_eq!(tracker.stats.syn_packets, 1);
+}
+
+#[test]
+fn an_unanswered_attempt_is_settled_after_the_settle_horizon() {
+    let mut feed = Feed::new();
+    feed.c(0, S, 100, 0);
+    let other = Endpoint { ip: "192.168.50.4".parse().unwrap(), port: 9 };
+    let seg = Segment {
+        frame: FrameRef::default(),
+        ts: Ts(131 * NANOS_PER_SEC),
+        src: other,
+        dst: server(),
+        flags: Flags(A),
+        seq: Seq(0),
+        ack: Seq(0),
+        payload_len: 0,
+    };
+    feed.tracker.on_segment(&seg);
+    let decided = feed.tracker.pop_decided().expect("decided before the capture ends");
+    assert_eq!(decided.outcome, Outcome::Unanswered);
+}
