@@ -318,6 +318,21 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(reader: &mut PcapNGReader<Box<dyn Read>>, 
                     let cut = if iface.snaplen > 0 { data.len().min(iface.snaplen as usize) } else { data.len() };
                     Some(Record { ts: *last_ts, linktype: iface.linktype, data: &data[..cut], orig_len: spb.origlen })
                 }
+                Block::Unknown(pb) if pb.block_type == OBSOLETE_PACKET_BLOCK => {
+                    let (if_id, ts, caplen, orig_len) = obsolete_packet_header(pb.data, *big_endian)
+                        .ok_or_else(|| CaptureError::new(ErrorKind::Damaged("Packet Block too short".into()), info.frames + 1, at))?;
+                    let iface = interface(interfaces, if_id, info, at)?;
+                    let data = pb.data.get(20..20 + caplen as usize).ok_or_else(|| {
+                        CaptureError::new(ErrorKind::Damaged("Packet Block data longer than the block".into()), info.frames + 1, at)
+                    })?;
+                    let ts = ts_from_units(ts, iface.units, iface.offset_secs);
+                    Some(Record { ts, linktype: iface.linktype, data, orig_len })
+                }
+                // Wireshark shows custom and systemd journal blocks as frames of their own, so
+                // they take a frame number (and decode as "not a packet").
+                Block::Custom(_) | Block::SystemdJournalExport(_) => {
+                    Some(Record { ts: *last_ts, linktype: NOT_A_PACKET, data: &[], orig_len: 0 })
+                }
                 Block::InterfaceStatistics(isb) => {
                     if let Some(Ok(dropped)) = isb.isb_ifdrop() {
                         info.dropped = info.dropped.saturating_add(dropped);
@@ -350,6 +365,24 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(reader: &mut PcapNGReader<Box<dyn Read>>, 
             })
         }
     }
+}
+
+/// pcapng's obsolete Packet Block (type 2): interface id (u16), drops (u16), timestamp
+/// high/low, captured and original length, then the data.
+const OBSOLETE_PACKET_BLOCK: u32 = 2;
+
+/// Link type given to pcapng records that are not packets (custom and journal blocks).
+pub const NOT_A_PACKET: u32 = u32::MAX;
+
+fn obsolete_packet_header(body: &[u8], big_endian: bool) -> Option<(u32, u64, u32, u32)> {
+    let u32_at = |i: usize| -> Option<u32> {
+        let raw: [u8; 4] = body.get(i..i + 4)?.try_into().ok()?;
+        Some(if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) })
+    };
+    let raw_id: [u8; 2] = body.get(0..2)?.try_into().ok()?;
+    let if_id = if big_endian { u16::from_be_bytes(raw_id) } else { u16::from_le_bytes(raw_id) };
+    let ts = (u64::from(u32_at(4)?) << 32) | u64::from(u32_at(8)?);
+    Some((u32::from(if_id), ts, u32_at(12)?, u32_at(16)?))
 }
 
 fn interface(interfaces: &[Interface], id: u32, info: &FileInfo, at: u64) -> Result<Interface, CaptureError> {

@@ -30,6 +30,8 @@ pub enum Skip {
     NotTcp,
     /// Not IP at all (ARP, LLDP, ...). Not an error.
     NotIp,
+    /// A pcapng record that is not a packet (custom or systemd journal block).
+    NotPacket,
     /// A link type portreuse does not decode; its frames are counted per link type.
     LinkType(u32),
     /// An IP fragment other than the first: it carries no TCP header.
@@ -43,7 +45,7 @@ pub enum Skip {
 impl Skip {
     /// Whether this is a frame portreuse could not decode (as opposed to other traffic).
     pub fn is_failure(self) -> bool {
-        !matches!(self, Skip::NotTcp | Skip::NotIp)
+        !matches!(self, Skip::NotTcp | Skip::NotIp | Skip::NotPacket)
     }
 
     /// snake_case name used in JSON and tables.
@@ -51,6 +53,7 @@ impl Skip {
         match self {
             Skip::NotTcp => "not_tcp".into(),
             Skip::NotIp => "not_ip".into(),
+            Skip::NotPacket => "not_a_packet".into(),
             Skip::LinkType(lt) => format!("link_type_{lt}"),
             Skip::Fragment => "ip_fragment".into(),
             Skip::Truncated => "truncated".into(),
@@ -68,6 +71,7 @@ pub fn decode(frame: &Frame, file: u32) -> Result<Segment, Skip> {
         linktype::LINUX_SLL2 => from_ether_type(data, 0, 20)?,
         linktype::RAW | linktype::IPV4 | linktype::IPV6 | linktype::RAW_BSD_12 | linktype::RAW_BSD_14 => from_ip(data)?,
         linktype::NULL | linktype::LOOP => from_bsd_loopback(data, frame.linktype)?,
+        crate::capture::NOT_A_PACKET => return Err(Skip::NotPacket),
         other => return Err(Skip::LinkType(other)),
     };
     segment(&packet, frame, file)
