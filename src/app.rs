@@ -12,7 +12,7 @@ use crate::cli::{Cli, Format};
 use crate::filter::Filter;
 use crate::merge::Merger;
 use crate::report::json::{FileNames, JsonWriter};
-use crate::report::{self, FileMeta, Report, thousands};
+use crate::report::{self, FileMeta, Report, count, thousands};
 use crate::summary::Summary;
 use crate::time::Ts;
 use crate::track::{Config, Tracker};
@@ -43,14 +43,24 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
-    let names: Vec<String> = cli.captures.iter().map(|p| p.display().to_string()).collect();
+    let names: Vec<String> = cli
+        .captures
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let mut captures = Vec::with_capacity(names.len());
     for (path, name) in cli.captures.iter().zip(&names) {
         captures.push(capture::open(path).with_context(|| name.clone())?);
     }
-    let filter = Filter { sources: cli.sources.clone(), servers: cli.servers.clone() };
+    let filter = Filter {
+        sources: cli.sources.clone(),
+        servers: cli.servers.clone(),
+    };
     let filter = (!filter.sources.is_empty() || !filter.servers.is_empty()).then_some(filter);
-    let mut tracker = Tracker::new(Config { window_ns: cli.time_wait, filter });
+    let mut tracker = Tracker::new(Config {
+        window_ns: cli.time_wait,
+        filter,
+    });
     let mut summary = Summary::new(cli.max_rows);
     let mut merger = Merger::new(captures);
     let mut skipped = IndexMap::new();
@@ -59,12 +69,20 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     let mut json = match cli.format {
         Format::Json => {
             let digits = merger.files.iter().map(|c| c.info.digits).collect();
-            Some(JsonWriter::begin(out, FileNames { names: names.clone(), digits })?)
+            Some(JsonWriter::begin(
+                out,
+                FileNames {
+                    names: names.clone(),
+                    digits,
+                },
+            )?)
         }
         Format::Table => None,
     };
     loop {
-        let item = merger.next_item().map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
+        let item = merger
+            .next_item()
+            .map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
         let Some(item) = item else { break };
         frames += 1;
         first_ts = Some(first_ts.map_or(item.ts, |t| t.min(item.ts)));
@@ -89,7 +107,11 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         }
     }
     let damaged = infos.iter().any(|i| i.truncated.is_some());
-    let files = names.into_iter().zip(infos).map(|(name, info)| FileMeta { name, info }).collect();
+    let files = names
+        .into_iter()
+        .zip(infos)
+        .map(|(name, info)| FileMeta { name, info })
+        .collect();
     let report = Report {
         files,
         window_ns: cli.time_wait,
@@ -106,11 +128,20 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         None => report::table::render(&report, out)?,
     }
     let failed_reuse = report.summary.cross[ReuseClass::InWindow as usize].failed() > 0;
-    Ok(if (cli.check && failed_reuse) || (cli.strict && damaged) { Status::Findings } else { Status::Ok })
+    Ok(if (cli.check && failed_reuse) || (cli.strict && damaged) {
+        Status::Findings
+    } else {
+        Status::Ok
+    })
 }
 
 /// Hands every decided attempt to the summary and, for JSON, to the output.
-fn drain(tracker: &mut Tracker, summary: &mut Summary, json: &mut Option<JsonWriter>, out: &mut dyn Write) -> io::Result<()> {
+fn drain(
+    tracker: &mut Tracker,
+    summary: &mut Summary,
+    json: &mut Option<JsonWriter>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     while let Some(attempt) = tracker.pop_decided() {
         summary.add(&attempt);
         if let Some(writer) = json.as_mut() {
@@ -126,23 +157,29 @@ fn warnings(names: &[String], infos: &[FileInfo]) -> Vec<String> {
     for (name, i) in names.iter().zip(infos) {
         if let Some((frame, byte)) = i.truncated {
             out.push(format!(
-                "{name}: cut short in the middle of frame {} at byte {}; analysed the {} frames before it",
+                "{name}: cut short in the middle of frame {} at byte {}; analysed the {} before it",
                 thousands(frame),
                 thousands(byte),
-                thousands(i.frames)
+                count(i.frames, "frame")
             ));
         }
         if i.out_of_order > 0 {
-            out.push(format!("{name}: {} frames have a timestamp earlier than the frame before them", thousands(i.out_of_order)));
+            out.push(format!(
+                "{name}: {} earlier than the frame before",
+                count(i.out_of_order, "frame has a timestamp").replace("frames has", "frames have")
+            ));
         }
         if i.without_timestamp > 0 {
             out.push(format!(
-                "{name}: {} frames come from Simple Packet Blocks, which have no timestamp; they were given the time of the frame before",
-                thousands(i.without_timestamp)
+                "{name}: {} from Simple Packet Blocks, which carry no timestamp; given the time of the frame before",
+                count(i.without_timestamp, "frame")
             ));
         }
         if i.dropped > 0 {
-            out.push(format!("{name}: the capturing interface dropped {} packets (pcapng statistics)", thousands(i.dropped)));
+            out.push(format!(
+                "{name}: the capturing interface dropped {} (pcapng interface statistics)",
+                count(i.dropped, "packet")
+            ));
         }
     }
     out

@@ -45,7 +45,10 @@ impl Outcome {
 
     /// The outcomes a user feels as a failed connection.
     pub fn is_failure(self) -> bool {
-        matches!(self, Outcome::Refused | Outcome::ChallengeAck | Outcome::Unanswered)
+        matches!(
+            self,
+            Outcome::Refused | Outcome::ChallengeAck | Outcome::Unanswered
+        )
     }
 }
 
@@ -188,7 +191,9 @@ impl Attempt {
     /// own stack or SO_REUSEADDR allowed it) and is not flagged; the JSON still lists it.
     pub fn is_flagged(&self) -> bool {
         let risky_reuse = self.reuse.is_some_and(|r| {
-            r.open || (r.in_window && matches!(r.holder, Holder::Server | Holder::Both | Holder::Unknown))
+            r.open
+                || (r.in_window
+                    && matches!(r.holder, Holder::Server | Holder::Both | Holder::Unknown))
         });
         self.outcome.is_failure() || self.challenge_acks > 0 || risky_reuse
     }

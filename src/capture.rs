@@ -66,8 +66,17 @@ struct Interface {
 }
 
 enum Format {
-    Legacy { reader: LegacyPcapReader<Box<dyn Read>>, linktype: u32, nanos: bool, big_endian: bool },
-    Ng { reader: PcapNGReader<Box<dyn Read>>, interfaces: Vec<Interface>, big_endian: bool },
+    Legacy {
+        reader: LegacyPcapReader<Box<dyn Read>>,
+        linktype: u32,
+        nanos: bool,
+        big_endian: bool,
+    },
+    Ng {
+        reader: PcapNGReader<Box<dyn Read>>,
+        interfaces: Vec<Interface>,
+        big_endian: bool,
+    },
 }
 
 /// A capture file being read, frame by frame.
@@ -113,43 +122,101 @@ fn peek<R: BufRead>(input: &mut R) -> io::Result<([u8; 4], usize)> {
 }
 
 impl Capture {
-    fn from_reader(input: Box<dyn Read>, (magic, n): ([u8; 4], usize)) -> Result<Capture, CaptureError> {
+    fn from_reader(
+        input: Box<dyn Read>,
+        (magic, n): ([u8; 4], usize),
+    ) -> Result<Capture, CaptureError> {
         let le = u32::from_le_bytes(magic);
         let damaged = |e: PcapError<&[u8]>| {
             CaptureError::new(ErrorKind::Damaged(format!("file header: {e}")), 0, 0)
         };
         let (format, info) = match le {
-            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1 if n == 4 => {
+            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1
+                if n == 4 =>
+            {
                 let reader = LegacyPcapReader::new(BUFFER, input).map_err(damaged)?;
                 let (linktype, nanos, big_endian) = legacy_header(&reader);
                 let digits = if nanos { 9 } else { 6 };
-                let format = Format::Legacy { reader, linktype, nanos, big_endian };
-                (format, FileInfo { format: "pcap", digits, ..FileInfo::default() })
+                let format = Format::Legacy {
+                    reader,
+                    linktype,
+                    nanos,
+                    big_endian,
+                };
+                (
+                    format,
+                    FileInfo {
+                        format: "pcap",
+                        digits,
+                        ..FileInfo::default()
+                    },
+                )
             }
             0x0a0d_0d0a if n == 4 => {
                 let reader = PcapNGReader::new(BUFFER, input).map_err(damaged)?;
-                let format = Format::Ng { reader, interfaces: Vec::new(), big_endian: false };
-                (format, FileInfo { format: "pcapng", digits: 6, ..FileInfo::default() })
+                let format = Format::Ng {
+                    reader,
+                    interfaces: Vec::new(),
+                    big_endian: false,
+                };
+                (
+                    format,
+                    FileInfo {
+                        format: "pcapng",
+                        digits: 6,
+                        ..FileInfo::default()
+                    },
+                )
             }
             _ if &magic == b"GMBU" => return Err(unsupported("Network Monitor 2.x (.cap)")),
             _ if &magic == b"RTSS" => return Err(unsupported("Network Monitor 1.x (.cap)")),
             _ => return Err(CaptureError::new(ErrorKind::NotACapture(magic, n), 0, 0)),
         };
-        Ok(Capture { format, offset: 0, last_ts: Ts::default(), info })
+        Ok(Capture {
+            format,
+            offset: 0,
+            last_ts: Ts::default(),
+            info,
+        })
     }
 
     /// Lends the next frame to `handle` and returns what it made of it; `None` at the end of
     /// the capture (a cut-off tail also ends it, noted in `info.truncated`).
-    pub fn next_frame<T>(&mut self, handle: impl FnOnce(&Frame) -> T) -> Result<Option<T>, CaptureError> {
+    pub fn next_frame<T>(
+        &mut self,
+        handle: impl FnOnce(&Frame) -> T,
+    ) -> Result<Option<T>, CaptureError> {
         let mut handle = Some(handle);
         loop {
             let step = match &mut self.format {
-                Format::Legacy { reader, linktype, nanos, big_endian } => {
-                    step_legacy(reader, *linktype, *nanos, *big_endian, &mut self.offset, &mut self.info, &mut self.last_ts, &mut handle)?
-                }
-                Format::Ng { reader, interfaces, big_endian } => {
-                    step_ng(reader, interfaces, big_endian, &mut self.offset, &mut self.info, &mut self.last_ts, &mut handle)?
-                }
+                Format::Legacy {
+                    reader,
+                    linktype,
+                    nanos,
+                    big_endian,
+                } => step_legacy(
+                    reader,
+                    *linktype,
+                    *nanos,
+                    *big_endian,
+                    &mut self.offset,
+                    &mut self.info,
+                    &mut self.last_ts,
+                    &mut handle,
+                )?,
+                Format::Ng {
+                    reader,
+                    interfaces,
+                    big_endian,
+                } => step_ng(
+                    reader,
+                    interfaces,
+                    big_endian,
+                    &mut self.offset,
+                    &mut self.info,
+                    &mut self.last_ts,
+                    &mut handle,
+                )?,
             };
             match step {
                 Step::Frame(t) => return Ok(Some(t)),
@@ -172,7 +239,11 @@ fn legacy_header(reader: &LegacyPcapReader<Box<dyn Read>>) -> (u32, bool, bool) 
     let big_endian = matches!(magic, 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1);
     let nanos = matches!(magic, 0xa1b2_3c4d | 0x4d3c_b2a1);
     let raw = [data[20], data[21], data[22], data[23]];
-    let linktype = if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
+    let linktype = if big_endian {
+        u32::from_be_bytes(raw)
+    } else {
+        u32::from_le_bytes(raw)
+    };
     // The upper bits of the link-type field carry FCS information (pcap spec, LinkType).
     (linktype & 0x0fff_ffff, nanos, big_endian)
 }
@@ -191,7 +262,13 @@ struct Record<'a> {
 }
 
 /// Hands one record to the caller's closure and keeps the per-file bookkeeping.
-fn deliver<T, F: FnOnce(&Frame) -> T>(rec: Record, offset: u64, info: &mut FileInfo, last_ts: &mut Ts, handle: &mut Option<F>) -> Option<T> {
+fn deliver<T, F: FnOnce(&Frame) -> T>(
+    rec: Record,
+    offset: u64,
+    info: &mut FileInfo,
+    last_ts: &mut Ts,
+    handle: &mut Option<F>,
+) -> Option<T> {
     info.frames += 1;
     if info.frames > 1 && rec.ts < *last_ts {
         info.out_of_order += 1;
@@ -199,7 +276,14 @@ fn deliver<T, F: FnOnce(&Frame) -> T>(rec: Record, offset: u64, info: &mut FileI
     *last_ts = rec.ts;
     info.first_ts.get_or_insert(rec.ts);
     info.last_ts = Some(info.last_ts.map_or(rec.ts, |t| t.max(rec.ts)));
-    let frame = Frame { number: info.frames, ts: rec.ts, linktype: rec.linktype, data: rec.data, orig_len: rec.orig_len, offset };
+    let frame = Frame {
+        number: info.frames,
+        ts: rec.ts,
+        linktype: rec.linktype,
+        data: rec.data,
+        orig_len: rec.orig_len,
+        offset,
+    };
     handle.take().map(|f| f(&frame))
 }
 
@@ -225,12 +309,24 @@ impl ReadError {
     }
 }
 
-fn on_error<R: PcapReaderIterator>(reader: &mut R, err: ReadError, offset: u64, info: &mut FileInfo, record_len: impl Fn(&[u8]) -> Option<(&'static str, u64, u64)>) -> Result<Step<()>, CaptureError> {
+fn on_error<R: PcapReaderIterator>(
+    reader: &mut R,
+    err: ReadError,
+    offset: u64,
+    info: &mut FileInfo,
+    record_len: impl Fn(&[u8]) -> Option<(&'static str, u64, u64)>,
+) -> Result<Step<()>, CaptureError> {
     let frame = info.frames + 1;
     match err {
         ReadError::Eof => Ok(Step::End),
         ReadError::Incomplete => {
-            reader.refill().map_err(|_| CaptureError::new(ErrorKind::Io(io::Error::other("read failed")), frame, offset))?;
+            reader.refill().map_err(|_| {
+                CaptureError::new(
+                    ErrorKind::Io(io::Error::other("read failed")),
+                    frame,
+                    offset,
+                )
+            })?;
             Ok(Step::Again)
         }
         ReadError::UnexpectedEof => {
@@ -239,9 +335,17 @@ fn on_error<R: PcapReaderIterator>(reader: &mut R, err: ReadError, offset: u64, 
             Ok(Step::End)
         }
         ReadError::BufferTooSmall => match record_len(reader.data()) {
-            Some((what, len, max)) if len > max => Err(CaptureError::new(ErrorKind::AbsurdLength { what, len, max }, frame, offset)),
+            Some((what, len, max)) if len > max => Err(CaptureError::new(
+                ErrorKind::AbsurdLength { what, len, max },
+                frame,
+                offset,
+            )),
             Some((_, len, _)) if reader.grow(len as usize + 64) => Ok(Step::Again),
-            _ => Err(CaptureError::new(ErrorKind::Damaged("record larger than the read buffer".into()), frame, offset)),
+            _ => Err(CaptureError::new(
+                ErrorKind::Damaged("record larger than the read buffer".into()),
+                frame,
+                offset,
+            )),
         },
         ReadError::Other(why) => Err(CaptureError::new(ErrorKind::Damaged(why), frame, offset)),
     }
@@ -249,17 +353,37 @@ fn on_error<R: PcapReaderIterator>(reader: &mut R, err: ReadError, offset: u64, 
 
 fn describe(err: &PcapError<&[u8]>) -> String {
     match err {
-        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => format!("record does not parse ({kind:?})"),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("record does not parse ({kind:?})")
+        }
         other => format!("{other}"),
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn step_legacy<T, F: FnOnce(&Frame) -> T>(reader: &mut LegacyPcapReader<Box<dyn Read>>, linktype: u32, nanos: bool, big_endian: bool, offset: &mut u64, info: &mut FileInfo, last_ts: &mut Ts, handle: &mut Option<F>) -> Result<Step<T>, CaptureError> {
+fn step_legacy<T, F: FnOnce(&Frame) -> T>(
+    reader: &mut LegacyPcapReader<Box<dyn Read>>,
+    linktype: u32,
+    nanos: bool,
+    big_endian: bool,
+    offset: &mut u64,
+    info: &mut FileInfo,
+    last_ts: &mut Ts,
+    handle: &mut Option<F>,
+) -> Result<Step<T>, CaptureError> {
     match reader.next() {
         Ok((len, PcapBlockOwned::Legacy(b))) => {
-            let frac = if nanos { i64::from(b.ts_usec) } else { i64::from(b.ts_usec) * 1000 };
-            let rec = Record { ts: Ts::from_parts(i64::from(b.ts_sec), frac), linktype, data: b.data, orig_len: b.origlen };
+            let frac = if nanos {
+                i64::from(b.ts_usec)
+            } else {
+                i64::from(b.ts_usec) * 1000
+            };
+            let rec = Record {
+                ts: Ts::from_parts(i64::from(b.ts_sec), frac),
+                linktype,
+                data: b.data,
+                orig_len: b.origlen,
+            };
             let out = deliver(rec, *offset, info, last_ts, handle);
             reader.consume(len);
             *offset += len as u64;
@@ -274,7 +398,11 @@ fn step_legacy<T, F: FnOnce(&Frame) -> T>(reader: &mut LegacyPcapReader<Box<dyn 
             let e = ReadError::from(e);
             let record_len = |data: &[u8]| {
                 let raw: [u8; 4] = data.get(8..12)?.try_into().ok()?;
-                let len = if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
+                let len = if big_endian {
+                    u32::from_be_bytes(raw)
+                } else {
+                    u32::from_le_bytes(raw)
+                };
                 Some(("the record", u64::from(len), MAX_RECORD))
             };
             Ok(match on_error(reader, e, *offset, info, record_len)? {
@@ -285,7 +413,15 @@ fn step_legacy<T, F: FnOnce(&Frame) -> T>(reader: &mut LegacyPcapReader<Box<dyn 
     }
 }
 
-fn step_ng<T, F: FnOnce(&Frame) -> T>(reader: &mut PcapNGReader<Box<dyn Read>>, interfaces: &mut Vec<Interface>, big_endian: &mut bool, offset: &mut u64, info: &mut FileInfo, last_ts: &mut Ts, handle: &mut Option<F>) -> Result<Step<T>, CaptureError> {
+fn step_ng<T, F: FnOnce(&Frame) -> T>(
+    reader: &mut PcapNGReader<Box<dyn Read>>,
+    interfaces: &mut Vec<Interface>,
+    big_endian: &mut bool,
+    offset: &mut u64,
+    info: &mut FileInfo,
+    last_ts: &mut Ts,
+    handle: &mut Option<F>,
+) -> Result<Step<T>, CaptureError> {
     match reader.next() {
         Ok((len, PcapBlockOwned::NG(block))) => {
             let at = *offset;
@@ -300,39 +436,80 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(reader: &mut PcapNGReader<Box<dyn Read>>, 
                     let units = idb.ts_resolution().unwrap_or(1_000_000);
                     info.digits = info.digits.max(digits_of(idb.if_tsresol));
                     if idb.snaplen > 0 {
-                        info.snaplen = if info.snaplen == 0 { idb.snaplen } else { info.snaplen.min(idb.snaplen) };
+                        info.snaplen = if info.snaplen == 0 {
+                            idb.snaplen
+                        } else {
+                            info.snaplen.min(idb.snaplen)
+                        };
                     }
-                    interfaces.push(Interface { linktype: u32::from(idb.linktype.0 as u16), units, offset_secs: idb.ts_offset(), snaplen: idb.snaplen });
+                    interfaces.push(Interface {
+                        linktype: u32::from(idb.linktype.0 as u16),
+                        units,
+                        offset_secs: idb.ts_offset(),
+                        snaplen: idb.snaplen,
+                    });
                     None
                 }
                 Block::EnhancedPacket(epb) => {
                     let iface = interface(interfaces, epb.if_id, info, at)?;
                     let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                     let ts = ts_from_units(raw, iface.units, iface.offset_secs);
-                    Some(Record { ts, linktype: iface.linktype, data: epb.packet_data(), orig_len: epb.origlen })
+                    Some(Record {
+                        ts,
+                        linktype: iface.linktype,
+                        data: epb.packet_data(),
+                        orig_len: epb.origlen,
+                    })
                 }
                 Block::SimplePacket(spb) => {
                     let iface = interface(interfaces, 0, info, at)?;
                     info.without_timestamp += 1;
                     let data = spb.packet_data();
-                    let cut = if iface.snaplen > 0 { data.len().min(iface.snaplen as usize) } else { data.len() };
-                    Some(Record { ts: *last_ts, linktype: iface.linktype, data: &data[..cut], orig_len: spb.origlen })
+                    let cut = if iface.snaplen > 0 {
+                        data.len().min(iface.snaplen as usize)
+                    } else {
+                        data.len()
+                    };
+                    Some(Record {
+                        ts: *last_ts,
+                        linktype: iface.linktype,
+                        data: &data[..cut],
+                        orig_len: spb.origlen,
+                    })
                 }
                 Block::Unknown(pb) if pb.block_type == OBSOLETE_PACKET_BLOCK => {
-                    let (if_id, ts, caplen, orig_len) = obsolete_packet_header(pb.data, *big_endian)
-                        .ok_or_else(|| CaptureError::new(ErrorKind::Damaged("Packet Block too short".into()), info.frames + 1, at))?;
+                    let (if_id, ts, caplen, orig_len) =
+                        obsolete_packet_header(pb.data, *big_endian).ok_or_else(|| {
+                            CaptureError::new(
+                                ErrorKind::Damaged("Packet Block too short".into()),
+                                info.frames + 1,
+                                at,
+                            )
+                        })?;
                     let iface = interface(interfaces, if_id, info, at)?;
                     let data = pb.data.get(20..20 + caplen as usize).ok_or_else(|| {
-                        CaptureError::new(ErrorKind::Damaged("Packet Block data longer than the block".into()), info.frames + 1, at)
+                        CaptureError::new(
+                            ErrorKind::Damaged("Packet Block data longer than the block".into()),
+                            info.frames + 1,
+                            at,
+                        )
                     })?;
                     let ts = ts_from_units(ts, iface.units, iface.offset_secs);
-                    Some(Record { ts, linktype: iface.linktype, data, orig_len })
+                    Some(Record {
+                        ts,
+                        linktype: iface.linktype,
+                        data,
+                        orig_len,
+                    })
                 }
                 // Wireshark shows custom and systemd journal blocks as frames of their own, so
                 // they take a frame number (and decode as "not a packet").
-                Block::Custom(_) | Block::SystemdJournalExport(_) => {
-                    Some(Record { ts: *last_ts, linktype: NOT_A_PACKET, data: &[], orig_len: 0 })
-                }
+                Block::Custom(_) | Block::SystemdJournalExport(_) => Some(Record {
+                    ts: *last_ts,
+                    linktype: NOT_A_PACKET,
+                    data: &[],
+                    orig_len: 0,
+                }),
                 Block::InterfaceStatistics(isb) => {
                     if let Some(Ok(dropped)) = isb.isb_ifdrop() {
                         info.dropped = info.dropped.saturating_add(dropped);
@@ -356,7 +533,11 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(reader: &mut PcapNGReader<Box<dyn Read>>, 
             let be = *big_endian;
             let record_len = |data: &[u8]| {
                 let raw: [u8; 4] = data.get(4..8)?.try_into().ok()?;
-                let len = if be { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
+                let len = if be {
+                    u32::from_be_bytes(raw)
+                } else {
+                    u32::from_le_bytes(raw)
+                };
                 Some(("the block", u64::from(len), MAX_BLOCK))
             };
             Ok(match on_error(reader, e, *offset, info, record_len)? {
@@ -377,17 +558,33 @@ pub const NOT_A_PACKET: u32 = u32::MAX;
 fn obsolete_packet_header(body: &[u8], big_endian: bool) -> Option<(u32, u64, u32, u32)> {
     let u32_at = |i: usize| -> Option<u32> {
         let raw: [u8; 4] = body.get(i..i + 4)?.try_into().ok()?;
-        Some(if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) })
+        Some(if big_endian {
+            u32::from_be_bytes(raw)
+        } else {
+            u32::from_le_bytes(raw)
+        })
     };
     let raw_id: [u8; 2] = body.get(0..2)?.try_into().ok()?;
-    let if_id = if big_endian { u16::from_be_bytes(raw_id) } else { u16::from_le_bytes(raw_id) };
+    let if_id = if big_endian {
+        u16::from_be_bytes(raw_id)
+    } else {
+        u16::from_le_bytes(raw_id)
+    };
     let ts = (u64::from(u32_at(4)?) << 32) | u64::from(u32_at(8)?);
     Some((u32::from(if_id), ts, u32_at(12)?, u32_at(16)?))
 }
 
-fn interface(interfaces: &[Interface], id: u32, info: &FileInfo, at: u64) -> Result<Interface, CaptureError> {
+fn interface(
+    interfaces: &[Interface],
+    id: u32,
+    info: &FileInfo,
+    at: u64,
+) -> Result<Interface, CaptureError> {
     interfaces.get(id as usize).copied().ok_or_else(|| {
-        let why = format!("packet block names interface {id}, but the section describes {}", interfaces.len());
+        let why = format!(
+            "packet block names interface {id}, but the section describes {}",
+            interfaces.len()
+        );
         CaptureError::new(ErrorKind::Damaged(why), info.frames + 1, at)
     })
 }
@@ -426,8 +623,17 @@ mod tests {
 
     #[test]
     fn pcapng_units_and_offset() {
-        assert_eq!(ts_from_units(3_500_000, 1_000_000, 0), Ts::from_parts(3, 500_000_000));
-        assert_eq!(ts_from_units(5_000_000_123, 1_000_000_000, 1_000_000_000), Ts::from_parts(1_000_000_005, 123));
-        assert_eq!(ts_from_units(3 << 20 | 1 << 19, 1 << 20, 0), Ts::from_parts(3, 500_000_000));
+        assert_eq!(
+            ts_from_units(3_500_000, 1_000_000, 0),
+            Ts::from_parts(3, 500_000_000)
+        );
+        assert_eq!(
+            ts_from_units(5_000_000_123, 1_000_000_000, 1_000_000_000),
+            Ts::from_parts(1_000_000_005, 123)
+        );
+        assert_eq!(
+            ts_from_units(3 << 20 | 1 << 19, 1 << 20, 0),
+            Ts::from_parts(3, 500_000_000)
+        );
     }
 }

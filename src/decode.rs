@@ -69,7 +69,11 @@ pub fn decode(frame: &Frame, file: u32) -> Result<Segment, Skip> {
         linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?,
         linktype::LINUX_SLL => from_ether_type(data, 14, 16)?,
         linktype::LINUX_SLL2 => from_ether_type(data, 0, 20)?,
-        linktype::RAW | linktype::IPV4 | linktype::IPV6 | linktype::RAW_BSD_12 | linktype::RAW_BSD_14 => from_ip(data)?,
+        linktype::RAW
+        | linktype::IPV4
+        | linktype::IPV6
+        | linktype::RAW_BSD_12
+        | linktype::RAW_BSD_14 => from_ip(data)?,
         linktype::NULL | linktype::LOOP => from_bsd_loopback(data, frame.linktype)?,
         crate::capture::NOT_A_PACKET => return Err(Skip::NotPacket),
         other => return Err(Skip::LinkType(other)),
@@ -102,7 +106,11 @@ fn from_bsd_loopback(data: &[u8], linktype: u32) -> Result<LaxSlicedPacket<'_>, 
     } else {
         // The writer's byte order is unknown: a family fits in the low 16 bits either way.
         let le = u32::from_le_bytes(family);
-        if le <= 0xffff { le } else { u32::from_be_bytes(family) }
+        if le <= 0xffff {
+            le
+        } else {
+            u32::from_be_bytes(family)
+        }
     };
     // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24, 28 or 30 (the BSDs, macOS).
     match family {
@@ -119,9 +127,15 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32) -> Result<Segment
             if payload.fragmented && h.fragments_offset().value() != 0 {
                 return Err(Skip::Fragment);
             }
-            let declared = (usize::from(h.total_len()))
-                .saturating_sub(h.slice().len() + ip.extensions().auth.map_or(0, |a| a.slice().len()));
-            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), payload, declared)
+            let declared = (usize::from(h.total_len())).saturating_sub(
+                h.slice().len() + ip.extensions().auth.map_or(0, |a| a.slice().len()),
+            );
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                payload,
+                declared,
+            )
         }
         Some(LaxNetSlice::Ipv6(ip)) => {
             let h = ip.header();
@@ -129,8 +143,14 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32) -> Result<Segment
             if payload.fragmented {
                 return Err(Skip::Fragment);
             }
-            let declared = usize::from(h.payload_length()).saturating_sub(ip.extensions().slice().len());
-            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), payload, declared)
+            let declared =
+                usize::from(h.payload_length()).saturating_sub(ip.extensions().slice().len());
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                payload,
+                declared,
+            )
         }
         Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp),
         None => return Err(net_failure(packet)),
@@ -140,7 +160,11 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32) -> Result<Segment
     }
     // A complete payload's own length is the truth (IPv4 total length 0 under TSO, jumbograms);
     // a cut one's length comes from the IP header.
-    let ip_payload_len = if payload.incomplete { declared } else { payload.payload.len() };
+    let ip_payload_len = if payload.incomplete {
+        declared
+    } else {
+        payload.payload.len()
+    };
     tcp_segment(payload.payload, ip_payload_len, src_ip, dst_ip, frame, file)
 }
 
@@ -154,21 +178,175 @@ fn net_failure(packet: &LaxSlicedPacket) -> Skip {
 
 /// The fixed TCP header by hand: the first 14 bytes (ports, sequence numbers, data offset and
 /// flags) are enough, so a header whose options were cut still counts.
-fn tcp_segment(tcp: &[u8], ip_payload_len: usize, src: IpAddr, dst: IpAddr, frame: &Frame, file: u32) -> Result<Segment, Skip> {
-    let h: &[u8; 14] = tcp.get(..14).and_then(|h| h.try_into().ok()).ok_or(Skip::Truncated)?;
+fn tcp_segment(
+    tcp: &[u8],
+    ip_payload_len: usize,
+    src: IpAddr,
+    dst: IpAddr,
+    frame: &Frame,
+    file: u32,
+) -> Result<Segment, Skip> {
+    let h: &[u8; 14] = tcp
+        .get(..14)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(Skip::Truncated)?;
     let header_len = usize::from(h[12] >> 4) * 4;
     if header_len < 20 {
         return Err(Skip::Malformed);
     }
     let be32 = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
     Ok(Segment {
-        frame: FrameRef { file, number: frame.number },
+        frame: FrameRef {
+            file,
+            number: frame.number,
+        },
         ts: frame.ts,
-        src: Endpoint { ip: src, port: u16::from_be_bytes([h[0], h[1]]) },
-        dst: Endpoint { ip: dst, port: u16::from_be_bytes([h[2], h[3]]) },
+        src: Endpoint {
+            ip: src,
+            port: u16::from_be_bytes([h[0], h[1]]),
+        },
+        dst: Endpoint {
+            ip: dst,
+            port: u16::from_be_bytes([h[2], h[3]]),
+        },
         flags: Flags(h[13]),
         seq: Seq(be32(4)),
         ack: Seq(be32(8)),
         payload_len: ip_payload_len.saturating_sub(header_len) as u32,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Ts;
+    use etherparse::PacketBuilder;
+
+    const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    fn frame(linktype: u32, data: &[u8]) -> Frame<'_> {
+        Frame {
+            number: 7,
+            ts: Ts(5),
+            linktype,
+            data,
+            orig_len: data.len() as u32,
+            offset: 0,
+        }
+    }
+
+    fn syn_v4(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2(MAC, MAC)
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(4000, 110, 1234, 1000)
+            .syn();
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    #[test]
+    fn ethernet_ipv4_syn() {
+        let data = syn_v4(&[]);
+        let seg = decode(&frame(linktype::ETHERNET, &data), 3).unwrap();
+        assert_eq!(seg.frame, FrameRef { file: 3, number: 7 });
+        assert_eq!(seg.src.to_string(), "10.0.0.1:4000");
+        assert_eq!(seg.dst.to_string(), "10.0.0.2:110");
+        assert!(seg.flags.syn() && !seg.flags.ack());
+        assert_eq!((seg.seq, seg.payload_len), (Seq(1234), 0));
+    }
+
+    #[test]
+    fn payload_length_survives_a_snap_length_cut() {
+        let data = syn_v4(&[b'x'; 500]);
+        let cut = &data[..96];
+        let seg = decode(&frame(linktype::ETHERNET, cut), 0).unwrap();
+        assert_eq!(seg.payload_len, 500);
+    }
+
+    #[test]
+    fn every_prefix_decodes_or_says_why_without_panicking() {
+        let data = syn_v4(&[1, 2, 3]);
+        for len in 0..data.len() {
+            let result = decode(&frame(linktype::ETHERNET, &data[..len]), 0);
+            // The TCP flags sit at byte 14 + 20 + 13: any prefix that holds them decodes.
+            assert_eq!(result.is_ok(), len >= 14 + 20 + 14, "prefix of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn vlan_and_qinq_tags_are_skipped() {
+        let b = PacketBuilder::ethernet2(MAC, MAC)
+            .double_vlan(
+                etherparse::VlanId::try_new(10).unwrap(),
+                etherparse::VlanId::try_new(20).unwrap(),
+            )
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(4000, 110, 1, 1000)
+            .syn();
+        let mut v = Vec::new();
+        b.write(&mut v, &[]).unwrap();
+        assert!(
+            decode(&frame(linktype::ETHERNET, &v), 0)
+                .unwrap()
+                .flags
+                .syn()
+        );
+    }
+
+    #[test]
+    fn ipv6_raw_and_cooked_link_types() {
+        let b = PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .tcp(4000, 80, 9, 1000)
+            .syn();
+        let mut ip = Vec::new();
+        b.write(&mut ip, &[]).unwrap();
+        let seg = decode(&frame(linktype::RAW, &ip), 0).unwrap();
+        assert_eq!(seg.dst.port, 80);
+        assert!(decode(&frame(linktype::IPV6, &ip), 0).is_ok());
+        // SLL: 16-byte header, protocol at 14..16; SLL2: 20 bytes, protocol at 0..2.
+        let mut sll = vec![0u8; 16];
+        sll[2..4].copy_from_slice(&772u16.to_be_bytes()); // ARPHRD_LOOPBACK, which etherparse rejects
+        sll[14..16].copy_from_slice(&0x86ddu16.to_be_bytes());
+        sll.extend_from_slice(&ip);
+        assert!(decode(&frame(linktype::LINUX_SLL, &sll), 0).is_ok());
+        let mut sll2 = vec![0u8; 20];
+        sll2[0..2].copy_from_slice(&0x86ddu16.to_be_bytes());
+        sll2.extend_from_slice(&ip);
+        assert!(decode(&frame(linktype::LINUX_SLL2, &sll2), 0).is_ok());
+        let mut null = 24u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ip);
+        assert!(decode(&frame(linktype::NULL, &null), 0).is_ok());
+    }
+
+    #[test]
+    fn non_tcp_unknown_link_types_and_fragments_are_counted_not_decoded() {
+        let b = PacketBuilder::ethernet2(MAC, MAC)
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(53, 53);
+        let mut udp = Vec::new();
+        b.write(&mut udp, &[0; 8]).unwrap();
+        assert_eq!(
+            decode(&frame(linktype::ETHERNET, &udp), 0),
+            Err(Skip::NotTcp)
+        );
+        assert_eq!(decode(&frame(105, &udp), 0), Err(Skip::LinkType(105)));
+        let mut frag = syn_v4(&[0; 16]);
+        frag[14 + 6] = 0x00;
+        frag[14 + 7] = 0x10; // fragment offset 16 x 8 bytes
+        assert_eq!(
+            decode(&frame(linktype::ETHERNET, &frag), 0),
+            Err(Skip::Fragment)
+        );
+    }
+
+    #[test]
+    fn a_tcp_data_offset_below_five_is_malformed() {
+        let mut data = syn_v4(&[]);
+        data[14 + 20 + 12] = 0x40;
+        assert_eq!(
+            decode(&frame(linktype::ETHERNET, &data), 0),
+            Err(Skip::Malformed)
+        );
+    }
 }

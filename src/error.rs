@@ -22,7 +22,11 @@ pub enum ErrorKind {
     /// A format we recognise but do not read.
     Unsupported(&'static str),
     /// A record or block claims a length no capture tool writes.
-    AbsurdLength { what: &'static str, len: u64, max: u64 },
+    AbsurdLength {
+        what: &'static str,
+        len: u64,
+        max: u64,
+    },
     /// A block or header that does not parse.
     Damaged(String),
     Io(io::Error),
@@ -30,7 +34,11 @@ pub enum ErrorKind {
 
 impl CaptureError {
     pub fn new(kind: ErrorKind, frame: u64, offset: u64) -> CaptureError {
-        CaptureError { kind, frame, offset }
+        CaptureError {
+            kind,
+            frame,
+            offset,
+        }
     }
 }
 
@@ -50,7 +58,10 @@ impl fmt::Display for CaptureError {
             }
             ErrorKind::Unsupported(what) => write!(f, "{what} is not supported"),
             ErrorKind::AbsurdLength { what, len, max } => {
-                write!(f, "damaged: {what} claims {len} bytes (at most {max} are possible)")?;
+                write!(
+                    f,
+                    "damaged: {what} claims {len} bytes (at most {max} are possible)"
+                )?;
                 at(f)
             }
             ErrorKind::Damaged(why) => {

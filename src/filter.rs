@@ -16,11 +16,15 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.ip, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -64,8 +68,14 @@ impl FromStr for ServerSpec {
 
     fn from_str(text: &str) -> Result<ServerSpec, String> {
         if let Ok(sa) = text.parse::<SocketAddr>() {
-            let net = Cidr { ip: sa.ip(), prefix: if sa.is_ipv4() { 32 } else { 128 } };
-            return Ok(ServerSpec { net, port: Some(sa.port()) });
+            let net = Cidr {
+                ip: sa.ip(),
+                prefix: if sa.is_ipv4() { 32 } else { 128 },
+            };
+            return Ok(ServerSpec {
+                net,
+                port: Some(sa.port()),
+            });
         }
         let net = text
             .parse::<Cidr>()
@@ -100,7 +110,10 @@ mod tests {
 
     fn ep(text: &str) -> Endpoint {
         let sa: SocketAddr = text.parse().unwrap();
-        Endpoint { ip: sa.ip(), port: sa.port() }
+        Endpoint {
+            ip: sa.ip(),
+            port: sa.port(),
+        }
     }
 
     #[test]

@@ -28,13 +28,22 @@ pub struct Merger {
 impl Merger {
     pub fn new(files: Vec<Capture>) -> Merger {
         let heads = vec![None; files.len()];
-        Merger { files, heads, primed: false }
+        Merger {
+            files,
+            heads,
+            primed: false,
+        }
     }
 
     fn read(&mut self, index: usize) -> Result<(), FileError> {
         let file = index as u32;
         let item = self.files[index]
-            .next_frame(|f| Item { file, frame: f.number, ts: f.ts, decoded: decode(f, file) })
+            .next_frame(|f| Item {
+                file,
+                frame: f.number,
+                ts: f.ts,
+                decoded: decode(f, file),
+            })
             .map_err(|e| (index, e))?;
         self.heads[index] = item;
         Ok(())

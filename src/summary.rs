@@ -23,7 +23,11 @@ impl OutcomeCounts {
         self.0.iter().sum()
     }
     pub fn failed(&self) -> u64 {
-        Outcome::ALL.iter().filter(|o| o.is_failure()).map(|o| self.get(*o)).sum()
+        Outcome::ALL
+            .iter()
+            .filter(|o| o.is_failure())
+            .map(|o| self.get(*o))
+            .sum()
     }
 }
 

@@ -36,7 +36,11 @@ impl<W: Write> PcapWriter<W> {
         out.write_all(&0u32.to_le_bytes())?;
         out.write_all(&snaplen.to_le_bytes())?;
         out.write_all(&1u32.to_le_bytes())?;
-        Ok(PcapWriter { out, snaplen, frames: 0 })
+        Ok(PcapWriter {
+            out,
+            snaplen,
+            frames: 0,
+        })
     }
 
     pub fn write(&mut self, ts: Ts, frame: &[u8]) -> io::Result<()> {
@@ -79,7 +83,13 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn fixture(case: Case) -> Scenario {
-        Scenario { case, duration_s: 420, pop3_every_s: 3.0, web_every_s: 2.0, seed: 2005 }
+        Scenario {
+            case,
+            duration_s: 420,
+            pop3_every_s: 3.0,
+            web_every_s: 2.0,
+            seed: 2005,
+        }
     }
 }
 
@@ -101,7 +111,10 @@ pub struct Truth {
 
 const FIREWALL: Ipv4Addr = Ipv4Addr::new(192, 168, 50, 1);
 const POP3: Ipv4Addr = Ipv4Addr::new(192, 168, 50, 10);
-const WEB: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 168, 50, 20), Ipv4Addr::new(192, 168, 50, 21)];
+const WEB: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(192, 168, 50, 20),
+    Ipv4Addr::new(192, 168, 50, 21),
+];
 const TIME_WAIT_NS: i64 = 240 * NANOS_PER_SEC;
 const MS: i64 = 1_000_000;
 
@@ -180,11 +193,21 @@ struct Seg<'a> {
 
 impl Sim {
     fn push(&mut self, ts: Ts, client: (Ipv4Addr, u16), server: (Ipv4Addr, u16), s: Seg) {
-        let (src, dst) = if s.from_client { (client, server) } else { (server, client) };
+        let (src, dst) = if s.from_client {
+            (client, server)
+        } else {
+            (server, client)
+        };
         let mac_c = [0x00, 0x50, 0x56, 0x00, 0x00, 0x01];
         let mac_s = [0x00, 0x50, 0x56, 0x00, 0x00, 0x10];
-        let (ms, md) = if s.from_client { (mac_c, mac_s) } else { (mac_s, mac_c) };
-        let mut b = PacketBuilder::ethernet2(ms, md).ipv4(src.0.octets(), dst.0.octets(), 128).tcp(src.1, dst.1, s.seq, 64240);
+        let (ms, md) = if s.from_client {
+            (mac_c, mac_s)
+        } else {
+            (mac_s, mac_c)
+        };
+        let mut b = PacketBuilder::ethernet2(ms, md)
+            .ipv4(src.0.octets(), dst.0.octets(), 128)
+            .tcp(src.1, dst.1, s.seq, 64240);
         for f in s.flags.chars() {
             b = match f {
                 'S' => b.syn(),
@@ -196,7 +219,8 @@ impl Sim {
             };
         }
         let mut buf = Vec::with_capacity(b.size(s.payload.len()));
-        b.write(&mut buf, s.payload).expect("writing to a Vec cannot fail");
+        b.write(&mut buf, s.payload)
+            .expect("writing to a Vec cannot fail");
         self.seq += 1;
         self.heap.push((Reverse((ts, self.seq)), buf));
     }
@@ -210,7 +234,8 @@ impl Sim {
         self.truth.attempts += 1;
         if let Some(prev) = self.last_use.insert(port, t) {
             let interval = t.since(prev);
-            if self.truth.min_reuse_interval_ns == 0 || interval < self.truth.min_reuse_interval_ns {
+            if self.truth.min_reuse_interval_ns == 0 || interval < self.truth.min_reuse_interval_ns
+            {
                 self.truth.min_reuse_interval_ns = interval;
             }
         }
@@ -232,7 +257,13 @@ impl Sim {
         if in_window && server_holds {
             // Windows ignores a SYN on a 4-tuple in TIME_WAIT; the client retries at +3 s, +9 s.
             for (i, delay) in [0, 3000, 9000].into_iter().enumerate() {
-                let seg = Seg { from_client: true, flags: "S", seq: c, ack: 0, payload: &[] };
+                let seg = Seg {
+                    from_client: true,
+                    flags: "S",
+                    seq: c,
+                    ack: 0,
+                    payload: &[],
+                };
                 self.push(t.add_nanos(delay * MS), client, server, seg);
                 self.truth.syn_retransmits += u64::from(i > 0);
             }
@@ -246,16 +277,106 @@ impl Sim {
         let (c1, s1) = (c.wrapping_add(1), s.wrapping_add(1));
         let (g, q, y) = (greet.len() as u32, quit.len() as u32, bye.len() as u32);
         let segs = [
-            (0, Seg { from_client: true, flags: "S", seq: c, ack: 0, payload: &[] }),
-            (1, Seg { from_client: false, flags: "SA", seq: s, ack: c1, payload: &[] }),
-            (2, Seg { from_client: true, flags: "A", seq: c1, ack: s1, payload: &[] }),
-            (6, Seg { from_client: false, flags: "PA", seq: s1, ack: c1, payload: greet }),
-            (9, Seg { from_client: true, flags: "PA", seq: c1, ack: s1 + g, payload: quit }),
-            (12, Seg { from_client: false, flags: "PA", seq: s1 + g, ack: c1 + q, payload: bye }),
-            (13, Seg { from_client: false, flags: "FA", seq: s1 + g + y, ack: c1 + q, payload: &[] }),
-            (15, Seg { from_client: true, flags: "A", seq: c1 + q, ack: s1 + g + y + 1, payload: &[] }),
-            (16, Seg { from_client: true, flags: "FA", seq: c1 + q, ack: s1 + g + y + 1, payload: &[] }),
-            (18, Seg { from_client: false, flags: "A", seq: s1 + g + y + 1, ack: c1 + q + 1, payload: &[] }),
+            (
+                0,
+                Seg {
+                    from_client: true,
+                    flags: "S",
+                    seq: c,
+                    ack: 0,
+                    payload: &[],
+                },
+            ),
+            (
+                1,
+                Seg {
+                    from_client: false,
+                    flags: "SA",
+                    seq: s,
+                    ack: c1,
+                    payload: &[],
+                },
+            ),
+            (
+                2,
+                Seg {
+                    from_client: true,
+                    flags: "A",
+                    seq: c1,
+                    ack: s1,
+                    payload: &[],
+                },
+            ),
+            (
+                6,
+                Seg {
+                    from_client: false,
+                    flags: "PA",
+                    seq: s1,
+                    ack: c1,
+                    payload: greet,
+                },
+            ),
+            (
+                9,
+                Seg {
+                    from_client: true,
+                    flags: "PA",
+                    seq: c1,
+                    ack: s1 + g,
+                    payload: quit,
+                },
+            ),
+            (
+                12,
+                Seg {
+                    from_client: false,
+                    flags: "PA",
+                    seq: s1 + g,
+                    ack: c1 + q,
+                    payload: bye,
+                },
+            ),
+            (
+                13,
+                Seg {
+                    from_client: false,
+                    flags: "FA",
+                    seq: s1 + g + y,
+                    ack: c1 + q,
+                    payload: &[],
+                },
+            ),
+            (
+                15,
+                Seg {
+                    from_client: true,
+                    flags: "A",
+                    seq: c1 + q,
+                    ack: s1 + g + y + 1,
+                    payload: &[],
+                },
+            ),
+            (
+                16,
+                Seg {
+                    from_client: true,
+                    flags: "FA",
+                    seq: c1 + q,
+                    ack: s1 + g + y + 1,
+                    payload: &[],
+                },
+            ),
+            (
+                18,
+                Seg {
+                    from_client: false,
+                    flags: "A",
+                    seq: s1 + g + y + 1,
+                    ack: c1 + q + 1,
+                    payload: &[],
+                },
+            ),
         ];
         for (ms, seg) in segs {
             self.push(t.add_nanos(ms * MS), client, server, seg);
@@ -276,19 +397,100 @@ impl Sim {
         let (c1, s1) = (c.wrapping_add(1), s.wrapping_add(1));
         let (g, p) = (get.len() as u32, page.len() as u32);
         let mut segs = vec![
-            (0, Seg { from_client: true, flags: "S", seq: c, ack: 0, payload: &[] }),
-            (1, Seg { from_client: false, flags: "SA", seq: s, ack: c1, payload: &[] }),
-            (2, Seg { from_client: true, flags: "A", seq: c1, ack: s1, payload: &[] }),
-            (3, Seg { from_client: true, flags: "PA", seq: c1, ack: s1, payload: get }),
-            (8, Seg { from_client: false, flags: "PA", seq: s1, ack: c1 + g, payload: &page }),
+            (
+                0,
+                Seg {
+                    from_client: true,
+                    flags: "S",
+                    seq: c,
+                    ack: 0,
+                    payload: &[],
+                },
+            ),
+            (
+                1,
+                Seg {
+                    from_client: false,
+                    flags: "SA",
+                    seq: s,
+                    ack: c1,
+                    payload: &[],
+                },
+            ),
+            (
+                2,
+                Seg {
+                    from_client: true,
+                    flags: "A",
+                    seq: c1,
+                    ack: s1,
+                    payload: &[],
+                },
+            ),
+            (
+                3,
+                Seg {
+                    from_client: true,
+                    flags: "PA",
+                    seq: c1,
+                    ack: s1,
+                    payload: get,
+                },
+            ),
+            (
+                8,
+                Seg {
+                    from_client: false,
+                    flags: "PA",
+                    seq: s1,
+                    ack: c1 + g,
+                    payload: &page,
+                },
+            ),
         ];
         let end_ms = if abort {
-            segs.push((9, Seg { from_client: true, flags: "RA", seq: c1 + g, ack: s1 + p, payload: &[] }));
+            segs.push((
+                9,
+                Seg {
+                    from_client: true,
+                    flags: "RA",
+                    seq: c1 + g,
+                    ack: s1 + p,
+                    payload: &[],
+                },
+            ));
             9
         } else {
-            segs.push((9, Seg { from_client: true, flags: "FA", seq: c1 + g, ack: s1 + p, payload: &[] }));
-            segs.push((10, Seg { from_client: false, flags: "FA", seq: s1 + p, ack: c1 + g + 1, payload: &[] }));
-            segs.push((11, Seg { from_client: true, flags: "A", seq: c1 + g + 1, ack: s1 + p + 1, payload: &[] }));
+            segs.push((
+                9,
+                Seg {
+                    from_client: true,
+                    flags: "FA",
+                    seq: c1 + g,
+                    ack: s1 + p,
+                    payload: &[],
+                },
+            ));
+            segs.push((
+                10,
+                Seg {
+                    from_client: false,
+                    flags: "FA",
+                    seq: s1 + p,
+                    ack: c1 + g + 1,
+                    payload: &[],
+                },
+            ));
+            segs.push((
+                11,
+                Seg {
+                    from_client: true,
+                    flags: "A",
+                    seq: c1 + g + 1,
+                    ack: s1 + p + 1,
+                    payload: &[],
+                },
+            ));
             11
         };
         for (ms, seg) in segs {
@@ -296,7 +498,8 @@ impl Sim {
         }
         self.truth.established += 1;
         let end = t.add_nanos(end_ms * MS);
-        self.history.insert((port, server.0, server.1), (end, false));
+        self.history
+            .insert((port, server.0, server.1), (end, false));
         end
     }
 
@@ -306,14 +509,35 @@ impl Sim {
         let client = (FIREWALL, port);
         self.note_attempt(t, port, server);
         let c = self.isn();
-        self.push(t, client, server, Seg { from_client: true, flags: "S", seq: c, ack: 0, payload: &[] });
-        let rst = Seg { from_client: false, flags: "RA", seq: 0, ack: c.wrapping_add(1), payload: &[] };
+        self.push(
+            t,
+            client,
+            server,
+            Seg {
+                from_client: true,
+                flags: "S",
+                seq: c,
+                ack: 0,
+                payload: &[],
+            },
+        );
+        let rst = Seg {
+            from_client: false,
+            flags: "RA",
+            seq: 0,
+            ack: c.wrapping_add(1),
+            payload: &[],
+        };
         self.push(t.add_nanos(MS / 2), client, server, rst);
         self.truth.refused += 1;
         t.add_nanos(MS)
     }
 
-    fn flush_until<W: Write>(&mut self, until: Option<Ts>, w: &mut PcapWriter<W>) -> io::Result<()> {
+    fn flush_until<W: Write>(
+        &mut self,
+        until: Option<Ts>,
+        w: &mut PcapWriter<W>,
+    ) -> io::Result<()> {
         while let Some((Reverse((ts, _)), _)) = self.heap.peek() {
             if until.is_some_and(|u| *ts >= u) {
                 break;
@@ -333,7 +557,12 @@ pub fn generate<W: Write>(scn: &Scenario, w: &mut PcapWriter<W>) -> io::Result<T
         Case::Broken => 1200 * MS,
         Case::Fixed => TIME_WAIT_NS,
     };
-    let mut pool = Pool { min_tick_ns, max_free_ns: 60 * NANOS_PER_SEC, free: Vec::new(), next_port: 3000 };
+    let mut pool = Pool {
+        min_tick_ns,
+        max_free_ns: 60 * NANOS_PER_SEC,
+        free: Vec::new(),
+        next_port: 3000,
+    };
     let mut sim = Sim {
         rng: Rng(scn.seed),
         heap: BinaryHeap::new(),
@@ -390,4 +619,3 @@ pub fn generate<W: Write>(scn: &Scenario, w: &mut PcapWriter<W>) -> io::Result<T
     }
     Ok(sim.truth)
 }
-

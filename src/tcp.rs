@@ -128,8 +128,14 @@ mod tests {
 
     #[test]
     fn flow_key_is_the_same_both_ways() {
-        let a = Endpoint { ip: "10.0.0.1".parse().unwrap(), port: 4000 };
-        let b = Endpoint { ip: "10.0.0.2".parse().unwrap(), port: 110 };
+        let a = Endpoint {
+            ip: "10.0.0.1".parse().unwrap(),
+            port: 4000,
+        };
+        let b = Endpoint {
+            ip: "10.0.0.2".parse().unwrap(),
+            port: 110,
+        };
         let (k1, a_is_lo) = FlowKey::new(a, b);
         let (k2, b_is_lo) = FlowKey::new(b, a);
         assert_eq!(k1, k2);
@@ -138,7 +144,10 @@ mod tests {
 
     #[test]
     fn ipv6_endpoints_print_in_brackets() {
-        let e = Endpoint { ip: "::1".parse().unwrap(), port: 80 };
+        let e = Endpoint {
+            ip: "::1".parse().unwrap(),
+            port: 80,
+        };
         assert_eq!(e.to_string(), "[::1]:80");
     }
 }

@@ -27,7 +27,10 @@ impl Ts {
 
     /// RFC 3339 in UTC with `digits` fractional digits (0..=9), e.g. `2005-05-16T09:30:01.250000Z`.
     pub fn rfc3339(self, digits: u8) -> Rfc3339 {
-        Rfc3339 { ts: self, digits: digits.min(9) }
+        Rfc3339 {
+            ts: self,
+            digits: digits.min(9),
+        }
     }
 }
 
@@ -94,7 +97,11 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         "us" | "µs" => 1e3,
         "m" | "min" => 60e9,
         "h" => 3600e9,
-        other => return Err(format!("unknown unit '{other}' in '{text}' (use ms, s, m or h)")),
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}' (use ms, s, m or h)"
+            ));
+        }
     };
     let nanos = value * scale;
     if !nanos.is_finite() || nanos <= 0.0 || nanos > 1e18 {
@@ -118,7 +125,10 @@ mod tests {
 
     #[test]
     fn rfc3339_before_epoch_and_leap_day() {
-        assert_eq!(Ts(-1).rfc3339(9).to_string(), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(
+            Ts(-1).rfc3339(9).to_string(),
+            "1969-12-31T23:59:59.999999999Z"
+        );
         let leap = Ts::from_parts(951_782_400, 0); // 2000-02-29
         assert_eq!(leap.rfc3339(0).to_string(), "2000-02-29T00:00:00Z");
     }

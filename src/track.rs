@@ -136,7 +136,12 @@ impl Tracker {
     pub fn new(config: Config) -> Tracker {
         Tracker {
             flows: FxMap::default(),
-            book: Book { config, pending: VecDeque::new(), base: 0, now: Ts(i64::MIN) },
+            book: Book {
+                config,
+                pending: VecDeque::new(),
+                base: 0,
+                now: Ts(i64::MIN),
+            },
             next_sweep: Ts(i64::MIN),
             finished: false,
             stats: TrackStats::default(),
@@ -194,7 +199,10 @@ impl Tracker {
     /// Drops 4-tuples idle for longer than the retention horizon (twice the window) and
     /// settles their attempts.
     fn sweep(&mut self) {
-        let horizon = self.book.now.add_nanos(-self.book.config.window_ns.saturating_mul(2));
+        let horizon = self
+            .book
+            .now
+            .add_nanos(-self.book.config.window_ns.saturating_mul(2));
         let book = &mut self.book;
         self.flows.retain(|_, flow| {
             let keep = flow.last_seen >= horizon;
@@ -225,7 +233,10 @@ impl Tracker {
 
 impl Book {
     fn wanted(&self, seg: &Segment) -> bool {
-        self.config.filter.as_ref().is_none_or(|f| f.wants(seg.src, seg.dst))
+        self.config
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.wants(seg.src, seg.dst))
     }
     fn on_flow_segment(&mut self, flow: &mut Flow, seg: &Segment, from_lo: bool, syn_only: bool) {
         flow.last_seen = seg.ts;
@@ -262,7 +273,10 @@ impl Book {
             // SYN-ACK acknowledging ISN+1: the handshake's second step (RFC 9293 3.5).
             _ if f.syn() && f.ack() && seg.ack == expected && !established => {
                 let p = self.slot(id);
-                p.attempt.syn_ack = Some(Answer { frame: seg.frame, ts: seg.ts });
+                p.attempt.syn_ack = Some(Answer {
+                    frame: seg.frame,
+                    ts: seg.ts,
+                });
                 p.last_activity = seg.ts;
                 let syn_frame = p.attempt.frame;
                 flow.conn = Some(Conn {
@@ -280,7 +294,10 @@ impl Book {
             // RST before any SYN-ACK: the SYN was refused.
             _ if f.rst() => {
                 let p = self.slot(id);
-                p.attempt.rst.get_or_insert(Answer { frame: seg.frame, ts: seg.ts });
+                p.attempt.rst.get_or_insert(Answer {
+                    frame: seg.frame,
+                    ts: seg.ts,
+                });
                 p.last_activity = seg.ts;
                 p.settled = true;
             }
@@ -349,7 +366,11 @@ impl Book {
         flow.client_is_lo = from_lo;
         flow.isn = seg.seq;
         flow.last_attempt_frame = Some(seg.frame);
-        self.pending.push_back(Pending { attempt, settled: false, last_activity: seg.ts });
+        self.pending.push_back(Pending {
+            attempt,
+            settled: false,
+            last_activity: seg.ts,
+        });
     }
 
     fn reuse(&self, conn: &Conn, seg: &Segment, from_lo: bool) -> Reuse {
@@ -366,14 +387,17 @@ impl Book {
     }
 
     fn is_open_attempt(&self, id: u64) -> bool {
-        id >= self.base && self.pending.get((id - self.base) as usize).is_some_and(|p| !p.settled)
+        id >= self.base
+            && self
+                .pending
+                .get((id - self.base) as usize)
+                .is_some_and(|p| !p.settled)
     }
 
     fn slot(&mut self, id: u64) -> &mut Pending {
         let index = (id - self.base) as usize;
         &mut self.pending[index]
     }
-
 
     fn pop_decided(&mut self, finished: bool) -> Option<Attempt> {
         let now = self.now;

@@ -26,7 +26,10 @@ pub struct JsonWriter {
 
 impl JsonWriter {
     pub fn begin(out: &mut dyn Write, files: FileNames) -> io::Result<JsonWriter> {
-        write!(out, "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"attempts\": [")?;
+        write!(
+            out,
+            "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"attempts\": ["
+        )?;
         Ok(JsonWriter { files, count: 0 })
     }
 
@@ -50,7 +53,13 @@ impl JsonWriter {
     }
 }
 
-fn frame_fields(map: &mut Map<String, Value>, key: &str, frame: FrameRef, files: &FileNames, own_file: u32) {
+fn frame_fields(
+    map: &mut Map<String, Value>,
+    key: &str,
+    frame: FrameRef,
+    files: &FileNames,
+    own_file: u32,
+) {
     map.insert(key.into(), json!(frame.number));
     if frame.file != own_file {
         let file_key = key.replace("frame", "file");
@@ -59,7 +68,11 @@ fn frame_fields(map: &mut Map<String, Value>, key: &str, frame: FrameRef, files:
 }
 
 fn attempt_value(a: &Attempt, files: &FileNames) -> Value {
-    let digits = files.digits.get(a.frame.file as usize).copied().unwrap_or(6);
+    let digits = files
+        .digits
+        .get(a.frame.file as usize)
+        .copied()
+        .unwrap_or(6);
     let mut m = Map::new();
     m.insert("file".into(), json!(files.names[a.frame.file as usize]));
     m.insert("frame".into(), json!(a.frame.number));
@@ -85,8 +98,20 @@ fn attempt_value(a: &Attempt, files: &FileNames) -> Value {
     }
     let reuse = a.reuse.map_or(Value::Null, |r| {
         let mut o = Map::new();
-        frame_fields(&mut o, "previous_frame", r.previous_frame, files, a.frame.file);
-        frame_fields(&mut o, "previous_end_frame", r.previous_end_frame, files, a.frame.file);
+        frame_fields(
+            &mut o,
+            "previous_frame",
+            r.previous_frame,
+            files,
+            a.frame.file,
+        );
+        frame_fields(
+            &mut o,
+            "previous_end_frame",
+            r.previous_end_frame,
+            files,
+            a.frame.file,
+        );
         o.insert("gap_s".into(), json!(secs(r.gap_ns)));
         o.insert("in_window".into(), json!(r.in_window));
         o.insert("open".into(), json!(r.open));
@@ -100,7 +125,9 @@ fn attempt_value(a: &Attempt, files: &FileNames) -> Value {
 fn tail(r: &Report) -> Vec<(&'static str, Value)> {
     let s = &r.summary;
     let digits = r.digits();
-    let time = |t: Option<crate::time::Ts>| t.map_or(Value::Null, |t| json!(t.rfc3339(digits).to_string()));
+    let time = |t: Option<crate::time::Ts>| {
+        t.map_or(Value::Null, |t| json!(t.rfc3339(digits).to_string()))
+    };
     let mut summary = Map::new();
     summary.insert("frames".into(), json!(r.frames));
     summary.insert("tcp_segments".into(), json!(r.track.tcp_segments));
@@ -111,12 +138,24 @@ fn tail(r: &Report) -> Vec<(&'static str, Value)> {
     for o in Outcome::ALL {
         summary.insert(o.name().into(), json!(s.outcomes.get(o)));
     }
-    summary.insert("established_after_challenge".into(), json!(s.challenged_then_established));
-    summary.insert("reused_in_window".into(), json!(s.reused(ReuseClass::InWindow)));
-    summary.insert("reused_after_window".into(), json!(s.reused(ReuseClass::AfterWindow)));
+    summary.insert(
+        "established_after_challenge".into(),
+        json!(s.challenged_then_established),
+    );
+    summary.insert(
+        "reused_in_window".into(),
+        json!(s.reused(ReuseClass::InWindow)),
+    );
+    summary.insert(
+        "reused_after_window".into(),
+        json!(s.reused(ReuseClass::AfterWindow)),
+    );
     summary.insert("reused_open".into(), json!(s.reused(ReuseClass::Open)));
     let in_window = &s.cross[ReuseClass::InWindow as usize];
-    summary.insert("unanswered_reused_in_window".into(), json!(in_window.get(Outcome::Unanswered)));
+    summary.insert(
+        "unanswered_reused_in_window".into(),
+        json!(in_window.get(Outcome::Unanswered)),
+    );
     summary.insert("failed_reused_in_window".into(), json!(in_window.failed()));
     summary.insert("flagged".into(), json!(s.flagged_total));
     let not_decoded: Map<String, Value> = r
@@ -154,9 +193,15 @@ fn tail(r: &Report) -> Vec<(&'static str, Value)> {
                 o.insert(outcome.name().into(), json!(st.outcomes.get(outcome)));
             }
             o.insert("reused_in_window".into(), json!(st.reused_in_window));
-            o.insert("failed_in_server_time_wait".into(), json!(st.failed_server_time_wait));
+            o.insert(
+                "failed_in_server_time_wait".into(),
+                json!(st.failed_server_time_wait),
+            );
             o.insert("failed_gap_s".into(), gap_range(st.failed_gaps));
-            o.insert("established_in_window".into(), json!(st.established_in_window));
+            o.insert(
+                "established_in_window".into(),
+                json!(st.established_in_window),
+            );
             o.insert("established_gap_s".into(), gap_range(st.established_gaps));
             Value::Object(o)
         })

@@ -39,7 +39,10 @@ impl Report {
     /// `frame 123`, or `ring_2.pcap#123` when several files were merged.
     pub fn frame_label(&self, frame: FrameRef) -> String {
         if self.files.len() > 1 {
-            let name = self.files.get(frame.file as usize).map_or("?", |f| f.name.as_str());
+            let name = self
+                .files
+                .get(frame.file as usize)
+                .map_or("?", |f| f.name.as_str());
             format!("{name}#{}", frame.number)
         } else {
             frame.number.to_string()
@@ -52,11 +55,19 @@ impl Report {
     }
 
     pub fn not_decoded(&self) -> u64 {
-        self.skipped.iter().filter(|(s, _)| s.is_failure()).map(|(_, n)| n).sum()
+        self.skipped
+            .iter()
+            .filter(|(s, _)| s.is_failure())
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn not_tcp(&self) -> u64 {
-        self.skipped.iter().filter(|(s, _)| !s.is_failure()).map(|(_, n)| n).sum()
+        self.skipped
+            .iter()
+            .filter(|(s, _)| !s.is_failure())
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// The sentences that tie the findings together, most important first.
@@ -78,9 +89,12 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// Seconds for people: `1.2 s`, `118 s`, `0.004 s`.
+/// Seconds for people: `1.2 s`, `118 s`, `0.004 s`, `0.31 ms`.
 pub fn human_secs(nanos: i64) -> String {
     let s = secs(nanos);
+    if s.abs() < 0.01 && nanos != 0 {
+        return format!("{} ms", trim_zeros(format!("{:.3}", s * 1000.0)));
+    }
     let text = if s.abs() >= 100.0 {
         format!("{s:.0}")
     } else if s.abs() >= 10.0 {
@@ -90,13 +104,32 @@ pub fn human_secs(nanos: i64) -> String {
     } else {
         format!("{s:.3}")
     };
-    let trimmed = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
-    format!("{trimmed} s")
+    format!("{} s", trim_zeros(text))
+}
+
+fn trim_zeros(text: String) -> String {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// `1 attempt`, `2 attempts` (with thousands separators).
+pub fn count(n: u64, noun: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {noun}{s}", thousands(n))
 }
 
 fn range_text(min: i64, max: i64) -> String {
     let (a, b) = (human_secs(min), human_secs(max));
-    if a == b { a } else { format!("{}–{b}", a.trim_end_matches(" s")) }
+    if a == b {
+        a
+    } else if a.ends_with(" ms") != b.ends_with(" ms") {
+        format!("{a} – {b}")
+    } else {
+        format!("{}–{b}", a.trim_end_matches(" s").trim_end_matches(" ms"))
+    }
 }
 
 fn headline(r: &Report) -> Vec<String> {
@@ -106,7 +139,10 @@ fn headline(r: &Report) -> Vec<String> {
         lines.push(if r.frames == 0 {
             "The capture holds no packets.".to_string()
         } else {
-            format!("No connection attempts (SYNs) of interest among {} frames.", thousands(r.frames))
+            format!(
+                "No connection attempts (SYNs) of interest among {} frames.",
+                thousands(r.frames)
+            )
         });
         return lines;
     }
@@ -117,40 +153,55 @@ fn headline(r: &Report) -> Vec<String> {
             continue;
         }
         let failed = pair.outcomes.failed();
-        let (Some(min), Some(max)) = (pair.gaps.min, pair.gaps.max) else { continue };
+        let (Some(min), Some(max)) = (pair.gaps.min, pair.gaps.max) else {
+            continue;
+        };
         lines.push(format!(
-            "{} of {} failed attempts from {client} to {server} ({}) reused a 4-tuple that {server} still held in TIME_WAIT (closed {} before; window {window}).",
+            "{} of {} from {client} to {server} ({}) reused a 4-tuple that {server} still held in TIME_WAIT (closed {} before; window {window}).",
             thousands(hit),
-            thousands(failed),
+            count(failed, "failed attempt"),
             outcome_list(&pair.outcomes),
             range_text(min, max),
         ));
     }
     let failed = s.outcomes.failed();
-    let explained: u64 = s.pairs.values().map(|p| p.failed_server_time_wait.total()).sum();
+    let explained: u64 = s
+        .pairs
+        .values()
+        .map(|p| p.failed_server_time_wait.total())
+        .sum();
     if failed > explained {
         lines.push(format!(
-            "{} failed attempts did not hit a TIME_WAIT the capture shows ({}).",
-            thousands(failed - explained),
+            "{} did not hit a TIME_WAIT that the capture shows ({}).",
+            count(failed - explained, "failed attempt"),
             outcome_list(&unexplained(s)),
         ));
     }
     if s.challenged_then_established > 0 {
         lines.push(format!(
-            "{} attempts got in only after a challenge ACK from a server still holding the 4-tuple: a collision felt as a delay.",
-            thousands(s.challenged_then_established)
+            "{} got in only after a challenge ACK from a server still holding the 4-tuple: a collision felt as a delay.",
+            count(s.challenged_then_established, "attempt")
         ));
     }
     if failed == 0 && s.challenged_then_established == 0 {
         let in_window = s.reused(crate::attempt::ReuseClass::InWindow);
-        let mut line = format!("Nothing failed: all {} connection attempts were answered", thousands(s.attempts()));
+        let mut line = format!(
+            "Nothing failed: {} answered",
+            count(s.attempts(), "connection attempt")
+        );
         let unknown = s.outcomes.get(crate::attempt::Outcome::Unknown);
         if unknown > 0 {
-            line.push_str(&format!(" or are too close to the end of the capture to judge ({} unknown)", thousands(unknown)));
+            line.push_str(&format!(
+                " or are too close to the end of the capture to judge ({} unknown)",
+                thousands(unknown)
+            ));
         }
         line.push('.');
         if in_window > 0 {
-            line.push_str(&format!(" {} reused a 4-tuple inside the {window} window and were let in.", thousands(in_window)));
+            line.push_str(&format!(
+                " {} reused a 4-tuple inside the {window} window and got in.",
+                count(in_window, "attempt")
+            ));
         }
         lines.push(line);
     }
@@ -173,7 +224,13 @@ fn outcome_list(counts: &crate::summary::OutcomeCounts) -> String {
     crate::attempt::Outcome::ALL
         .iter()
         .filter(|o| o.is_failure() && counts.get(**o) > 0)
-        .map(|o| format!("{} {}", thousands(counts.get(*o)), o.name().replace('_', " ")))
+        .map(|o| {
+            format!(
+                "{} {}",
+                thousands(counts.get(*o)),
+                o.name().replace('_', " ")
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -194,8 +251,13 @@ mod tests {
     fn human_seconds() {
         assert_eq!(human_secs(1_200_000_000), "1.2 s");
         assert_eq!(human_secs(118_000_000_000), "118 s");
-        assert_eq!(human_secs(4_000_000), "0.004 s");
+        assert_eq!(human_secs(4_000_000), "4 ms");
+        assert_eq!(human_secs(40_000_000), "0.04 s");
         assert_eq!(human_secs(240_000_000_000), "240 s");
         assert_eq!(range_text(1_300_000_000, 118_000_000_000), "1.3–118 s");
+        assert_eq!(human_secs(310_000), "0.31 ms");
+        assert_eq!(human_secs(0), "0 s");
+        assert_eq!(count(1, "attempt"), "1 attempt");
+        assert_eq!(count(1_089, "attempt"), "1,089 attempts");
     }
 }

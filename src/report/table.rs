@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use comfy_table::presets::ASCII_MARKDOWN;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
-use super::{Report, human_secs, thousands};
+use super::{Report, count, human_secs, thousands};
 use crate::attempt::{Outcome, ReuseClass};
 use crate::time::secs;
 
@@ -20,14 +20,25 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if s.attempts() == 0 {
         return write_warnings(r, out);
     }
-    writeln!(out, "\nAttempts by reuse of the 4-tuple and outcome (window {}):", human_secs(r.window_ns))?;
+    writeln!(
+        out,
+        "\nAttempts by reuse of the 4-tuple and outcome (window {}):",
+        human_secs(r.window_ns)
+    )?;
     writeln!(out, "{}", cross_table(r))?;
     if s.flagged_total > 0 {
-        writeln!(out, "\nFlagged attempts (failed, challenged, or reusing a 4-tuple inside the window):")?;
+        writeln!(
+            out,
+            "\nFlagged attempts (failed, challenged, or reusing a 4-tuple inside the window):"
+        )?;
         writeln!(out, "{}", flagged_table(r))?;
         let rest = s.flagged_total - s.flagged.len() as u64;
         if rest > 0 {
-            writeln!(out, "... and {} more (--max-rows, or --format json for all).", thousands(rest))?;
+            writeln!(
+                out,
+                "... and {} more (--max-rows, or --format json for all).",
+                thousands(rest)
+            )?;
         }
     }
     writeln!(out, "\nPer server:")?;
@@ -37,7 +48,9 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(ASCII_MARKDOWN).set_content_arrangement(ContentArrangement::Disabled).force_no_tty();
+    t.load_style(ASCII_MARKDOWN)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .force_no_tty();
     t.set_header(header.iter().map(|h| Cell::new(h)));
     t
 }
@@ -48,18 +61,28 @@ fn right(text: impl ToString) -> Cell {
 
 fn write_inputs(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let span = match (r.first_ts, r.last_ts) {
-        (Some(a), Some(b)) => format!(", {} to {} ({})", a.rfc3339(r.digits()), b.rfc3339(r.digits()), human_secs(b.since(a))),
+        (Some(a), Some(b)) => format!(
+            ", {} to {} ({})",
+            a.rfc3339(r.digits()),
+            b.rfc3339(r.digits()),
+            human_secs(b.since(a))
+        ),
         _ => String::new(),
     };
     let names: Vec<&str> = r.files.iter().map(|f| f.name.as_str()).collect();
-    writeln!(out, "Read {} frames from {}{span}.", thousands(r.frames), names.join(", "))?;
     writeln!(
         out,
-        "{} TCP segments: {} SYN, {} SYN-ACK; {} connection attempts of interest.",
-        thousands(r.track.tcp_segments),
+        "Read {} from {}{span}.",
+        count(r.frames, "frame"),
+        names.join(", ")
+    )?;
+    writeln!(
+        out,
+        "{}: {} SYN, {} SYN-ACK; {} of interest.",
+        count(r.track.tcp_segments, "TCP segment"),
         thousands(r.track.syn_packets),
         thousands(r.track.synack_packets),
-        thousands(r.summary.attempts())
+        count(r.summary.attempts(), "connection attempt")
     )
 }
 
@@ -85,14 +108,31 @@ fn cross_table(r: &Report) -> Table {
 
 fn flagged_table(r: &Report) -> Table {
     let mut t = new_table(&[
-        "frame", "time", "client", "server", "SYN rtx", "outcome", "chall. ACKs", "prev. conn", "gap", "TIME_WAIT holder",
+        "frame",
+        "time",
+        "client",
+        "server",
+        "SYN rtx",
+        "outcome",
+        "chall. ACKs",
+        "prev. conn",
+        "gap",
+        "TIME_WAIT holder",
     ]);
     let origin = r.first_ts.unwrap_or_default();
     for a in &r.summary.flagged {
         let (prev, gap, holder) = match a.reuse {
             Some(reuse) => {
-                let holder = if reuse.open { "still open".to_string() } else { reuse.holder.name().to_string() };
-                (r.frame_label(reuse.previous_frame), human_secs(reuse.gap_ns), holder)
+                let holder = if reuse.open {
+                    "still open".to_string()
+                } else {
+                    reuse.holder.name().to_string()
+                };
+                (
+                    r.frame_label(reuse.previous_frame),
+                    human_secs(reuse.gap_ns),
+                    holder,
+                )
             }
             None => ("-".into(), "-".into(), "-".into()),
         };
@@ -114,7 +154,13 @@ fn flagged_table(r: &Report) -> Table {
 
 fn server_table(r: &Report) -> Table {
     let mut t = new_table(&[
-        "server", "attempts", "established", "failed", "reused in window", "failed in its TIME_WAIT", "gaps of those",
+        "server",
+        "attempts",
+        "established",
+        "failed",
+        "reused in window",
+        "failed in its TIME_WAIT",
+        "gaps of those",
     ]);
     for (server, st) in &r.summary.servers {
         let gaps = match (st.failed_gaps.min, st.failed_gaps.max) {

@@ -12,10 +12,16 @@ const R: u8 = Flags::RST;
 const WINDOW_S: i64 = 240;
 
 fn client() -> Endpoint {
-    Endpoint { ip: "192.168.50.1".parse().unwrap(), port: 3000 }
+    Endpoint {
+        ip: "192.168.50.1".parse().unwrap(),
+        port: 3000,
+    }
 }
 fn server() -> Endpoint {
-    Endpoint { ip: "192.168.50.10".parse().unwrap(), port: 110 }
+    Endpoint {
+        ip: "192.168.50.10".parse().unwrap(),
+        port: 110,
+    }
 }
 
 /// A tracker fed by hand: `c(..)` is a segment from the client, `s(..)` from the server.
@@ -27,15 +33,37 @@ struct Feed {
 
 impl Feed {
     fn new() -> Feed {
-        let config = Config { window_ns: WINDOW_S * NANOS_PER_SEC, filter: None };
-        Feed { tracker: Tracker::new(config), frame: 0, out: Vec::new() }
+        let config = Config {
+            window_ns: WINDOW_S * NANOS_PER_SEC,
+            filter: None,
+        };
+        Feed {
+            tracker: Tracker::new(config),
+            frame: 0,
+            out: Vec::new(),
+        }
     }
 
-    fn seg(&mut self, ms: i64, from_client: bool, flags: u8, seq: u32, ack: u32, len: u32) -> &mut Feed {
+    fn seg(
+        &mut self,
+        ms: i64,
+        from_client: bool,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        len: u32,
+    ) -> &mut Feed {
         self.frame += 1;
-        let (src, dst) = if from_client { (client(), server()) } else { (server(), client()) };
+        let (src, dst) = if from_client {
+            (client(), server())
+        } else {
+            (server(), client())
+        };
         let seg = Segment {
-            frame: FrameRef { file: 0, number: self.frame },
+            frame: FrameRef {
+                file: 0,
+                number: self.frame,
+            },
             ts: Ts(ms * 1_000_000),
             src,
             dst,
@@ -58,11 +86,17 @@ impl Feed {
     }
     /// A whole connection with ISN `isn` starting at `ms`; `closer` sends the first FIN.
     fn connection(&mut self, ms: i64, isn: u32, server_closes: bool) -> &mut Feed {
-        self.c(ms, S, isn, 0).s(ms + 1, S | A, 9000, isn + 1).c(ms + 2, A, isn + 1, 9001);
+        self.c(ms, S, isn, 0)
+            .s(ms + 1, S | A, 9000, isn + 1)
+            .c(ms + 2, A, isn + 1, 9001);
         if server_closes {
-            self.s(ms + 3, F | A, 9001, isn + 1).c(ms + 4, F | A, isn + 1, 9002).s(ms + 5, A, 9002, isn + 2)
+            self.s(ms + 3, F | A, 9001, isn + 1)
+                .c(ms + 4, F | A, isn + 1, 9002)
+                .s(ms + 5, A, 9002, isn + 2)
         } else {
-            self.c(ms + 3, F | A, isn + 1, 9001).s(ms + 4, F | A, 9001, isn + 2).c(ms + 5, A, isn + 2, 9002)
+            self.c(ms + 3, F | A, isn + 1, 9001)
+                .s(ms + 4, F | A, 9001, isn + 2)
+                .c(ms + 5, A, isn + 2, 9002)
         }
     }
     fn finish(&mut self) -> Vec<Attempt> {
@@ -76,7 +110,11 @@ impl Feed {
 
 #[test]
 fn syn_answered_by_syn_ack_for_isn_plus_one_is_established() {
-    let out = Feed::new().c(0, S, 100, 0).s(1, S | A, 500, 101).c(2, A, 101, 501).finish();
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, S | A, 500, 101)
+        .c(2, A, 101, 501)
+        .finish();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].outcome, Outcome::Established);
     assert_eq!(out[0].syn_ack.unwrap().frame.number, 2);
@@ -85,13 +123,22 @@ fn syn_answered_by_syn_ack_for_isn_plus_one_is_established() {
 
 #[test]
 fn syn_ack_for_another_isn_does_not_establish() {
-    let out = Feed::new().c(0, S, 100, 0).s(1, S | A, 500, 77).c(5000, A, 1, 1).finish();
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, S | A, 500, 77)
+        .c(5000, A, 1, 1)
+        .finish();
     assert_eq!(out[0].outcome, Outcome::Unanswered);
 }
 
 #[test]
 fn same_isn_again_is_a_retransmission_of_the_same_attempt() {
-    let out = Feed::new().c(0, S, 100, 0).c(3000, S, 100, 0).c(9000, S, 100, 0).c(30_000, A, 1, 1).finish();
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .c(3000, S, 100, 0)
+        .c(9000, S, 100, 0)
+        .c(30_000, A, 1, 1)
+        .finish();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].syn_retransmits, 2);
     assert_eq!(out[0].last_syn_ts, Ts(9000 * 1_000_000));
@@ -100,7 +147,11 @@ fn same_isn_again_is_a_retransmission_of_the_same_attempt() {
 
 #[test]
 fn another_isn_is_a_new_attempt_that_names_the_previous_one() {
-    let out = Feed::new().c(0, S, 100, 0).c(3000, S, 200, 0).c(9000, A, 1, 1).finish();
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .c(3000, S, 200, 0)
+        .c(9000, A, 1, 1)
+        .finish();
     assert_eq!(out.len(), 2);
     assert_eq!(out[1].previous_attempt_frame.unwrap().number, 1);
     assert_eq!(out[0].outcome, Outcome::Unanswered);
@@ -124,7 +175,12 @@ fn silence_for_three_seconds_is_unanswered_and_less_is_unknown() {
 
 #[test]
 fn bare_ack_that_does_not_ack_the_syn_is_a_challenge_ack() {
-    let out = Feed::new().c(0, S, 100, 0).s(1, A, 9002, 55).c(2, R, 55, 0).c(5000, A, 1, 1).finish();
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, A, 9002, 55)
+        .c(2, R, 55, 0)
+        .c(5000, A, 1, 1)
+        .finish();
     assert_eq!(out[0].outcome, Outcome::ChallengeAck);
     assert_eq!(out[0].challenge_acks, 1);
 }
@@ -141,18 +197,36 @@ fn challenge_then_rst_then_retransmitted_syn_accepted_is_established_with_a_chal
         .c(1002, A, 101, 701)
         .finish();
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].outcome, out[0].challenge_acks, out[0].syn_retransmits), (Outcome::Established, 1, 1));
+    assert_eq!(
+        (
+            out[0].outcome,
+            out[0].challenge_acks,
+            out[0].syn_retransmits
+        ),
+        (Outcome::Established, 1, 1)
+    );
 }
 
 #[test]
 fn ack_of_isn_plus_one_without_syn_is_not_a_challenge() {
-    let out = Feed::new().c(0, S, 100, 0).s(1, A, 9002, 101).c(5000, A, 1, 1).finish();
-    assert_eq!((out[0].outcome, out[0].challenge_acks), (Outcome::Unanswered, 0));
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, A, 9002, 101)
+        .c(5000, A, 1, 1)
+        .finish();
+    assert_eq!(
+        (out[0].outcome, out[0].challenge_acks),
+        (Outcome::Unanswered, 0)
+    );
 }
 
 #[test]
 fn server_closing_first_holds_time_wait_and_the_reuse_is_in_window() {
-    let out = Feed::new().connection(0, 100, true).c(1200, S, 5000, 0).c(30_000, A, 1, 1).finish();
+    let out = Feed::new()
+        .connection(0, 100, true)
+        .c(1200, S, 5000, 0)
+        .c(30_000, A, 1, 1)
+        .finish();
     let reuse = out[1].reuse.unwrap();
     assert_eq!(reuse.holder, Holder::Server);
     assert_eq!(reuse.previous_frame.number, 1);
@@ -165,7 +239,10 @@ fn server_closing_first_holds_time_wait_and_the_reuse_is_in_window() {
 
 #[test]
 fn client_closing_first_holds_time_wait() {
-    let out = Feed::new().connection(0, 100, false).c(1200, S, 5000, 0).finish();
+    let out = Feed::new()
+        .connection(0, 100, false)
+        .c(1200, S, 5000, 0)
+        .finish();
     assert_eq!(out[1].reuse.unwrap().holder, Holder::Client);
 }
 
@@ -199,7 +276,12 @@ fn a_connection_ended_by_rst_leaves_no_time_wait() {
 
 #[test]
 fn a_syn_on_a_connection_still_open_is_reuse_of_an_open_4_tuple() {
-    let out = Feed::new().c(0, S, 100, 0).s(1, S | A, 9000, 101).c(2, A, 101, 9001).c(50, S, 5000, 0).finish();
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, S | A, 9000, 101)
+        .c(2, A, 101, 9001)
+        .c(50, S, 5000, 0)
+        .finish();
     let reuse = out[1].reuse.unwrap();
     assert!(reuse.open && !reuse.in_window);
     assert_eq!(reuse.holder, Holder::Unknown);
@@ -208,7 +290,10 @@ fn a_syn_on_a_connection_still_open_is_reuse_of_an_open_4_tuple() {
 
 #[test]
 fn reuse_after_the_window_is_not_in_window() {
-    let out = Feed::new().connection(0, 100, true).c(WINDOW_S * 1000 + 5, S, 5000, 0).finish();
+    let out = Feed::new()
+        .connection(0, 100, true)
+        .c(WINDOW_S * 1000 + 5, S, 5000, 0)
+        .finish();
     let reuse = out[1].reuse.unwrap();
     assert_eq!(reuse.gap_ns, (WINDOW_S * 1000) * 1_000_000);
     assert!(!reuse.in_window);
@@ -246,9 +331,15 @@ fn packets_after_a_new_syn_belong_to_the_new_attempt_not_the_old_connection() {
 #[test]
 fn attempts_leave_in_order_of_first_syn_even_when_a_later_one_is_decided_first() {
     let mut feed = Feed::new();
-    let other = Endpoint { ip: "192.168.50.2".parse().unwrap(), port: 3000 };
+    let other = Endpoint {
+        ip: "192.168.50.2".parse().unwrap(),
+        port: 3000,
+    };
     let seg = Segment {
-        frame: FrameRef { file: 0, number: 99 },
+        frame: FrameRef {
+            file: 0,
+            number: 99,
+        },
         ts: Ts(0),
         src: other,
         dst: server(),
@@ -261,8 +352,14 @@ fn attempts_leave_in_order_of_first_syn_even_when_a_later_one_is_decided_first()
     feed.c(1, S, 100, 0).s(2, R | A, 0, 101); // refused at once, but must wait its turn
     assert!(feed.out.is_empty());
     let out = feed.finish();
-    assert_eq!(out.iter().map(|a| a.frame.number).collect::<Vec<_>>(), vec![99, 1]);
-    assert_eq!((out[0].outcome, out[1].outcome), (Outcome::Unknown, Outcome::Refused));
+    assert_eq!(
+        out.iter().map(|a| a.frame.number).collect::<Vec<_>>(),
+        vec![99, 1]
+    );
+    assert_eq!(
+        (out[0].outcome, out[1].outcome),
+        (Outcome::Unknown, Outcome::Refused)
+    );
 }
 
 #[test]
@@ -270,7 +367,10 @@ fn idle_4_tuples_are_dropped_after_twice_the_window() {
     let mut feed = Feed::new();
     feed.connection(0, 100, true);
     assert_eq!(feed.tracker.live_flows(), 1);
-    let later = Endpoint { ip: "192.168.50.3".parse().unwrap(), port: 1 };
+    let later = Endpoint {
+        ip: "192.168.50.3".parse().unwrap(),
+        port: 1,
+    };
     let tick = |ms: i64| Segment {
         frame: FrameRef::default(),
         ts: Ts(ms * 1_000_000),
@@ -290,8 +390,14 @@ fn idle_4_tuples_are_dropped_after_twice_the_window() {
 
 #[test]
 fn an_unwanted_sender_is_not_tracked() {
-    let filter = crate::filter::Filter { sources: vec!["10.9.9.9".parse().unwrap()], servers: vec![] };
-    let mut tracker = Tracker::new(Config { window_ns: WINDOW_S * NANOS_PER_SEC, filter: Some(filter) });
+    let filter = crate::filter::Filter {
+        sources: vec!["10.9.9.9".parse().unwrap()],
+        servers: vec![],
+    };
+    let mut tracker = Tracker::new(Config {
+        window_ns: WINDOW_S * NANOS_PER_SEC,
+        filter: Some(filter),
+    });
     let seg = Segment {
         frame: FrameRef { file: 0, number: 1 },
         ts: Ts(0),
@@ -312,7 +418,10 @@ fn an_unwanted_sender_is_not_tracked() {
 fn an_unanswered_attempt_is_settled_after_the_settle_horizon() {
     let mut feed = Feed::new();
     feed.c(0, S, 100, 0);
-    let other = Endpoint { ip: "192.168.50.4".parse().unwrap(), port: 9 };
+    let other = Endpoint {
+        ip: "192.168.50.4".parse().unwrap(),
+        port: 9,
+    };
     let seg = Segment {
         frame: FrameRef::default(),
         ts: Ts(131 * NANOS_PER_SEC),
@@ -324,6 +433,9 @@ fn an_unanswered_attempt_is_settled_after_the_settle_horizon() {
         payload_len: 0,
     };
     feed.tracker.on_segment(&seg);
-    let decided = feed.tracker.pop_decided().expect("decided before the capture ends");
+    let decided = feed
+        .tracker
+        .pop_decided()
+        .expect("decided before the capture ends");
     assert_eq!(decided.outcome, Outcome::Unanswered);
 }
