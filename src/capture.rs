@@ -94,7 +94,7 @@ pub fn open(path: &Path) -> Result<Capture, CaptureError> {
     let raw: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
-        Box::new(File::open(path).map_err(io_err)?)
+        Box::new(File::open(path).map_err(|e| CaptureError::new(ErrorKind::Open(e), 0, 0))?)
     };
     let mut input = BufReader::with_capacity(1 << 16, raw);
     let magic = peek(&mut input).map_err(io_err)?;
@@ -433,8 +433,17 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(
                     None
                 }
                 Block::InterfaceDescription(idb) => {
-                    let units = idb.ts_resolution().unwrap_or(1_000_000);
-                    info.digits = info.digits.max(digits_of(idb.if_tsresol));
+                    let (tsresol, offset_secs) = time_options(&idb.options, *big_endian);
+                    let units = units_of(tsresol).ok_or_else(|| {
+                        CaptureError::new(
+                            ErrorKind::Damaged(format!(
+                                "if_tsresol {tsresol:#04x} is out of range"
+                            )),
+                            info.frames + 1,
+                            at,
+                        )
+                    })?;
+                    info.digits = info.digits.max(digits_of(tsresol));
                     if idb.snaplen > 0 {
                         info.snaplen = if info.snaplen == 0 {
                             idb.snaplen
@@ -445,7 +454,7 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(
                     interfaces.push(Interface {
                         linktype: u32::from(idb.linktype.0 as u16),
                         units,
-                        offset_secs: idb.ts_offset(),
+                        offset_secs,
                         snaplen: idb.snaplen,
                     });
                     None
@@ -589,6 +598,39 @@ fn interface(
     })
 }
 
+/// `if_tsresol` (default 6) and `if_tsoffset` (default 0) of an IDB, in the section's byte
+/// order. (pcap-parser 0.17 reads if_tsoffset as little-endian and rejects power-of-two
+/// resolutions, so these two options are read here.)
+fn time_options(options: &[pcap_parser::PcapNGOption], big_endian: bool) -> (u8, i64) {
+    let (mut tsresol, mut offset) = (6u8, 0i64);
+    for opt in options {
+        let value = opt.value();
+        match opt.code.0 {
+            9 if !value.is_empty() => tsresol = value[0],
+            14 if value.len() >= 8 => {
+                let raw: [u8; 8] = value[..8].try_into().unwrap_or_default();
+                offset = if big_endian {
+                    i64::from_be_bytes(raw)
+                } else {
+                    i64::from_le_bytes(raw)
+                };
+            }
+            _ => {}
+        }
+    }
+    (tsresol, offset)
+}
+
+/// Timestamp units per second for an `if_tsresol` value.
+fn units_of(tsresol: u8) -> Option<u64> {
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(u32::from(tsresol))
+    } else {
+        1u64.checked_shl(u32::from(tsresol & 0x7f))
+            .filter(|u| *u > 0 && tsresol & 0x7f < 64)
+    }
+}
+
 /// Fraction digits that a pcapng `if_tsresol` gives (power of 10, or power of 2 with the high bit).
 fn digits_of(tsresol: u8) -> u8 {
     if tsresol & 0x80 == 0 {
@@ -619,6 +661,15 @@ mod tests {
         assert_eq!(digits_of(12), 9);
         assert_eq!(digits_of(0x94), 7); // 2^-20 s = 0.95 µs
         assert_eq!(digits_of(0x80), 0);
+    }
+
+    #[test]
+    fn tsresol_units() {
+        assert_eq!(units_of(6), Some(1_000_000));
+        assert_eq!(units_of(9), Some(1_000_000_000));
+        assert_eq!(units_of(0x94), Some(1 << 20));
+        assert_eq!(units_of(20), None);
+        assert_eq!(units_of(0xc0), None);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub mod linktype {
     pub const IPV4: u32 = 228;
     pub const IPV6: u32 = 229;
     pub const LINUX_SLL2: u32 = 276;
+    pub const TOKEN_RING: u32 = 6;
+    pub const FDDI: u32 = 10;
     /// DLT_RAW as some BSDs number it in pcap files.
     pub const RAW_BSD_12: u32 = 12;
     pub const RAW_BSD_14: u32 = 14;
@@ -75,10 +77,74 @@ pub fn decode(frame: &Frame, file: u32) -> Result<Segment, Skip> {
         | linktype::RAW_BSD_12
         | linktype::RAW_BSD_14 => from_ip(data)?,
         linktype::NULL | linktype::LOOP => from_bsd_loopback(data, frame.linktype)?,
+        linktype::TOKEN_RING => from_token_ring(data)?,
+        linktype::FDDI => from_snap(data.get(13..).ok_or(Skip::Truncated)?)?,
         crate::capture::NOT_A_PACKET => return Err(Skip::NotPacket),
         other => return Err(Skip::LinkType(other)),
     };
-    segment(&packet, frame, file)
+    match packet.net {
+        None => segment(&inner_ip(&packet)?, frame, file),
+        Some(_) => segment(&packet, frame, file),
+    }
+}
+
+/// EtherTypes etherparse leaves undecoded but that carry IP a few bytes further in.
+const MPLS_UNICAST: u16 = 0x8847;
+const MPLS_MULTICAST: u16 = 0x8848;
+const PPPOE_SESSION: u16 = 0x8864;
+
+/// IP under MPLS labels, a PPPoE session, or 802.2 LLC/SNAP (an 802.3 length field).
+fn inner_ip<'a>(packet: &LaxSlicedPacket<'a>) -> Result<LaxSlicedPacket<'a>, Skip> {
+    let Some(payload) = packet.ether_payload() else {
+        return Err(net_failure(packet));
+    };
+    let data = payload.payload;
+    match payload.ether_type.0 {
+        MPLS_UNICAST | MPLS_MULTICAST => {
+            // 4-byte label stack entries until the bottom-of-stack bit (RFC 3032).
+            let mut at = 0;
+            loop {
+                let entry = data.get(at..at + 4).ok_or(Skip::Truncated)?;
+                at += 4;
+                if entry[2] & 1 == 1 {
+                    return from_ip(&data[at..]);
+                }
+            }
+        }
+        PPPOE_SESSION => from_ppp(data.get(6..).ok_or(Skip::Truncated)?),
+        len if len < 0x0600 => from_snap(data),
+        _ => Err(net_failure(packet)),
+    }
+}
+
+/// PPP protocol field, then IPv4 (0x0021) or IPv6 (0x0057).
+fn from_ppp(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    match data.get(..2).ok_or(Skip::Truncated)? {
+        [0x00, 0x21] | [0x00, 0x57] => from_ip(&data[2..]),
+        _ => Err(Skip::NotIp),
+    }
+}
+
+/// 802.2 LLC with a SNAP header (AA AA 03, OUI, EtherType), as Token Ring, FDDI and
+/// 802.3 frames carry IP.
+fn from_snap(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let llc = data.get(..8).ok_or(Skip::Truncated)?;
+    if llc[..3] != [0xaa, 0xaa, 0x03] {
+        return Err(Skip::NotIp);
+    }
+    from_ether_type(data, 6, 8)
+}
+
+/// IEEE 802.5: access and frame control, two addresses, source routing when the source
+/// address has its top bit set, then LLC.
+fn from_token_ring(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let source_routed = data.get(8).ok_or(Skip::Truncated)? & 0x80 != 0;
+    let routing = if source_routed {
+        usize::from(data.get(14).ok_or(Skip::Truncated)? & 0x1f)
+    } else {
+        0
+    };
+    from_snap(data.get(14 + routing..).ok_or(Skip::Truncated)?)
 }
 
 /// Cooked captures: a 16-bit EtherType at `at`, the network header at `payload`.

@@ -15,6 +15,8 @@ pub struct CaptureError {
 
 #[derive(Debug)]
 pub enum ErrorKind {
+    /// The file could not be opened.
+    Open(io::Error),
     /// The input has no bytes at all.
     Empty,
     /// The first bytes match no supported format.
@@ -48,6 +50,7 @@ impl fmt::Display for CaptureError {
             write!(f, " (frame {}, byte offset {})", self.frame, self.offset)
         };
         match &self.kind {
+            ErrorKind::Open(e) => write!(f, "cannot open: {e}"),
             ErrorKind::Empty => f.write_str("empty file"),
             ErrorKind::NotACapture(bytes, n) => {
                 f.write_str("not a pcap, pcapng or Network Monitor file: first bytes")?;

@@ -60,10 +60,10 @@ impl Merger {
         }
         let mut best: Option<(usize, Ts)> = None;
         for (index, head) in self.heads.iter().enumerate() {
-            if let Some(item) = head {
-                if best.is_none_or(|(_, ts)| item.ts < ts) {
-                    best = Some((index, item.ts));
-                }
+            if let Some(item) = head
+                && best.is_none_or(|(_, ts)| item.ts < ts)
+            {
+                best = Some((index, item.ts));
             }
         }
         let Some((index, _)) = best else {

@@ -597,11 +597,11 @@ pub fn generate<W: Write>(scn: &Scenario, w: &mut PcapWriter<W>) -> io::Result<T
             sim.pop3(t, port)
         } else {
             next_web = t.add_nanos(sim.rng.around(scn.web_every_s));
-            if scn.case == Case::Broken && n % 23 == 0 {
+            if scn.case == Case::Broken && n.is_multiple_of(23) {
                 sim.refused(t, port)
             } else {
                 let server = (WEB[(n % 2) as usize], 80);
-                sim.web(t, port, server, n % 17 == 0)
+                sim.web(t, port, server, n.is_multiple_of(17))
             }
         };
         releases.push((freed, port));

@@ -46,8 +46,11 @@ impl FlowKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Seq(pub u32);
 
-impl Seq {
-    pub fn add(self, n: u32) -> Seq {
+impl std::ops::Add<u32> for Seq {
+    type Output = Seq;
+
+    /// Sequence arithmetic wraps modulo 2^32.
+    fn add(self, n: u32) -> Seq {
         Seq(self.0.wrapping_add(n))
     }
 }
@@ -123,7 +126,7 @@ mod tests {
         assert!(Seq(5) > Seq(u32::MAX - 5));
         assert!(Seq(u32::MAX) < Seq(0));
         assert!(Seq(100) > Seq(99));
-        assert_eq!(Seq(u32::MAX).add(2), Seq(1));
+        assert_eq!(Seq(u32::MAX) + 2, Seq(1));
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl Conn {
     /// FIN bookkeeping: the first FIN names the active closer; a second FIN that does not
     /// acknowledge the first means the FINs crossed (RFC 9293 3.6, simultaneous close).
     fn on_fin(&mut self, from_lo: bool, seg: &Segment) {
-        let fin_seq = seg.seq.add(seg.payload_len);
+        let fin_seq = seg.seq + seg.payload_len;
         match self.first_fin {
             None => self.first_fin = Some((from_lo, fin_seq)),
             Some((side, first)) if side != from_lo && self.second_fin_crossed.is_none() => {
@@ -206,10 +206,8 @@ impl Tracker {
         let book = &mut self.book;
         self.flows.retain(|_, flow| {
             let keep = flow.last_seen >= horizon;
-            if !keep {
-                if let Some(id) = flow.current.filter(|id| book.is_open_attempt(*id)) {
-                    book.slot(id).settled = true;
-                }
+            if !keep && let Some(id) = flow.current.filter(|id| book.is_open_attempt(*id)) {
+                book.slot(id).settled = true;
             }
             keep
         });
@@ -266,7 +264,7 @@ impl Book {
 
     /// A segment from the server side while the attempt is being decided.
     fn on_answer(&mut self, flow: &mut Flow, id: u64, seg: &Segment, from_lo: bool) {
-        let expected = flow.isn.add(1);
+        let expected = flow.isn + 1;
         let established = self.slot(id).attempt.syn_ack.is_some();
         let f = seg.flags;
         match () {

@@ -51,7 +51,7 @@ fn new_table(header: &[&str]) -> Table {
     t.load_style(ASCII_MARKDOWN)
         .set_content_arrangement(ContentArrangement::Disabled)
         .force_no_tty();
-    t.set_header(header.iter().map(|h| Cell::new(h)));
+    t.set_header(header.iter().map(Cell::new));
     t
 }
 
