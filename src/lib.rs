@@ -26,3 +26,4 @@ pub mod synth;
 pub mod tcp;
 pub mod time;
 pub mod track;
+pub mod write;

@@ -18,48 +18,7 @@ use std::net::Ipv4Addr;
 use etherparse::PacketBuilder;
 
 use crate::time::{NANOS_PER_SEC, Ts};
-
-/// Writes a classic little-endian pcap (microseconds, Ethernet), optionally cutting frames to
-/// a snap length like `tcpdump -s N` or Network Monitor's "Frame Size".
-pub struct PcapWriter<W: Write> {
-    out: W,
-    snaplen: u32,
-    pub frames: u64,
-}
-
-impl<W: Write> PcapWriter<W> {
-    pub fn new(mut out: W, snaplen: u32) -> io::Result<PcapWriter<W>> {
-        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
-        out.write_all(&2u16.to_le_bytes())?;
-        out.write_all(&4u16.to_le_bytes())?;
-        out.write_all(&0i32.to_le_bytes())?;
-        out.write_all(&0u32.to_le_bytes())?;
-        out.write_all(&snaplen.to_le_bytes())?;
-        out.write_all(&1u32.to_le_bytes())?;
-        Ok(PcapWriter {
-            out,
-            snaplen,
-            frames: 0,
-        })
-    }
-
-    pub fn write(&mut self, ts: Ts, frame: &[u8]) -> io::Result<()> {
-        let caplen = frame.len().min(self.snaplen as usize);
-        let secs = ts.0.div_euclid(NANOS_PER_SEC) as u32;
-        let micros = (ts.0.rem_euclid(NANOS_PER_SEC) / 1000) as u32;
-        self.out.write_all(&secs.to_le_bytes())?;
-        self.out.write_all(&micros.to_le_bytes())?;
-        self.out.write_all(&(caplen as u32).to_le_bytes())?;
-        self.out.write_all(&(frame.len() as u32).to_le_bytes())?;
-        self.out.write_all(&frame[..caplen])?;
-        self.frames += 1;
-        Ok(())
-    }
-
-    pub fn into_inner(self) -> W {
-        self.out
-    }
-}
+pub use crate::write::PcapWriter;
 
 /// Which case of the field report to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,6 +27,11 @@ pub fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&out).expect("valid JSON")
 }
 
+/// The binary as a plain std Command (for piping standard input).
+pub fn bin_std() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_portreuse"))
+}
+
 pub fn bin() -> Command {
     Command::cargo_bin("portreuse").expect("binary built")
 }

@@ -1,0 +1,182 @@
+//! Capture writers: classic pcap and pcapng. Used by the fixture generator, by the tests that
+//! check every input format gives the same analysis, and by anything that writes packets out.
+
+use std::io::{self, Write};
+
+use crate::time::{NANOS_PER_SEC, Ts};
+
+/// Classic pcap, little-endian, microsecond or nanosecond timestamps, frames cut to
+/// `snaplen` like `tcpdump -s N` (the original length is kept).
+pub struct PcapWriter<W: Write> {
+    out: W,
+    snaplen: u32,
+    nanos: bool,
+    pub frames: u64,
+}
+
+impl<W: Write> PcapWriter<W> {
+    /// Microsecond pcap of link type `linktype`.
+    pub fn new(out: W, snaplen: u32) -> io::Result<PcapWriter<W>> {
+        PcapWriter::with_options(out, snaplen, 1, false)
+    }
+
+    pub fn with_options(
+        mut out: W,
+        snaplen: u32,
+        linktype: u32,
+        nanos: bool,
+    ) -> io::Result<PcapWriter<W>> {
+        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        out.write_all(&magic.to_le_bytes())?;
+        out.write_all(&2u16.to_le_bytes())?;
+        out.write_all(&4u16.to_le_bytes())?;
+        out.write_all(&0i32.to_le_bytes())?;
+        out.write_all(&0u32.to_le_bytes())?;
+        out.write_all(&snaplen.to_le_bytes())?;
+        out.write_all(&linktype.to_le_bytes())?;
+        Ok(PcapWriter {
+            out,
+            snaplen,
+            nanos,
+            frames: 0,
+        })
+    }
+
+    pub fn write(&mut self, ts: Ts, frame: &[u8]) -> io::Result<()> {
+        self.write_cut(ts, frame, frame.len() as u32)
+    }
+
+    /// Writes `frame` whose original length on the wire was `orig_len`.
+    pub fn write_cut(&mut self, ts: Ts, frame: &[u8], orig_len: u32) -> io::Result<()> {
+        let caplen = frame.len().min(self.snaplen as usize);
+        let secs = ts.0.div_euclid(NANOS_PER_SEC) as u32;
+        let frac = ts.0.rem_euclid(NANOS_PER_SEC);
+        let frac = if self.nanos { frac } else { frac / 1000 } as u32;
+        self.out.write_all(&secs.to_le_bytes())?;
+        self.out.write_all(&frac.to_le_bytes())?;
+        self.out.write_all(&(caplen as u32).to_le_bytes())?;
+        self.out.write_all(&orig_len.to_le_bytes())?;
+        self.out.write_all(&frame[..caplen])?;
+        self.frames += 1;
+        Ok(())
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// One interface of a pcapng section.
+#[derive(Clone, Copy, Debug)]
+pub struct NgInterface {
+    pub linktype: u16,
+    pub snaplen: u32,
+    /// `if_tsresol`: 6 (µs), 9 (ns), or 0x80 | k for 2^-k s.
+    pub tsresol: u8,
+}
+
+/// pcapng writer: one section of the chosen byte order, Enhanced Packet Blocks.
+pub struct PcapNgWriter<W: Write> {
+    out: W,
+    big_endian: bool,
+    interfaces: Vec<NgInterface>,
+    pub frames: u64,
+}
+
+impl<W: Write> PcapNgWriter<W> {
+    pub fn new(
+        out: W,
+        big_endian: bool,
+        interfaces: &[NgInterface],
+    ) -> io::Result<PcapNgWriter<W>> {
+        let mut w = PcapNgWriter {
+            out,
+            big_endian,
+            interfaces: interfaces.to_vec(),
+            frames: 0,
+        };
+        // Section Header Block: byte-order magic, version 1.0, section length unknown (-1).
+        let mut body = Vec::new();
+        body.extend_from_slice(&w.u32(0x1a2b_3c4d));
+        body.extend_from_slice(&w.u16(1));
+        body.extend_from_slice(&w.u16(0));
+        body.extend_from_slice(&w.u64(u64::MAX));
+        w.block(0x0a0d_0d0a, &body)?;
+        for iface in interfaces.iter().copied() {
+            let mut body = Vec::new();
+            body.extend_from_slice(&w.u16(iface.linktype));
+            body.extend_from_slice(&w.u16(0));
+            body.extend_from_slice(&w.u32(iface.snaplen));
+            // if_tsresol (code 9, length 1, padded), then opt_endofopt.
+            body.extend_from_slice(&w.u16(9));
+            body.extend_from_slice(&w.u16(1));
+            body.extend_from_slice(&[iface.tsresol, 0, 0, 0]);
+            body.extend_from_slice(&[0, 0, 0, 0]);
+            w.block(1, &body)?;
+        }
+        Ok(w)
+    }
+
+    fn u16(&self, v: u16) -> [u8; 2] {
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+    fn u32(&self, v: u32) -> [u8; 4] {
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+    fn u64(&self, v: u64) -> [u8; 8] {
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+
+    fn block(&mut self, kind: u32, body: &[u8]) -> io::Result<()> {
+        let padded = body.len().div_ceil(4) * 4;
+        let total = (12 + padded) as u32;
+        let (kind, total_bytes) = (self.u32(kind), self.u32(total));
+        self.out.write_all(&kind)?;
+        self.out.write_all(&total_bytes)?;
+        self.out.write_all(body)?;
+        self.out.write_all(&[0u8; 3][..padded - body.len()])?;
+        self.out.write_all(&total_bytes)
+    }
+
+    /// An Enhanced Packet Block on interface `iface` (cut to its snap length).
+    pub fn write(&mut self, iface: u32, ts: Ts, frame: &[u8], orig_len: u32) -> io::Result<()> {
+        let desc = self
+            .interfaces
+            .get(iface as usize)
+            .copied()
+            .ok_or_else(|| io::Error::other("no such interface"))?;
+        let units = if desc.tsresol & 0x80 == 0 {
+            10u128.pow(u32::from(desc.tsresol))
+        } else {
+            1u128 << (desc.tsresol & 0x7f)
+        };
+        let raw = (ts.0 as i128 * units as i128 / i128::from(NANOS_PER_SEC)) as u64;
+        let caplen = frame.len().min(desc.snaplen as usize);
+        let mut body = Vec::with_capacity(20 + caplen);
+        body.extend_from_slice(&self.u32(iface));
+        body.extend_from_slice(&self.u32((raw >> 32) as u32));
+        body.extend_from_slice(&self.u32(raw as u32));
+        body.extend_from_slice(&self.u32(caplen as u32));
+        body.extend_from_slice(&self.u32(orig_len));
+        body.extend_from_slice(&frame[..caplen]);
+        self.block(6, &body)?;
+        self.frames += 1;
+        Ok(())
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
