@@ -3,7 +3,10 @@
 
 use std::net::IpAddr;
 
-use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket};
+use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket};
+
+mod link;
+mod tunnel;
 
 use crate::capture::Frame;
 use crate::tcp::{Endpoint, Flags, FrameRef, Segment, Seq};
@@ -66,126 +69,14 @@ impl Skip {
 
 /// Decodes one frame. `file` is the index of the capture file in the input list.
 pub fn decode(frame: &Frame, file: u32) -> Result<Segment, Skip> {
-    let data = frame.data;
-    let packet = match frame.linktype {
-        linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?,
-        linktype::LINUX_SLL => from_ether_type(data, 14, 16)?,
-        linktype::LINUX_SLL2 => from_ether_type(data, 0, 20)?,
-        linktype::RAW
-        | linktype::IPV4
-        | linktype::IPV6
-        | linktype::RAW_BSD_12
-        | linktype::RAW_BSD_14 => from_ip(data)?,
-        linktype::NULL | linktype::LOOP => from_bsd_loopback(data, frame.linktype)?,
-        linktype::TOKEN_RING => from_token_ring(data)?,
-        linktype::FDDI => from_snap(data.get(13..).ok_or(Skip::Truncated)?)?,
-        crate::capture::NOT_A_PACKET => return Err(Skip::NotPacket),
-        other => return Err(Skip::LinkType(other)),
-    };
-    match packet.net {
-        None => segment(&inner_ip(&packet)?, frame, file),
-        Some(_) => segment(&packet, frame, file),
-    }
+    let packet = link::network(frame.linktype, frame.data)?;
+    segment(&packet, frame, file, 0)
 }
 
-/// EtherTypes etherparse leaves undecoded but that carry IP a few bytes further in.
-const MPLS_UNICAST: u16 = 0x8847;
-const MPLS_MULTICAST: u16 = 0x8848;
-const PPPOE_SESSION: u16 = 0x8864;
+/// How many encapsulations (tunnels) deep decode follows a packet.
+const MAX_DEPTH: u8 = 4;
 
-/// IP under MPLS labels, a PPPoE session, or 802.2 LLC/SNAP (an 802.3 length field).
-fn inner_ip<'a>(packet: &LaxSlicedPacket<'a>) -> Result<LaxSlicedPacket<'a>, Skip> {
-    let Some(payload) = packet.ether_payload() else {
-        return Err(net_failure(packet));
-    };
-    let data = payload.payload;
-    match payload.ether_type.0 {
-        MPLS_UNICAST | MPLS_MULTICAST => {
-            // 4-byte label stack entries until the bottom-of-stack bit (RFC 3032).
-            let mut at = 0;
-            loop {
-                let entry = data.get(at..at + 4).ok_or(Skip::Truncated)?;
-                at += 4;
-                if entry[2] & 1 == 1 {
-                    return from_ip(&data[at..]);
-                }
-            }
-        }
-        PPPOE_SESSION => from_ppp(data.get(6..).ok_or(Skip::Truncated)?),
-        len if len < 0x0600 => from_snap(data),
-        _ => Err(net_failure(packet)),
-    }
-}
-
-/// PPP protocol field, then IPv4 (0x0021) or IPv6 (0x0057).
-fn from_ppp(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
-    match data.get(..2).ok_or(Skip::Truncated)? {
-        [0x00, 0x21] | [0x00, 0x57] => from_ip(&data[2..]),
-        _ => Err(Skip::NotIp),
-    }
-}
-
-/// 802.2 LLC with a SNAP header (AA AA 03, OUI, EtherType), as Token Ring, FDDI and
-/// 802.3 frames carry IP.
-fn from_snap(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
-    let llc = data.get(..8).ok_or(Skip::Truncated)?;
-    if llc[..3] != [0xaa, 0xaa, 0x03] {
-        return Err(Skip::NotIp);
-    }
-    from_ether_type(data, 6, 8)
-}
-
-/// IEEE 802.5: access and frame control, two addresses, source routing when the source
-/// address has its top bit set, then LLC.
-fn from_token_ring(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
-    let source_routed = data.get(8).ok_or(Skip::Truncated)? & 0x80 != 0;
-    let routing = if source_routed {
-        usize::from(data.get(14).ok_or(Skip::Truncated)? & 0x1f)
-    } else {
-        0
-    };
-    from_snap(data.get(14 + routing..).ok_or(Skip::Truncated)?)
-}
-
-/// Cooked captures: a 16-bit EtherType at `at`, the network header at `payload`.
-fn from_ether_type(data: &[u8], at: usize, payload: usize) -> Result<LaxSlicedPacket<'_>, Skip> {
-    let proto = data.get(at..at + 2).ok_or(Skip::Truncated)?;
-    let rest = data.get(payload..).ok_or(Skip::Truncated)?;
-    let ether_type = EtherType(u16::from_be_bytes([proto[0], proto[1]]));
-    Ok(LaxSlicedPacket::from_ether_type(ether_type, rest))
-}
-
-fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
-    match data.first().map(|b| b >> 4) {
-        None => Err(Skip::Truncated),
-        Some(4 | 6) => LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Malformed),
-        Some(_) => Err(Skip::NotIp),
-    }
-}
-
-/// BSD NULL (host byte order) and OpenBSD LOOP (network byte order): a 4-byte address family.
-fn from_bsd_loopback(data: &[u8], linktype: u32) -> Result<LaxSlicedPacket<'_>, Skip> {
-    let family = data.get(..4).ok_or(Skip::Truncated)?;
-    let family = [family[0], family[1], family[2], family[3]];
-    let family = if linktype == linktype::LOOP {
-        u32::from_be_bytes(family)
-    } else {
-        // The writer's byte order is unknown: a family fits in the low 16 bits either way.
-        let le = u32::from_le_bytes(family);
-        if le <= 0xffff {
-            le
-        } else {
-            u32::from_be_bytes(family)
-        }
-    };
-    // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24, 28 or 30 (the BSDs, macOS).
-    match family {
-        2 | 10 | 24 | 28 | 30 => from_ip(&data[4..]),
-        _ => Err(Skip::NotIp),
-    }
-}
-
-fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32) -> Result<Segment, Skip> {
+fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Result<Segment, Skip> {
     let (src_ip, dst_ip, payload, declared) = match &packet.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
             let h = ip.header();
@@ -219,10 +110,14 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32) -> Result<Segment
             )
         }
         Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp),
-        None => return Err(net_failure(packet)),
+        None => return Err(link::net_failure(packet)),
     };
     if payload.ip_number != IpNumber::TCP {
-        return Err(Skip::NotTcp);
+        // A tunnel (IP-in-IP, GRE, VXLAN, Geneve, GTP-U): the TCP inside is what counts.
+        return match tunnel::inner(payload.ip_number, payload.payload) {
+            Some(inner) if depth < MAX_DEPTH => segment(&inner?, frame, file, depth + 1),
+            _ => Err(Skip::NotTcp),
+        };
     }
     // A complete payload's own length is the truth (IPv4 total length 0 under TSO, jumbograms);
     // a cut one's length comes from the IP header.
@@ -232,14 +127,6 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32) -> Result<Segment
         payload.payload.len()
     };
     tcp_segment(payload.payload, ip_payload_len, src_ip, dst_ip, frame, file)
-}
-
-fn net_failure(packet: &LaxSlicedPacket) -> Skip {
-    match &packet.stop_err {
-        Some((etherparse::err::packet::SliceError::Len(_), _)) => Skip::Truncated,
-        Some(_) => Skip::Malformed,
-        None => Skip::NotIp,
-    }
 }
 
 /// The fixed TCP header by hand: the first 14 bytes (ports, sequence numbers, data offset and
@@ -396,7 +283,7 @@ mod tests {
             decode(&frame(linktype::ETHERNET, &udp), 0),
             Err(Skip::NotTcp)
         );
-        assert_eq!(decode(&frame(105, &udp), 0), Err(Skip::LinkType(105)));
+        assert_eq!(decode(&frame(147, &udp), 0), Err(Skip::LinkType(147)));
         let mut frag = syn_v4(&[0; 16]);
         frag[14 + 6] = 0x00;
         frag[14 + 7] = 0x10; // fragment offset 16 x 8 bytes
@@ -404,6 +291,43 @@ mod tests {
             decode(&frame(linktype::ETHERNET, &frag), 0),
             Err(Skip::Fragment)
         );
+    }
+
+    #[test]
+    fn tunnels_yield_the_inner_tcp() {
+        let inner = syn_v4(&[]);
+        // VXLAN: outer UDP to 4789, 8-byte VXLAN header, inner Ethernet frame.
+        let mut vxlan = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
+        vxlan.extend_from_slice(&inner);
+        let b = PacketBuilder::ethernet2(MAC, MAC)
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(40000, 4789);
+        let mut outer = Vec::new();
+        b.write(&mut outer, &vxlan).unwrap();
+        let seg = decode(&frame(linktype::ETHERNET, &outer), 0).unwrap();
+        assert_eq!(seg.src.to_string(), "10.0.0.1:4000");
+        // IP-in-IP (protocol 4) and GRE (47) carrying IPv4, as raw IP frames.
+        let inner_ip = &inner[14..];
+        let mut gre = vec![0x00, 0x00, 0x08, 0x00];
+        gre.extend_from_slice(inner_ip);
+        for (proto, body) in [
+            (etherparse::IpNumber::IPV4, inner_ip.to_vec()),
+            (etherparse::IpNumber::GRE, gre),
+        ] {
+            let header = etherparse::Ipv4Header::new(
+                body.len() as u16,
+                64,
+                proto,
+                [192, 0, 2, 1],
+                [192, 0, 2, 2],
+            )
+            .unwrap();
+            let mut raw = Vec::new();
+            header.write(&mut raw).unwrap();
+            raw.extend_from_slice(&body);
+            let seg = decode(&frame(linktype::RAW, &raw), 0).unwrap();
+            assert_eq!(seg.dst.to_string(), "10.0.0.2:110", "{proto:?}");
+        }
     }
 
     #[test]
