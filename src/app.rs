@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 use crate::attempt::ReuseClass;
 use crate::capture::{self, FileInfo};
 use crate::cli::{Cli, Format};
+use crate::decode::Decoded;
 use crate::filter::Filter;
 use crate::merge::Merger;
 use crate::report::json::{FileNames, JsonWriter};
@@ -88,7 +89,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         first_ts = Some(first_ts.map_or(item.ts, |t| t.min(item.ts)));
         last_ts = Some(last_ts.map_or(item.ts, |t| t.max(item.ts)));
         match item.decoded {
-            Ok(segment) => tracker.on_segment(&segment),
+            Ok(Decoded::Segment(segment)) => tracker.on_segment(&segment),
+            Ok(Decoded::Icmp(error)) => tracker.on_icmp(&error),
             Err(skip) => {
                 tracker.advance(item.ts);
                 *skipped.entry(skip).or_insert(0u64) += 1;

@@ -15,6 +15,8 @@ pub enum Outcome {
     Established,
     /// A RST answered the SYN.
     Refused,
+    /// An ICMP or ICMPv6 error quoting the SYN came back (destination unreachable, ...).
+    IcmpUnreachable,
     /// Only ACKs without SYN that do not acknowledge ISN+1 came back: a Linux server holding
     /// the 4-tuple in TIME_WAIT (RFC 5961 section 4 challenge ACK).
     ChallengeAck,
@@ -25,9 +27,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Established,
         Outcome::Refused,
+        Outcome::IcmpUnreachable,
         Outcome::ChallengeAck,
         Outcome::Unanswered,
         Outcome::Unknown,
@@ -37,6 +40,7 @@ impl Outcome {
         match self {
             Outcome::Established => "established",
             Outcome::Refused => "refused",
+            Outcome::IcmpUnreachable => "icmp_unreachable",
             Outcome::ChallengeAck => "challenge_ack",
             Outcome::Unanswered => "unanswered",
             Outcome::Unknown => "unknown",
@@ -47,7 +51,10 @@ impl Outcome {
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            Outcome::Refused | Outcome::ChallengeAck | Outcome::Unanswered
+            Outcome::Refused
+                | Outcome::IcmpUnreachable
+                | Outcome::ChallengeAck
+                | Outcome::Unanswered
         )
     }
 }
@@ -133,6 +140,16 @@ pub struct Answer {
     pub ts: Ts,
 }
 
+/// An ICMP error that quoted the attempt's SYN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpAnswer {
+    pub frame: FrameRef,
+    pub ts: Ts,
+    pub v6: bool,
+    pub icmp_type: u8,
+    pub code: u8,
+}
+
 /// One connection attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attempt {
@@ -149,6 +166,8 @@ pub struct Attempt {
     pub syn_ack: Option<Answer>,
     /// The RST that answered the SYN.
     pub rst: Option<Answer>,
+    /// The first ICMP error that quoted the SYN.
+    pub icmp: Option<IcmpAnswer>,
     pub previous_attempt_frame: Option<FrameRef>,
     pub reuse: Option<Reuse>,
     /// Set once the attempt is decided (resolved against the capture's clock).
@@ -162,6 +181,8 @@ impl Attempt {
             Outcome::Established
         } else if self.rst.is_some() {
             Outcome::Refused
+        } else if self.icmp.is_some() {
+            Outcome::IcmpUnreachable
         } else if self.challenge_acks > 0 {
             Outcome::ChallengeAck
         } else if capture_goes_on_until.since(self.last_syn_ts) >= UNANSWERED_AFTER_NS {
@@ -173,7 +194,10 @@ impl Attempt {
 
     /// Whether `resolve` can still change as the capture goes on without new packets for it.
     pub fn waits_for_time(&self) -> bool {
-        self.syn_ack.is_none() && self.rst.is_none() && self.challenge_acks == 0
+        self.syn_ack.is_none()
+            && self.rst.is_none()
+            && self.icmp.is_none()
+            && self.challenge_acks == 0
     }
 
     pub fn reuse_class(&self) -> ReuseClass {

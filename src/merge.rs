@@ -2,9 +2,8 @@
 //! one timeline by timestamp: a k-way merge over each file's next decoded frame.
 
 use crate::capture::Capture;
-use crate::decode::{Skip, decode};
+use crate::decode::{Decoded, Skip, decode};
 use crate::error::CaptureError;
-use crate::tcp::Segment;
 use crate::time::Ts;
 
 /// One frame after decoding, with where it came from.
@@ -13,7 +12,7 @@ pub struct Item {
     pub file: u32,
     pub frame: u64,
     pub ts: Ts,
-    pub decoded: Result<Segment, Skip>,
+    pub decoded: Result<Decoded, Skip>,
 }
 
 /// A capture error and the index of the file it happened in.

@@ -10,7 +10,7 @@ use crate::tcp::Endpoint;
 
 /// Counts over a set of attempts, by outcome.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OutcomeCounts(pub [u64; 5]);
+pub struct OutcomeCounts(pub [u64; 6]);
 
 impl OutcomeCounts {
     pub fn add(&mut self, outcome: Outcome) {

@@ -10,7 +10,8 @@ use std::hash::BuildHasherDefault;
 
 use rustc_hash::FxHasher;
 
-use crate::attempt::{Answer, Attempt, Holder, Outcome, Reuse, UNANSWERED_AFTER_NS};
+use crate::attempt::{Answer, Attempt, Holder, IcmpAnswer, Outcome, Reuse, UNANSWERED_AFTER_NS};
+use crate::decode::IcmpError;
 use crate::tcp::{FlowKey, FrameRef, Segment, Seq};
 use crate::time::{NANOS_PER_SEC, Ts};
 
@@ -36,6 +37,11 @@ pub struct TrackStats {
     pub syn_packets: u64,
     /// Frames with SYN and ACK.
     pub synack_packets: u64,
+    /// ICMP/ICMPv6 errors that quote a TCP header.
+    pub icmp_errors: u64,
+    /// Of those, the ones whose quoted header has the SYN flag (tshark counts them as SYN
+    /// frames: `tcp.flags.syn == 1` matches inside the ICMP payload).
+    pub syn_quoted_in_icmp: u64,
     /// Most 4-tuples held at once (memory follows this).
     pub peak_flows: usize,
 }
@@ -191,6 +197,17 @@ impl Tracker {
         }
     }
 
+    /// Feeds an ICMP error quoting a TCP segment: it answers the attempt whose SYN it quotes.
+    pub fn on_icmp(&mut self, error: &IcmpError) {
+        self.advance(error.ts);
+        self.stats.icmp_errors += 1;
+        self.stats.syn_quoted_in_icmp += u64::from(error.flags.is_some_and(|f| f.syn()));
+        let (key, from_lo) = FlowKey::new(error.src, error.dst);
+        if let Some(flow) = self.flows.get_mut(&key) {
+            self.book.on_icmp(flow, error, from_lo);
+        }
+    }
+
     /// The next attempt whose outcome is final, in order of first SYN.
     pub fn pop_decided(&mut self) -> Option<Attempt> {
         self.book.pop_decided(self.finished)
@@ -310,6 +327,25 @@ impl Book {
         }
     }
 
+    /// An ICMP error quoting the client's SYN (same sender, same ISN) answers the attempt.
+    fn on_icmp(&mut self, flow: &mut Flow, error: &IcmpError, quoted_from_lo: bool) {
+        let Some(id) = flow.current.filter(|id| self.is_open_attempt(*id)) else {
+            return;
+        };
+        if quoted_from_lo != flow.client_is_lo || error.seq != flow.isn {
+            return;
+        }
+        let p = self.slot(id);
+        p.attempt.icmp.get_or_insert(IcmpAnswer {
+            frame: error.frame,
+            ts: error.ts,
+            v6: error.v6,
+            icmp_type: error.icmp_type,
+            code: error.code,
+        });
+        p.last_activity = error.ts;
+    }
+
     /// A segment from the client side (other than its SYN) while the attempt is being decided.
     fn on_client_segment(&mut self, flow: &mut Flow, id: u64, seg: &Segment, from_lo: bool) {
         if self.slot(id).attempt.syn_ack.is_some() {
@@ -356,6 +392,7 @@ impl Book {
             challenge_acks: 0,
             syn_ack: None,
             rst: None,
+            icmp: None,
             previous_attempt_frame: flow.last_attempt_frame,
             reuse,
             outcome: Outcome::Unknown,

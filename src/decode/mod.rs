@@ -5,8 +5,11 @@ use std::net::IpAddr;
 
 use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket};
 
+mod icmp;
 mod link;
 mod tunnel;
+
+pub use icmp::IcmpError;
 
 use crate::capture::Frame;
 use crate::tcp::{Endpoint, Flags, FrameRef, Segment, Seq};
@@ -67,8 +70,16 @@ impl Skip {
     }
 }
 
+/// What a frame holds for the tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    Segment(Segment),
+    /// An ICMP or ICMPv6 error that quotes the start of a TCP segment.
+    Icmp(IcmpError),
+}
+
 /// Decodes one frame. `file` is the index of the capture file in the input list.
-pub fn decode(frame: &Frame, file: u32) -> Result<Segment, Skip> {
+pub fn decode(frame: &Frame, file: u32) -> Result<Decoded, Skip> {
     let packet = link::network(frame.linktype, frame.data)?;
     segment(&packet, frame, file, 0)
 }
@@ -76,7 +87,7 @@ pub fn decode(frame: &Frame, file: u32) -> Result<Segment, Skip> {
 /// How many encapsulations (tunnels) deep decode follows a packet.
 const MAX_DEPTH: u8 = 4;
 
-fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Result<Segment, Skip> {
+fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Result<Decoded, Skip> {
     let (src_ip, dst_ip, payload, declared) = match &packet.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
             let h = ip.header();
@@ -112,6 +123,19 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Res
         Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp),
         None => return Err(link::net_failure(packet)),
     };
+    if matches!(payload.ip_number, IpNumber::ICMP | IpNumber::IPV6_ICMP) {
+        let at = FrameRef {
+            file,
+            number: frame.number,
+        };
+        return icmp::error(
+            payload.payload,
+            payload.ip_number == IpNumber::IPV6_ICMP,
+            at,
+            frame.ts,
+        )
+        .map(Decoded::Icmp);
+    }
     if payload.ip_number != IpNumber::TCP {
         // A tunnel (IP-in-IP, GRE, VXLAN, Geneve, GTP-U): the TCP inside is what counts.
         return match tunnel::inner(payload.ip_number, payload.payload) {
@@ -126,7 +150,7 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Res
     } else {
         payload.payload.len()
     };
-    tcp_segment(payload.payload, ip_payload_len, src_ip, dst_ip, frame, file)
+    tcp_segment(payload.payload, ip_payload_len, src_ip, dst_ip, frame, file).map(Decoded::Segment)
 }
 
 /// The fixed TCP header by hand: the first 14 bytes (ports, sequence numbers, data offset and
@@ -176,6 +200,14 @@ mod tests {
     use etherparse::PacketBuilder;
 
     const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    /// The TCP segment of a frame, or why there is none.
+    fn decode(frame: &Frame, file: u32) -> Result<Segment, Skip> {
+        match super::decode(frame, file)? {
+            Decoded::Segment(s) => Ok(s),
+            Decoded::Icmp(_) => Err(Skip::NotTcp),
+        }
+    }
 
     fn frame(linktype: u32, data: &[u8]) -> Frame<'_> {
         Frame {
@@ -328,6 +360,30 @@ mod tests {
             let seg = decode(&frame(linktype::RAW, &raw), 0).unwrap();
             assert_eq!(seg.dst.to_string(), "10.0.0.2:110", "{proto:?}");
         }
+    }
+
+    #[test]
+    fn an_icmp_port_unreachable_quoting_a_syn_is_decoded() {
+        let syn = syn_v4(&[]);
+        let quoted = &syn[14..14 + 20 + 8]; // IP header + the 8 bytes RFC 792 requires
+        let b = PacketBuilder::ethernet2(MAC, MAC)
+            .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ));
+        let mut v = Vec::new();
+        b.write(&mut v, quoted).unwrap();
+        let Ok(Decoded::Icmp(e)) = super::decode(&frame(linktype::ETHERNET, &v), 0) else {
+            panic!("not decoded")
+        };
+        assert_eq!(
+            (e.icmp_type, e.code, e.seq, e.flags),
+            (3, 3, Seq(1234), None)
+        );
+        assert_eq!(
+            (e.src.to_string(), e.dst.to_string()),
+            ("10.0.0.1:4000".into(), "10.0.0.2:110".into())
+        );
     }
 
     #[test]

@@ -84,7 +84,15 @@ fn attempt_value(a: &Attempt, files: &FileNames) -> Value {
     m.insert("wait_s".into(), json!(secs(a.last_syn_ts.since(a.ts))));
     m.insert("challenge_acks".into(), json!(a.challenge_acks));
     m.insert("outcome".into(), json!(a.outcome.name()));
-    match a.syn_ack.or(a.rst) {
+    let icmp = a.icmp.map_or(Value::Null, |i| {
+        json!({"frame": i.frame.number, "version": if i.v6 { 6 } else { 4 }, "type": i.icmp_type, "code": i.code})
+    });
+    m.insert("icmp".into(), icmp);
+    let icmp_answer = a.icmp.map(|i| crate::attempt::Answer {
+        frame: i.frame,
+        ts: i.ts,
+    });
+    match a.syn_ack.or(a.rst).or(icmp_answer) {
         Some(answer) => frame_fields(&mut m, "answer_frame", answer.frame, files, a.frame.file),
         None => {
             m.insert("answer_frame".into(), Value::Null);
@@ -133,6 +141,11 @@ fn tail(r: &Report) -> Vec<(&'static str, Value)> {
     summary.insert("tcp_segments".into(), json!(r.track.tcp_segments));
     summary.insert("syn_packets".into(), json!(r.track.syn_packets));
     summary.insert("synack_packets".into(), json!(r.track.synack_packets));
+    summary.insert("icmp_errors".into(), json!(r.track.icmp_errors));
+    summary.insert(
+        "syn_quoted_in_icmp".into(),
+        json!(r.track.syn_quoted_in_icmp),
+    );
     summary.insert("syn_attempts".into(), json!(s.attempts()));
     summary.insert("syn_retransmits".into(), json!(s.syn_retransmits));
     for o in Outcome::ALL {

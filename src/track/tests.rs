@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::attempt::ReuseClass;
+use crate::decode::IcmpError;
 use crate::tcp::{Endpoint, Flags};
 
 const S: u8 = Flags::SYN;
@@ -438,4 +439,38 @@ fn an_unanswered_attempt_is_settled_after_the_settle_horizon() {
         .pop_decided()
         .expect("decided before the capture ends");
     assert_eq!(decided.outcome, Outcome::Unanswered);
+}
+
+#[test]
+fn an_icmp_error_quoting_the_syn_answers_it() {
+    let mut feed = Feed::new();
+    feed.c(0, S, 100, 0);
+    let error = IcmpError {
+        frame: FrameRef { file: 0, number: 2 },
+        ts: Ts(1_000_000),
+        v6: false,
+        icmp_type: 3,
+        code: 1,
+        src: client(),
+        dst: server(),
+        seq: Seq(100),
+        flags: Some(Flags(S)),
+    };
+    feed.tracker.on_icmp(&error);
+    feed.tracker.on_icmp(&IcmpError {
+        seq: Seq(7),
+        frame: FrameRef { file: 0, number: 3 },
+        ..error
+    });
+    let out = feed.finish();
+    assert_eq!(out[0].outcome, Outcome::IcmpUnreachable);
+    let icmp = out[0].icmp.unwrap();
+    assert_eq!((icmp.frame.number, icmp.icmp_type, icmp.code), (2, 3, 1));
+    assert_eq!(
+        (
+            feed.tracker.stats.icmp_errors,
+            feed.tracker.stats.syn_quoted_in_icmp
+        ),
+        (2, 2)
+    );
 }
