@@ -38,7 +38,8 @@ pub struct Frame<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct FileInfo {
     pub format: &'static str,
-    pub gzip: bool,
+    /// `gzip` or `zstd` when the file was compressed.
+    pub compression: Option<&'static str>,
     /// Fraction digits the file's timestamps carry (6 for µs pcap, 9 for ns).
     pub digits: u8,
     pub frames: u64,
@@ -101,14 +102,25 @@ pub fn open(path: &Path) -> Result<Capture, CaptureError> {
     if magic.1 == 0 {
         return Err(CaptureError::new(ErrorKind::Empty, 0, 0));
     }
-    if magic.0[..2] == [0x1f, 0x8b] {
-        let mut inflated = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(input));
-        let magic = peek(&mut inflated).map_err(io_err)?;
-        let mut capture = Capture::from_reader(Box::new(inflated), magic)?;
-        capture.info.gzip = true;
-        return Ok(capture);
+    // Compressed captures, recognised by their magic (RFC 1952 gzip; RFC 8878 zstd).
+    let inflated: Box<dyn Read> = match magic.0 {
+        [0x1f, 0x8b, ..] => Box::new(MultiGzDecoder::new(input)),
+        [0x28, 0xb5, 0x2f, 0xfd] => {
+            let zstd = ruzstd::decoding::StreamingDecoder::new(input)
+                .map_err(|e| CaptureError::new(ErrorKind::Damaged(format!("zstd: {e}")), 0, 0))?;
+            Box::new(zstd)
+        }
+        _ => return Capture::from_reader(Box::new(input), magic),
+    };
+    let compression = if magic.0[0] == 0x1f { "gzip" } else { "zstd" };
+    let mut inflated = BufReader::with_capacity(1 << 16, inflated);
+    let magic = peek(&mut inflated).map_err(io_err)?;
+    if magic.1 == 0 {
+        return Err(CaptureError::new(ErrorKind::Empty, 0, 0));
     }
-    Capture::from_reader(Box::new(input), magic)
+    let mut capture = Capture::from_reader(Box::new(inflated), magic)?;
+    capture.info.compression = Some(compression);
+    Ok(capture)
 }
 
 /// The first four bytes without consuming them, and how many there are.

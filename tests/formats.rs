@@ -151,6 +151,10 @@ fn every_format_gives_the_same_summary_and_attempts() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&fs::read(p("us.pcap")).unwrap()).unwrap();
     fs::write(p("us.pcap.gz.bin"), gz.finish().unwrap()).unwrap();
+    let pcap = fs::read(p("us.pcap")).unwrap();
+    let zst =
+        ruzstd::encoding::compress_to_vec(&pcap[..], ruzstd::encoding::CompressionLevel::Fastest);
+    fs::write(p("us.pcap.zst.bin"), zst).unwrap();
 
     let reference = comparable(&common::json(&[p("us.pcap").to_str().unwrap()]));
     assert_eq!(reference.0.as_array().unwrap().len(), 345);
@@ -194,5 +198,5 @@ fn every_format_gives_the_same_summary_and_attempts() {
     assert!(out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_same("stdin", &comparable(&doc), &reference);
-    assert_eq!(doc["files"][0]["gzip"], true);
+    assert_eq!(doc["files"][0]["compression"], "gzip");
 }

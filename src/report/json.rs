@@ -228,7 +228,7 @@ fn tail(r: &Report) -> Vec<(&'static str, Value)> {
             json!({
                 "name": f.name,
                 "format": i.format,
-                "gzip": i.gzip,
+                "compression": i.compression,
                 "frames": i.frames,
                 "truncated_at_frame": i.truncated.map(|t| t.0),
                 "out_of_order_frames": i.out_of_order,
