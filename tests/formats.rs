@@ -1,6 +1,6 @@
 //! The same trace written in every supported input format gives the same analysis: pcap (µs
 //! and ns), pcapng (two interfaces, ns resolution; little- and big-endian; power-of-two
-//! resolution), gzip'd pcap, Linux SLL and SLL2, snap length 128, and standard input.
+//! resolution), gzip'd and zstd'd pcap, Linux SLL and SLL2, snap length 128, standard input.
 
 mod common;
 
@@ -166,6 +166,7 @@ fn every_format_gives_the_same_summary_and_attempts() {
         "le-ns.pcapng",
         "be-ns.pcapng",
         "us.pcap.gz.bin",
+        "us.pcap.zst.bin",
     ] {
         let doc = common::json(&[p(name).to_str().unwrap()]);
         assert_same(name, &comparable(&doc), &reference);
