@@ -119,7 +119,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         window_ns: cli.time_wait,
         frames,
         skipped,
-        track: tracker.stats,
+        track: *tracker.stats(),
         summary,
         first_ts,
         last_ts,

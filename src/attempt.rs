@@ -7,6 +7,8 @@ use crate::time::{NANOS_PER_SEC, Ts};
 /// Nothing came back for at least this long after the last SYN: `unanswered`; less before the
 /// capture ends: `unknown` (issue 3).
 pub const UNANSWERED_AFTER_NS: i64 = 3 * NANOS_PER_SEC;
+/// SYN retransmission times kept per attempt.
+pub const RETRANSMITS_KEPT: usize = 6;
 
 /// How an attempt ended (issue 3; the order is the precedence: a SYN-ACK wins over anything).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -104,6 +106,12 @@ pub struct Reuse {
     pub holder: Holder,
     /// The earlier connection had neither FIN nor RST: a SYN on an open 4-tuple.
     pub open: bool,
+    /// The new ISN is above the last sequence number the client sent on the earlier
+    /// connection (RFC 1122 4.2.2.13: what lets BSD and Linux accept a SYN in TIME_WAIT).
+    pub isn_advanced: Option<bool>,
+    /// The new SYN's TSval is above the last one the client sent (RFC 6191); `None` when
+    /// either side of the comparison carried no timestamp.
+    pub ts_advanced: Option<bool>,
 }
 
 /// How the earlier use of the 4-tuple relates to this attempt (rows of the cross table).
@@ -169,14 +177,22 @@ pub struct Attempt {
     /// The first ICMP error that quoted the SYN.
     pub icmp: Option<IcmpAnswer>,
     pub previous_attempt_frame: Option<FrameRef>,
+    /// First SYN minus the previous attempt's first SYN on the same 4-tuple.
+    pub previous_attempt_gap_ns: Option<i64>,
+    /// TSval of the first SYN.
+    pub tsval: Option<u32>,
+    /// When each SYN retransmission was sent, in ms after the first SYN (the first
+    /// RETRANSMITS_KEPT of them): the retransmission schedule tells the client's stack.
+    pub retransmit_ms: [u32; RETRANSMITS_KEPT],
     pub reuse: Option<Reuse>,
     /// Set once the attempt is decided (resolved against the capture's clock).
     pub outcome: Outcome,
 }
 
 impl Attempt {
-    /// The outcome, given the time up to which the capture is known to go on.
-    pub fn resolve(&self, capture_goes_on_until: Ts) -> Outcome {
+    /// The outcome, given the time up to which the capture is known to go on and whether
+    /// any server has been heard at all (if not, silence proves nothing: `unknown`).
+    pub fn resolve(&self, capture_goes_on_until: Ts, servers_heard: bool) -> Outcome {
         if self.syn_ack.is_some() {
             Outcome::Established
         } else if self.rst.is_some() {
@@ -185,7 +201,9 @@ impl Attempt {
             Outcome::IcmpUnreachable
         } else if self.challenge_acks > 0 {
             Outcome::ChallengeAck
-        } else if capture_goes_on_until.since(self.last_syn_ts) >= UNANSWERED_AFTER_NS {
+        } else if servers_heard
+            && capture_goes_on_until.since(self.last_syn_ts) >= UNANSWERED_AFTER_NS
+        {
             Outcome::Unanswered
         } else {
             Outcome::Unknown

@@ -106,6 +106,8 @@ pub struct Segment {
     /// Payload length from the IP length fields, so frames cut by a snap length still count
     /// the bytes that were on the wire.
     pub payload_len: u32,
+    /// TSval of the timestamp option (RFC 7323), when present and captured.
+    pub tsval: Option<u32>,
 }
 
 impl Segment {

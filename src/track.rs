@@ -10,14 +10,19 @@ use std::hash::BuildHasherDefault;
 
 use rustc_hash::FxHasher;
 
-use crate::attempt::{Answer, Attempt, Holder, IcmpAnswer, Outcome, Reuse, UNANSWERED_AFTER_NS};
+use crate::attempt::{
+    Answer, Attempt, Holder, IcmpAnswer, Outcome, RETRANSMITS_KEPT, Reuse, UNANSWERED_AFTER_NS,
+};
 use crate::decode::IcmpError;
-use crate::tcp::{FlowKey, FrameRef, Segment, Seq};
+use crate::tcp::{Endpoint, FlowKey, FrameRef, Segment, Seq};
 use crate::time::{NANOS_PER_SEC, Ts};
 
 /// An unanswered attempt with no new SYN for this long is decided: Linux gives up after
 /// 127 s (tcp_syn_retries = 6), Windows after 21 s. A SYN with its ISN after that is a new attempt.
 const SETTLE_NS: i64 = 130 * NANOS_PER_SEC;
+/// Attempts held back while no server has sent a packet (a one-direction capture cannot tell
+/// unanswered from unseen); past this many they are judged `unknown` as they come.
+const ONE_WAY_HOLD: usize = 200_000;
 /// How often (in capture time) idle 4-tuples are swept out.
 const SWEEP_EVERY_NS: i64 = 10 * NANOS_PER_SEC;
 
@@ -42,14 +47,50 @@ pub struct TrackStats {
     /// Of those, the ones whose quoted header has the SYN flag (tshark counts them as SYN
     /// frames: `tcp.flags.syn == 1` matches inside the ICMP payload).
     pub syn_quoted_in_icmp: u64,
+    /// Packets from the server side of tracked 4-tuples (none: a one-direction capture).
+    pub server_packets: u64,
+    /// FIN or RST segments of 4-tuples whose SYN is not in the capture (it began mid-connection).
+    pub ends_without_handshake: u64,
+    /// Connections in which an ACK acknowledged data the capture never showed (drops).
+    pub acks_of_unseen_data: u64,
     /// Most 4-tuples held at once (memory follows this).
     pub peak_flows: usize,
+}
+
+/// A connection that completed its handshake, as it ended: for the direction analysis (an
+/// application that accepts TCP and then refuses the peer closes within a second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnEnd {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub syn_frame: FrameRef,
+    pub established_ts: Ts,
+    pub last_ts: Ts,
+    /// The first FIN or RST: whether the server sent it, and how long after the SYN-ACK.
+    pub first_end: Option<(bool, i64)>,
+    pub reset: bool,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
 }
 
 /// A connection that completed its handshake (a SYN-ACK acknowledged its ISN+1).
 #[derive(Clone, Copy, Debug)]
 struct Conn {
     syn_frame: FrameRef,
+    client: Endpoint,
+    server: Endpoint,
+    client_is_lo: bool,
+    established_ts: Ts,
+    /// Highest sequence number (plus length) each side sent, [lo, hi].
+    seq_end: [Seq; 2],
+    /// Last TSval each side sent, [lo, hi].
+    tsval: [Option<u32>; 2],
+    /// Payload bytes each side sent, [lo, hi].
+    bytes: [u64; 2],
+    /// The first FIN or RST: whether lo sent it, and when.
+    first_end: Option<(bool, Ts)>,
+    /// An ACK acknowledged data the capture never showed (the capture dropped packets).
+    acked_unseen: bool,
     last_frame: FrameRef,
     last_ts: Ts,
     /// The sequence number of the first FIN and which side sent it (true = lo).
@@ -61,9 +102,41 @@ struct Conn {
 }
 
 impl Conn {
-    fn touch(&mut self, seg: &Segment) {
+    fn touch(&mut self, seg: &Segment, from_lo: bool) {
         self.last_frame = seg.frame;
         self.last_ts = seg.ts;
+        let (me, peer) = if from_lo { (0, 1) } else { (1, 0) };
+        let end = seg.seq + seg.seq_len();
+        if end > self.seq_end[me] {
+            self.seq_end[me] = end;
+        }
+        if seg.flags.ack() && !seg.flags.rst() && seg.ack > self.seq_end[peer] {
+            self.acked_unseen = true;
+        }
+        self.tsval[me] = seg.tsval.or(self.tsval[me]);
+        self.bytes[me] += u64::from(seg.payload_len);
+        if (seg.flags.fin() || seg.flags.rst()) && self.first_end.is_none() {
+            self.first_end = Some((from_lo, seg.ts));
+        }
+    }
+
+    /// What the connection looked like when it ended (or the capture did).
+    fn end(&self) -> ConnEnd {
+        let (client, server) = (self.client, self.server);
+        let (c, s) = if self.client_is_lo { (0, 1) } else { (1, 0) };
+        ConnEnd {
+            client,
+            server,
+            syn_frame: self.syn_frame,
+            established_ts: self.established_ts,
+            last_ts: self.last_ts,
+            first_end: self
+                .first_end
+                .map(|(lo, ts)| (lo != self.client_is_lo, ts.since(self.established_ts))),
+            reset: self.rst,
+            client_bytes: self.bytes[c],
+            server_bytes: self.bytes[s],
+        }
     }
 
     /// FIN bookkeeping: the first FIN names the active closer; a second FIN that does not
@@ -110,6 +183,9 @@ struct Flow {
     /// The newest connection on this 4-tuple that completed its handshake.
     conn: Option<Conn>,
     last_attempt_frame: Option<FrameRef>,
+    last_attempt_ts: Ts,
+    /// TSval of the newest attempt's SYN.
+    syn_tsval: Option<u32>,
 }
 
 struct Pending {
@@ -128,6 +204,9 @@ struct Book {
     base: u64,
     /// The capture's clock: the latest timestamp seen (timestamps may go back; this does not).
     now: Ts,
+    /// Connections that have ended (or were superseded), for the direction analysis.
+    ended: VecDeque<ConnEnd>,
+    stats: TrackStats,
 }
 
 pub struct Tracker {
@@ -135,7 +214,6 @@ pub struct Tracker {
     book: Book,
     next_sweep: Ts,
     finished: bool,
-    pub stats: TrackStats,
 }
 
 impl Tracker {
@@ -147,10 +225,11 @@ impl Tracker {
                 pending: VecDeque::new(),
                 base: 0,
                 now: Ts(i64::MIN),
+                ended: VecDeque::new(),
+                stats: TrackStats::default(),
             },
             next_sweep: Ts(i64::MIN),
             finished: false,
-            stats: TrackStats::default(),
         }
     }
 
@@ -169,19 +248,28 @@ impl Tracker {
 
     /// Feeds one TCP segment.
     pub fn on_segment(&mut self, seg: &Segment) {
-        self.stats.tcp_segments += 1;
+        self.book.stats.tcp_segments += 1;
         self.advance(seg.ts);
         let (key, from_lo) = FlowKey::new(seg.src, seg.dst);
         let syn_only = seg.flags.syn() && !seg.flags.ack();
         if seg.flags.syn() {
             if seg.flags.ack() {
-                self.stats.synack_packets += 1;
+                self.book.stats.synack_packets += 1;
             } else {
-                self.stats.syn_packets += 1;
+                self.book.stats.syn_packets += 1;
             }
         }
         if let Some(flow) = self.flows.get_mut(&key) {
             self.book.on_flow_segment(flow, seg, from_lo, syn_only);
+        } else if !syn_only && (seg.flags.fin() || seg.flags.rst()) {
+            // The capture began after this connection's SYN (or the SYN was filtered out).
+            let wanted = self.book.wanted(seg)
+                || self.book.wanted(&Segment {
+                    src: seg.dst,
+                    dst: seg.src,
+                    ..*seg
+                });
+            self.book.stats.ends_without_handshake += u64::from(wanted);
         } else if syn_only && self.book.wanted(seg) {
             let mut flow = Flow {
                 last_seen: seg.ts,
@@ -190,18 +278,20 @@ impl Tracker {
                 isn: seg.seq,
                 conn: None,
                 last_attempt_frame: None,
+                last_attempt_ts: seg.ts,
+                syn_tsval: None,
             };
             self.book.start_attempt(&mut flow, seg, from_lo);
             self.flows.insert(key, flow);
-            self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len());
+            self.book.stats.peak_flows = self.book.stats.peak_flows.max(self.flows.len());
         }
     }
 
     /// Feeds an ICMP error quoting a TCP segment: it answers the attempt whose SYN it quotes.
     pub fn on_icmp(&mut self, error: &IcmpError) {
         self.advance(error.ts);
-        self.stats.icmp_errors += 1;
-        self.stats.syn_quoted_in_icmp += u64::from(error.flags.is_some_and(|f| f.syn()));
+        self.book.stats.icmp_errors += 1;
+        self.book.stats.syn_quoted_in_icmp += u64::from(error.flags.is_some_and(|f| f.syn()));
         let (key, from_lo) = FlowKey::new(error.src, error.dst);
         if let Some(flow) = self.flows.get_mut(&key) {
             self.book.on_icmp(flow, error, from_lo);
@@ -223,8 +313,13 @@ impl Tracker {
         let book = &mut self.book;
         self.flows.retain(|_, flow| {
             let keep = flow.last_seen >= horizon;
-            if !keep && let Some(id) = flow.current.filter(|id| book.is_open_attempt(*id)) {
-                book.slot(id).settled = true;
+            if !keep {
+                if let Some(id) = flow.current.filter(|id| book.is_open_attempt(*id)) {
+                    book.slot(id).settled = true;
+                }
+                if let Some(conn) = flow.conn.filter(|c| c.active) {
+                    book.ended.push_back(conn.end());
+                }
             }
             keep
         });
@@ -233,6 +328,24 @@ impl Tracker {
     /// The capture has ended: every attempt is decided against its last timestamp.
     pub fn finish(&mut self) {
         self.finished = true;
+        let mut ends: Vec<ConnEnd> = self
+            .flows
+            .values()
+            .filter_map(|f| f.conn.filter(|c| c.active))
+            .map(|c| c.end())
+            .collect();
+        ends.sort_by_key(|e| e.syn_frame);
+        self.book.ended.extend(ends);
+    }
+
+    /// Frame counters and capture-quality evidence.
+    pub fn stats(&self) -> &TrackStats {
+        &self.book.stats
+    }
+
+    /// The next connection that ended (in no particular order), for the direction analysis.
+    pub fn pop_ended(&mut self) -> Option<ConnEnd> {
+        self.book.ended.pop_front()
     }
 
     /// 4-tuples currently held.
@@ -257,10 +370,16 @@ impl Book {
         flow.last_seen = seg.ts;
         let current = flow.current.filter(|id| self.is_open_attempt(*id));
         let from_client = from_lo == flow.client_is_lo;
+        self.stats.server_packets += u64::from(!from_client);
         match current {
             // The same SYN again: a retransmission of the attempt in progress.
             Some(id) if syn_only && from_client && seg.seq == flow.isn => {
                 let p = self.slot(id);
+                let n = p.attempt.syn_retransmits as usize;
+                if let Some(slot) = p.attempt.retransmit_ms.get_mut(n) {
+                    *slot = (seg.ts.since(p.attempt.ts) / 1_000_000).clamp(0, i64::from(u32::MAX))
+                        as u32;
+                }
                 p.attempt.syn_retransmits += 1;
                 p.attempt.last_syn_ts = seg.ts;
                 p.last_activity = seg.ts;
@@ -294,8 +413,24 @@ impl Book {
                 });
                 p.last_activity = seg.ts;
                 let syn_frame = p.attempt.frame;
+                let (c, s) = if flow.client_is_lo { (0, 1) } else { (1, 0) };
+                let mut seq_end = [Seq(0); 2];
+                seq_end[c] = flow.isn + 1;
+                seq_end[s] = seg.seq + 1;
+                let mut tsval = [None; 2];
+                tsval[c] = flow.syn_tsval;
+                tsval[s] = seg.tsval;
                 flow.conn = Some(Conn {
                     syn_frame,
+                    client: seg.dst,
+                    server: seg.src,
+                    client_is_lo: flow.client_is_lo,
+                    established_ts: seg.ts,
+                    seq_end,
+                    tsval,
+                    bytes: [0; 2],
+                    first_end: None,
+                    acked_unseen: false,
                     last_frame: seg.frame,
                     last_ts: seg.ts,
                     first_fin: None,
@@ -362,7 +497,9 @@ impl Book {
         let Some(conn) = flow.conn.as_mut().filter(|c| c.active) else {
             return;
         };
-        conn.touch(seg);
+        let saw_unseen = conn.acked_unseen;
+        conn.touch(seg, from_lo);
+        self.stats.acks_of_unseen_data += u64::from(conn.acked_unseen && !saw_unseen);
         if seg.flags.rst() {
             conn.rst = true;
         }
@@ -377,9 +514,13 @@ impl Book {
             self.slot(id).settled = true;
         }
         let reuse = flow.conn.map(|conn| self.reuse(&conn, seg, from_lo));
-        if let Some(conn) = flow.conn.as_mut() {
+        if let Some(conn) = flow.conn.as_mut().filter(|c| c.active) {
             conn.active = false;
+            self.ended.push_back(conn.end());
         }
+        let previous_attempt_gap_ns = flow
+            .last_attempt_frame
+            .map(|_| seg.ts.since(flow.last_attempt_ts));
         let (client, server) = (seg.src, seg.dst);
         let attempt = Attempt {
             frame: seg.frame,
@@ -394,6 +535,9 @@ impl Book {
             rst: None,
             icmp: None,
             previous_attempt_frame: flow.last_attempt_frame,
+            previous_attempt_gap_ns,
+            tsval: seg.tsval,
+            retransmit_ms: [0; RETRANSMITS_KEPT],
             reuse,
             outcome: Outcome::Unknown,
         };
@@ -401,6 +545,8 @@ impl Book {
         flow.client_is_lo = from_lo;
         flow.isn = seg.seq;
         flow.last_attempt_frame = Some(seg.frame);
+        flow.last_attempt_ts = seg.ts;
+        flow.syn_tsval = seg.tsval;
         self.pending.push_back(Pending {
             attempt,
             settled: false,
@@ -417,6 +563,14 @@ impl Book {
             gap_ns,
             in_window: !open && gap_ns < self.config.window_ns,
             holder: conn.holder(from_lo),
+            // RFC 1122 4.2.2.13: a SYN in TIME_WAIT may be accepted when its ISN is above the
+            // old connection's last sequence number from that side; RFC 6191: or its TSval
+            // is above the last one seen.
+            isn_advanced: Some(seg.seq > conn.seq_end[usize::from(!from_lo)]),
+            ts_advanced: match (seg.tsval, conn.tsval[usize::from(!from_lo)]) {
+                (Some(new), Some(old)) => Some(Seq(new) > Seq(old)),
+                _ => None,
+            },
             open,
         }
     }
@@ -436,18 +590,23 @@ impl Book {
 
     fn pop_decided(&mut self, finished: bool) -> Option<Attempt> {
         let now = self.now;
+        let held = self.pending.len();
         let front = self.pending.front_mut()?;
         if !front.settled && now.since(front.last_activity) > SETTLE_NS {
             front.settled = true;
         }
+        // Until a server has answered anything, the capture may show one direction only: an
+        // attempt without answer is held (up to ONE_WAY_HOLD of them) rather than judged.
+        let heard = self.stats.server_packets > 0;
+        let hold = !heard && held < ONE_WAY_HOLD;
         let waiting = front.attempt.waits_for_time()
-            && now.since(front.attempt.last_syn_ts) < UNANSWERED_AFTER_NS;
+            && (hold || now.since(front.attempt.last_syn_ts) < UNANSWERED_AFTER_NS);
         if !finished && (!front.settled || waiting) {
             return None;
         }
         let mut pending = self.pending.pop_front()?;
         self.base += 1;
-        pending.attempt.outcome = pending.attempt.resolve(now);
+        pending.attempt.outcome = pending.attempt.resolve(now, heard);
         Some(pending.attempt)
     }
 }

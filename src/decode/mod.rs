@@ -190,7 +190,38 @@ fn tcp_segment(
         seq: Seq(be32(4)),
         ack: Seq(be32(8)),
         payload_len: ip_payload_len.saturating_sub(header_len) as u32,
+        tsval: tsval(tcp.get(20..header_len.min(tcp.len())).unwrap_or(&[])),
     })
+}
+
+/// TSval of the TCP timestamp option (kind 8, length 10; RFC 7323 section 3), if present.
+/// Most stacks put it first after two NOPs (`01 01 08 0a`), so that case is checked first.
+fn tsval(options: &[u8]) -> Option<u32> {
+    let be32 = |o: &[u8]| {
+        o.get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if let [1, 1, 8, 10, rest @ ..] = options {
+        return be32(rest);
+    }
+    let mut at = 0;
+    while let Some(&kind) = options.get(at) {
+        match kind {
+            0 => return None,
+            1 => at += 1,
+            _ => {
+                let len = usize::from(*options.get(at + 1)?);
+                if kind == 8 && len == 10 {
+                    return be32(options.get(at + 2..)?);
+                }
+                if len < 2 {
+                    return None;
+                }
+                at += len;
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -384,6 +415,19 @@ mod tests {
             (e.src.to_string(), e.dst.to_string()),
             ("10.0.0.1:4000".into(), "10.0.0.2:110".into())
         );
+    }
+
+    #[test]
+    fn timestamp_option_is_read_wherever_it_sits() {
+        assert_eq!(tsval(&[1, 1, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0]), Some(256));
+        // MSS, SACK-permitted, then the timestamp (Linux SYN layout).
+        let syn = [
+            2, 4, 5, 0xb4, 4, 2, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        assert_eq!(tsval(&syn), Some(0xdead_beef));
+        assert_eq!(tsval(&[2, 4, 5, 0xb4]), None);
+        assert_eq!(tsval(&[8, 10, 1]), None); // cut by the snap length
+        assert_eq!(tsval(&[3, 0, 8, 10, 0, 0, 0, 1]), None); // a zero length ends the walk
     }
 
     #[test]

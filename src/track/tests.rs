@@ -72,6 +72,7 @@ impl Feed {
             seq: Seq(seq),
             ack: Seq(ack),
             payload_len: len,
+            tsval: None,
         };
         self.tracker.on_segment(&seg);
         while let Some(a) = self.tracker.pop_decided() {
@@ -100,12 +101,44 @@ impl Feed {
                 .c(ms + 5, A, isn + 2, 9002)
         }
     }
+    /// Another client (port 3999) connects and the server answers: the capture shows the
+    /// server side, so silence elsewhere means unanswered. Its attempt is left out of `finish`.
+    fn heard(&mut self, ms: i64) -> &mut Feed {
+        let saved = self.frame;
+        self.frame = 10_000;
+        let other = Endpoint {
+            port: 3999,
+            ..client()
+        };
+        for (flags, src, dst, ack) in [(S, other, server(), 0), (S | A, server(), other, 2)] {
+            self.frame += 1;
+            let seg = Segment {
+                frame: FrameRef {
+                    file: 0,
+                    number: self.frame,
+                },
+                ts: Ts(ms * 1_000_000),
+                src,
+                dst,
+                flags: Flags(flags),
+                seq: Seq(1),
+                ack: Seq(ack),
+                payload_len: 0,
+                tsval: None,
+            };
+            self.tracker.on_segment(&seg);
+        }
+        self.frame = saved;
+        self
+    }
     fn finish(&mut self) -> Vec<Attempt> {
         self.tracker.finish();
         while let Some(a) = self.tracker.pop_decided() {
             self.out.push(a);
         }
-        std::mem::take(&mut self.out)
+        let mut out = std::mem::take(&mut self.out);
+        out.retain(|a| a.client.port != 3999);
+        out
     }
 }
 
@@ -138,7 +171,7 @@ fn same_isn_again_is_a_retransmission_of_the_same_attempt() {
         .c(0, S, 100, 0)
         .c(3000, S, 100, 0)
         .c(9000, S, 100, 0)
-        .c(30_000, A, 1, 1)
+        .heard(30_000)
         .finish();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].syn_retransmits, 2);
@@ -151,7 +184,7 @@ fn another_isn_is_a_new_attempt_that_names_the_previous_one() {
     let out = Feed::new()
         .c(0, S, 100, 0)
         .c(3000, S, 200, 0)
-        .c(9000, A, 1, 1)
+        .heard(9000)
         .finish();
     assert_eq!(out.len(), 2);
     assert_eq!(out[1].previous_attempt_frame.unwrap().number, 1);
@@ -168,10 +201,23 @@ fn rst_answering_the_syn_is_refused() {
 
 #[test]
 fn silence_for_three_seconds_is_unanswered_and_less_is_unknown() {
-    let out = Feed::new().c(0, S, 100, 0).c(2999, A, 5, 5).finish();
+    let out = Feed::new().c(0, S, 100, 0).heard(2999).finish();
     assert_eq!(out[0].outcome, Outcome::Unknown);
-    let out = Feed::new().c(0, S, 100, 0).c(3000, A, 5, 5).finish();
+    let out = Feed::new().c(0, S, 100, 0).heard(3000).finish();
     assert_eq!(out[0].outcome, Outcome::Unanswered);
+}
+
+#[test]
+fn without_any_packet_from_a_server_silence_is_unknown_not_unanswered() {
+    // A one-direction capture: the SYNs are seen, nothing that came back could have been.
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .c(3000, S, 100, 0)
+        .c(60_000, S, 200, 0)
+        .c(90_000, A, 1, 1)
+        .finish();
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|a| a.outcome == Outcome::Unknown));
 }
 
 #[test]
@@ -348,6 +394,7 @@ fn attempts_leave_in_order_of_first_syn_even_when_a_later_one_is_decided_first()
         seq: Seq(1),
         ack: Seq(0),
         payload_len: 0,
+        tsval: None,
     };
     feed.tracker.on_segment(&seg); // never answered: decided only 3 s later
     feed.c(1, S, 100, 0).s(2, R | A, 0, 101); // refused at once, but must wait its turn
@@ -381,12 +428,13 @@ fn idle_4_tuples_are_dropped_after_twice_the_window() {
         seq: Seq(0),
         ack: Seq(0),
         payload_len: 0,
+        tsval: None,
     };
     feed.tracker.on_segment(&tick(2 * WINDOW_S * 1000 - 1000));
     assert_eq!(feed.tracker.live_flows(), 1);
     feed.tracker.on_segment(&tick(2 * WINDOW_S * 1000 + 20_000));
     assert_eq!(feed.tracker.live_flows(), 0);
-    assert_eq!(feed.tracker.stats.peak_flows, 1);
+    assert_eq!(feed.tracker.stats().peak_flows, 1);
 }
 
 #[test]
@@ -408,17 +456,18 @@ fn an_unwanted_sender_is_not_tracked() {
         seq: Seq(1),
         ack: Seq(0),
         payload_len: 0,
+        tsval: None,
     };
     tracker.on_segment(&seg);
     tracker.finish();
     assert_eq!(tracker.pop_decided(), None);
-    assert_eq!(tracker.stats.syn_packets, 1);
+    assert_eq!(tracker.stats().syn_packets, 1);
 }
 
 #[test]
 fn an_unanswered_attempt_is_settled_after_the_settle_horizon() {
     let mut feed = Feed::new();
-    feed.c(0, S, 100, 0);
+    feed.c(0, S, 100, 0).heard(1);
     let other = Endpoint {
         ip: "192.168.50.4".parse().unwrap(),
         port: 9,
@@ -432,6 +481,7 @@ fn an_unanswered_attempt_is_settled_after_the_settle_horizon() {
         seq: Seq(0),
         ack: Seq(0),
         payload_len: 0,
+        tsval: None,
     };
     feed.tracker.on_segment(&seg);
     let decided = feed
@@ -468,8 +518,8 @@ fn an_icmp_error_quoting_the_syn_answers_it() {
     assert_eq!((icmp.frame.number, icmp.icmp_type, icmp.code), (2, 3, 1));
     assert_eq!(
         (
-            feed.tracker.stats.icmp_errors,
-            feed.tracker.stats.syn_quoted_in_icmp
+            feed.tracker.stats().icmp_errors,
+            feed.tracker.stats().syn_quoted_in_icmp
         ),
         (2, 2)
     );
