@@ -11,6 +11,7 @@ use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{Block, LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
 use crate::error::{CaptureError, ErrorKind};
+use crate::netmon::NetmonReader;
 use crate::time::Ts;
 
 /// Reader buffer. 1 MiB holds the largest legal pcap record (262,144 bytes, Wireshark's
@@ -53,6 +54,8 @@ pub struct FileInfo {
     pub dropped: u64,
     pub first_ts: Option<Ts>,
     pub last_ts: Option<Ts>,
+    /// Frames captured shorter than they were on the wire (a snap length).
+    pub cut_frames: u64,
     /// Smallest snap length of the file's interfaces (0 = unknown).
     pub snaplen: u32,
 }
@@ -67,6 +70,7 @@ struct Interface {
 }
 
 enum Format {
+    Netmon(Box<NetmonReader>),
     Legacy {
         reader: LegacyPcapReader<Box<dyn Read>>,
         linktype: u32,
@@ -180,8 +184,15 @@ impl Capture {
                     },
                 )
             }
-            _ if &magic == b"GMBU" => return Err(unsupported("Network Monitor 2.x (.cap)")),
-            _ if &magic == b"RTSS" => return Err(unsupported("Network Monitor 1.x (.cap)")),
+            _ if n == 4 && (&magic == b"GMBU" || &magic == b"RTSS") => {
+                let reader = NetmonReader::new(input)?;
+                let info = FileInfo {
+                    format: reader.format(),
+                    digits: reader.digits(),
+                    ..FileInfo::default()
+                };
+                (Format::Netmon(Box::new(reader)), info)
+            }
             _ => return Err(CaptureError::new(ErrorKind::NotACapture(magic, n), 0, 0)),
         };
         Ok(Capture {
@@ -201,6 +212,9 @@ impl Capture {
         let mut handle = Some(handle);
         loop {
             let step = match &mut self.format {
+                Format::Netmon(reader) => {
+                    step_netmon(reader, &mut self.info, &mut self.last_ts, &mut handle)?
+                }
                 Format::Legacy {
                     reader,
                     linktype,
@@ -239,10 +253,6 @@ impl Capture {
     }
 }
 
-fn unsupported(what: &'static str) -> CaptureError {
-    CaptureError::new(ErrorKind::Unsupported(what), 0, 0)
-}
-
 fn legacy_header(reader: &LegacyPcapReader<Box<dyn Read>>) -> (u32, bool, bool) {
     // The header is the reader's first "block"; pcap-parser also keeps it, but only lends it
     // through next(), so read the 24 bytes' meaning from its magic here.
@@ -273,6 +283,36 @@ struct Record<'a> {
     orig_len: u32,
 }
 
+/// Network Monitor: the reader numbers its frames itself (some media types get none).
+fn step_netmon<T, F: FnOnce(&Frame) -> T>(
+    reader: &mut NetmonReader,
+    info: &mut FileInfo,
+    last_ts: &mut Ts,
+    handle: &mut Option<F>,
+) -> Result<Step<T>, CaptureError> {
+    let Some(handle) = handle.take() else {
+        return Ok(Step::End);
+    };
+    let out = reader.next_frame(|f| {
+        note(info, last_ts, f.ts, f.data.len() < f.orig_len as usize);
+        info.frames = f.number;
+        handle(f)
+    })?;
+    info.truncated = reader.truncated();
+    Ok(out.map_or(Step::End, Step::Frame))
+}
+
+/// Per-file bookkeeping for a frame about to be handed out.
+fn note(info: &mut FileInfo, last_ts: &mut Ts, ts: Ts, cut: bool) {
+    if info.frames > 0 && ts < *last_ts {
+        info.out_of_order += 1;
+    }
+    *last_ts = ts;
+    info.cut_frames += u64::from(cut);
+    info.first_ts.get_or_insert(ts);
+    info.last_ts = Some(info.last_ts.map_or(ts, |t| t.max(ts)));
+}
+
 /// Hands one record to the caller's closure and keeps the per-file bookkeeping.
 fn deliver<T, F: FnOnce(&Frame) -> T>(
     rec: Record,
@@ -281,13 +321,13 @@ fn deliver<T, F: FnOnce(&Frame) -> T>(
     last_ts: &mut Ts,
     handle: &mut Option<F>,
 ) -> Option<T> {
+    note(
+        info,
+        last_ts,
+        rec.ts,
+        rec.data.len() < rec.orig_len as usize,
+    );
     info.frames += 1;
-    if info.frames > 1 && rec.ts < *last_ts {
-        info.out_of_order += 1;
-    }
-    *last_ts = rec.ts;
-    info.first_ts.get_or_insert(rec.ts);
-    info.last_ts = Some(info.last_ts.map_or(rec.ts, |t| t.max(rec.ts)));
     let frame = Frame {
         number: info.frames,
         ts: rec.ts,

@@ -21,8 +21,6 @@ pub enum ErrorKind {
     Empty,
     /// The first bytes match no supported format.
     NotACapture([u8; 4], usize),
-    /// A format we recognise but do not read.
-    Unsupported(&'static str),
     /// A record or block claims a length no capture tool writes.
     AbsurdLength {
         what: &'static str,
@@ -59,7 +57,6 @@ impl fmt::Display for CaptureError {
                 }
                 Ok(())
             }
-            ErrorKind::Unsupported(what) => write!(f, "{what} is not supported"),
             ErrorKind::AbsurdLength { what, len, max } => {
                 write!(
                     f,

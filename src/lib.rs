@@ -20,6 +20,7 @@ pub mod decode;
 pub mod error;
 pub mod filter;
 pub mod merge;
+pub mod netmon;
 pub mod report;
 pub mod summary;
 pub mod synth;

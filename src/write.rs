@@ -180,3 +180,76 @@ impl<W: Write> PcapNgWriter<W> {
         self.out
     }
 }
+
+/// Microsoft Network Monitor 2.0 (`GMBU`), Ethernet, built in memory (the frame table at the
+/// end needs every record's offset, and the header needs the table's). For fixtures and tests.
+pub struct NetmonWriter {
+    buf: Vec<u8>,
+    table: Vec<u32>,
+    start: Option<Ts>,
+}
+
+impl Default for NetmonWriter {
+    fn default() -> Self {
+        NetmonWriter::new()
+    }
+}
+
+impl NetmonWriter {
+    pub fn new() -> NetmonWriter {
+        NetmonWriter {
+            buf: vec![0u8; 128],
+            table: Vec::new(),
+            start: None,
+        }
+    }
+
+    /// One frame. The first frame's time, to the millisecond, becomes the capture start;
+    /// the others are stored as microsecond offsets from it.
+    pub fn write(&mut self, ts: Ts, frame: &[u8], orig_len: u32) {
+        let start = *self
+            .start
+            .get_or_insert(Ts(ts.0 - ts.0.rem_euclid(1_000_000)));
+        self.table.push(self.buf.len() as u32);
+        let micros = (ts.0 - start.0) / 1000;
+        self.buf.extend_from_slice(&(micros as u64).to_le_bytes());
+        self.buf.extend_from_slice(&orig_len.to_le_bytes());
+        self.buf
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(frame);
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        let table_offset = self.buf.len() as u32;
+        for offset in &self.table {
+            self.buf.extend_from_slice(&offset.to_le_bytes());
+        }
+        let start = self.start.unwrap_or_default().0;
+        let secs = start.div_euclid(NANOS_PER_SEC);
+        let (year, month, day) = crate::time::civil_from_days(secs.div_euclid(86_400));
+        let rem = secs.rem_euclid(86_400);
+        let dow = (secs.div_euclid(86_400) + 4).rem_euclid(7); // 1970-01-01 was a Thursday
+        let millis = start.rem_euclid(NANOS_PER_SEC) / 1_000_000;
+        let fields = [
+            year,
+            i64::from(month),
+            dow,
+            i64::from(day),
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+            millis,
+        ];
+        let h = &mut self.buf[..128];
+        h[..4].copy_from_slice(b"GMBU");
+        h[4] = 0; // minor
+        h[5] = 2; // major
+        h[6..8].copy_from_slice(&1u16.to_le_bytes()); // media type 1: Ethernet
+        for (i, v) in fields.iter().enumerate() {
+            h[8 + 2 * i..10 + 2 * i].copy_from_slice(&(*v as u16).to_le_bytes());
+        }
+        h[24..28].copy_from_slice(&table_offset.to_le_bytes());
+        h[28..32].copy_from_slice(&(4 * self.table.len() as u32).to_le_bytes());
+        self.buf
+    }
+}

@@ -1,6 +1,7 @@
 //! The same trace written in every supported input format gives the same analysis: pcap (µs
 //! and ns), pcapng (two interfaces, ns resolution; little- and big-endian; power-of-two
-//! resolution), gzip'd and zstd'd pcap, Linux SLL and SLL2, snap length 128, standard input.
+//! resolution), gzip'd and zstd'd pcap, Linux SLL and SLL2, snap length 128, Network
+//! Monitor 2.0 (written by our own writer), standard input.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::process::Stdio;
 
 use portreuse::synth::{Case, Scenario, generate};
 use portreuse::time::Ts;
-use portreuse::write::{NgInterface, PcapNgWriter, PcapWriter};
+use portreuse::write::{NetmonWriter, NgInterface, PcapNgWriter, PcapWriter};
 use serde_json::Value;
 
 struct Frame {
@@ -156,6 +157,12 @@ fn every_format_gives_the_same_summary_and_attempts() {
         ruzstd::encoding::compress_to_vec(&pcap[..], ruzstd::encoding::CompressionLevel::Fastest);
     fs::write(p("us.pcap.zst.bin"), zst).unwrap();
 
+    let mut netmon = NetmonWriter::new();
+    for f in &frames {
+        netmon.write(f.ts, &f.data, f.orig_len);
+    }
+    fs::write(p("netmon2.cap"), netmon.finish()).unwrap();
+
     let reference = comparable(&common::json(&[p("us.pcap").to_str().unwrap()]));
     assert_eq!(reference.0.as_array().unwrap().len(), 345);
     for name in [
@@ -167,6 +174,7 @@ fn every_format_gives_the_same_summary_and_attempts() {
         "be-ns.pcapng",
         "us.pcap.gz.bin",
         "us.pcap.zst.bin",
+        "netmon2.cap",
     ] {
         let doc = common::json(&[p(name).to_str().unwrap()]);
         assert_same(name, &comparable(&doc), &reference);
