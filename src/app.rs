@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use indexmap::IndexMap;
 
 use crate::attempt::ReuseClass;
-use crate::capture::{self, FileInfo};
+use crate::capture::{self, Capture, FileInfo};
 use crate::cli::{Cli, Format};
 use crate::decode::Decoded;
 use crate::filter::Filter;
@@ -53,6 +53,17 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     for (path, name) in cli.captures.iter().zip(&names) {
         captures.push(capture::open(path).with_context(|| name.clone())?);
     }
+    analyze(cli, names, captures, out)
+}
+
+/// The analysis of captures already opened (`names` label them in the report): merge,
+/// decode, track, summarise, render.
+pub fn analyze(
+    cli: &Cli,
+    names: Vec<String>,
+    captures: Vec<Capture>,
+    out: &mut dyn Write,
+) -> Result<Status> {
     let filter = Filter {
         sources: cli.sources.clone(),
         servers: cli.servers.clone(),
@@ -144,6 +155,9 @@ fn drain(
     json: &mut Option<JsonWriter>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    while let Some(end) = tracker.pop_ended() {
+        summary.add_end(&end);
+    }
     while let Some(attempt) = tracker.pop_decided() {
         summary.add(&attempt);
         if let Some(writer) = json.as_mut() {

@@ -181,9 +181,9 @@ pub struct Attempt {
     pub previous_attempt_gap_ns: Option<i64>,
     /// TSval of the first SYN.
     pub tsval: Option<u32>,
-    /// When each SYN retransmission was sent, in ms after the first SYN (the first
+    /// When each SYN retransmission was sent, in microseconds after the first SYN (the first
     /// RETRANSMITS_KEPT of them): the retransmission schedule tells the client's stack.
-    pub retransmit_ms: [u32; RETRANSMITS_KEPT],
+    pub retransmit_us: [u32; RETRANSMITS_KEPT],
     pub reuse: Option<Reuse>,
     /// Set once the attempt is decided (resolved against the capture's clock).
     pub outcome: Outcome,

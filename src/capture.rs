@@ -95,12 +95,18 @@ pub struct Capture {
 
 /// Opens `path` (`-` is standard input), sniffing gzip and the capture format by magic.
 pub fn open(path: &Path) -> Result<Capture, CaptureError> {
-    let io_err = |e| CaptureError::new(ErrorKind::Io(e), 0, 0);
     let raw: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
         Box::new(File::open(path).map_err(|e| CaptureError::new(ErrorKind::Open(e), 0, 0))?)
     };
+    open_reader(raw)
+}
+
+/// Reads a capture from any byte stream (a file, standard input, a buffer in a test or a
+/// fuzzer), sniffing compression and format by magic.
+pub fn open_reader(raw: Box<dyn Read>) -> Result<Capture, CaptureError> {
+    let io_err = |e| CaptureError::new(ErrorKind::Io(e), 0, 0);
     let mut input = BufReader::with_capacity(1 << 16, raw);
     let magic = peek(&mut input).map_err(io_err)?;
     if magic.1 == 0 {
@@ -151,7 +157,7 @@ impl Capture {
                 if n == 4 =>
             {
                 let reader = LegacyPcapReader::new(BUFFER, input).map_err(damaged)?;
-                let (linktype, nanos, big_endian) = legacy_header(&reader);
+                let (linktype, nanos, big_endian, snaplen) = legacy_header(&reader);
                 let digits = if nanos { 9 } else { 6 };
                 let format = Format::Legacy {
                     reader,
@@ -164,6 +170,7 @@ impl Capture {
                     FileInfo {
                         format: "pcap",
                         digits,
+                        snaplen,
                         ..FileInfo::default()
                     },
                 )
@@ -253,21 +260,24 @@ impl Capture {
     }
 }
 
-fn legacy_header(reader: &LegacyPcapReader<Box<dyn Read>>) -> (u32, bool, bool) {
+/// Link type, nanosecond magic, byte order and snap length of a classic pcap header.
+fn legacy_header(reader: &LegacyPcapReader<Box<dyn Read>>) -> (u32, bool, bool, u32) {
     // The header is the reader's first "block"; pcap-parser also keeps it, but only lends it
     // through next(), so read the 24 bytes' meaning from its magic here.
     let data = reader.data();
     let magic = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
     let big_endian = matches!(magic, 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1);
     let nanos = matches!(magic, 0xa1b2_3c4d | 0x4d3c_b2a1);
-    let raw = [data[20], data[21], data[22], data[23]];
-    let linktype = if big_endian {
-        u32::from_be_bytes(raw)
-    } else {
-        u32::from_le_bytes(raw)
+    let word = |at: usize| {
+        let raw = [data[at], data[at + 1], data[at + 2], data[at + 3]];
+        if big_endian {
+            u32::from_be_bytes(raw)
+        } else {
+            u32::from_le_bytes(raw)
+        }
     };
     // The upper bits of the link-type field carry FCS information (pcap spec, LinkType).
-    (linktype & 0x0fff_ffff, nanos, big_endian)
+    (word(20) & 0x0fff_ffff, nanos, big_endian, word(16))
 }
 
 enum Step<T> {

@@ -17,6 +17,7 @@ pub mod attempt;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod diagnose;
 pub mod error;
 pub mod filter;
 pub mod merge;

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use indexmap::IndexMap;
 
 use crate::attempt::{Attempt, Outcome, ReuseClass};
+use crate::diagnose::Diagnosis;
 use crate::tcp::Endpoint;
+use crate::track::ConnEnd;
 
 /// Counts over a set of attempts, by outcome.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,7 +69,6 @@ pub struct PairStats {
     pub gaps: GapRange,
 }
 
-#[derive(Clone, Debug)]
 pub struct Summary {
     pub outcomes: OutcomeCounts,
     /// Cross table: reuse class x outcome.
@@ -80,6 +81,7 @@ pub struct Summary {
     pub flagged: Vec<Attempt>,
     pub flagged_total: u64,
     pub flag_cap: usize,
+    pub diagnosis: Diagnosis,
 }
 
 impl Summary {
@@ -94,6 +96,7 @@ impl Summary {
             flagged: Vec::new(),
             flagged_total: 0,
             flag_cap,
+            diagnosis: Diagnosis::default(),
         }
     }
 
@@ -110,7 +113,13 @@ impl Summary {
         self.cross[ReuseClass::InWindow as usize].failed()
     }
 
+    /// A connection that ended (for the direction analysis).
+    pub fn add_end(&mut self, end: &ConnEnd) {
+        self.diagnosis.add_end(end);
+    }
+
     pub fn add(&mut self, a: &Attempt) {
+        self.diagnosis.add(a);
         let class = a.reuse_class();
         self.outcomes.add(a.outcome);
         self.cross[class as usize].add(a.outcome);

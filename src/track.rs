@@ -376,9 +376,9 @@ impl Book {
             Some(id) if syn_only && from_client && seg.seq == flow.isn => {
                 let p = self.slot(id);
                 let n = p.attempt.syn_retransmits as usize;
-                if let Some(slot) = p.attempt.retransmit_ms.get_mut(n) {
-                    *slot = (seg.ts.since(p.attempt.ts) / 1_000_000).clamp(0, i64::from(u32::MAX))
-                        as u32;
+                if let Some(slot) = p.attempt.retransmit_us.get_mut(n) {
+                    *slot =
+                        (seg.ts.since(p.attempt.ts) / 1_000).clamp(0, i64::from(u32::MAX)) as u32;
                 }
                 p.attempt.syn_retransmits += 1;
                 p.attempt.last_syn_ts = seg.ts;
@@ -537,7 +537,7 @@ impl Book {
             previous_attempt_frame: flow.last_attempt_frame,
             previous_attempt_gap_ns,
             tsval: seg.tsval,
-            retransmit_ms: [0; RETRANSMITS_KEPT],
+            retransmit_us: [0; RETRANSMITS_KEPT],
             reuse,
             outcome: Outcome::Unknown,
         };

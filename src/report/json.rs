@@ -8,8 +8,10 @@ use serde_json::{Map, Value, json};
 
 use super::Report;
 use crate::attempt::{Attempt, Outcome, ReuseClass};
-use crate::tcp::FrameRef;
+use crate::tcp::{Endpoint, FrameRef};
+use crate::time::Rfc3339;
 use crate::time::secs;
+use serde::{Serialize, Serializer};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -36,10 +38,8 @@ impl JsonWriter {
     pub fn attempt(&mut self, out: &mut dyn Write, a: &Attempt) -> io::Result<()> {
         let sep = if self.count == 0 { "" } else { "," };
         self.count += 1;
-        let value = attempt_value(a, &self.files);
         write!(out, "{sep}\n    ")?;
-        serde_json::to_writer(&mut *out, &value)?;
-        Ok(())
+        write_attempt(out, a, &self.files)
     }
 
     pub fn finish(self, out: &mut dyn Write, report: &Report) -> io::Result<()> {
@@ -53,81 +53,118 @@ impl JsonWriter {
     }
 }
 
-fn frame_fields(
-    map: &mut Map<String, Value>,
-    key: &str,
-    frame: FrameRef,
-    files: &FileNames,
-    own_file: u32,
-) {
-    map.insert(key.into(), json!(frame.number));
-    if frame.file != own_file {
-        let file_key = key.replace("frame", "file");
-        map.insert(file_key, json!(files.names[frame.file as usize]));
-    }
+/// One attempt, serialised straight from borrowed data (no intermediate `Value`, no
+/// temporary strings: addresses and times are written through their `Display`).
+#[derive(Serialize)]
+struct AttemptLine<'a> {
+    file: &'a str,
+    frame: u64,
+    #[serde(serialize_with = "display")]
+    time: Rfc3339,
+    #[serde(serialize_with = "display")]
+    src: Endpoint,
+    #[serde(serialize_with = "display")]
+    dst: Endpoint,
+    isn: u32,
+    tsval: Option<u32>,
+    syn_retransmits: u32,
+    /// When each retransmission was sent, seconds after the first SYN (the first six).
+    retransmit_s: Vec<f64>,
+    wait_s: f64,
+    challenge_acks: u32,
+    outcome: &'static str,
+    icmp: Option<IcmpLine>,
+    answer_frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer_file: Option<&'a str>,
+    previous_attempt_frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_attempt_file: Option<&'a str>,
+    previous_attempt_gap_s: Option<f64>,
+    reuse: Option<ReuseLine<'a>>,
 }
 
-fn attempt_value(a: &Attempt, files: &FileNames) -> Value {
-    let digits = files
-        .digits
-        .get(a.frame.file as usize)
-        .copied()
-        .unwrap_or(6);
-    let mut m = Map::new();
-    m.insert("file".into(), json!(files.names[a.frame.file as usize]));
-    m.insert("frame".into(), json!(a.frame.number));
-    m.insert("time".into(), json!(a.ts.rfc3339(digits).to_string()));
-    m.insert("src".into(), json!(a.client.to_string()));
-    m.insert("dst".into(), json!(a.server.to_string()));
-    m.insert("isn".into(), json!(a.isn.0));
-    m.insert("syn_retransmits".into(), json!(a.syn_retransmits));
-    m.insert("wait_s".into(), json!(secs(a.last_syn_ts.since(a.ts))));
-    m.insert("challenge_acks".into(), json!(a.challenge_acks));
-    m.insert("outcome".into(), json!(a.outcome.name()));
-    let icmp = a.icmp.map_or(Value::Null, |i| {
-        json!({"frame": i.frame.number, "version": if i.v6 { 6 } else { 4 }, "type": i.icmp_type, "code": i.code})
-    });
-    m.insert("icmp".into(), icmp);
-    let icmp_answer = a.icmp.map(|i| crate::attempt::Answer {
-        frame: i.frame,
-        ts: i.ts,
-    });
-    match a.syn_ack.or(a.rst).or(icmp_answer) {
-        Some(answer) => frame_fields(&mut m, "answer_frame", answer.frame, files, a.frame.file),
-        None => {
-            m.insert("answer_frame".into(), Value::Null);
-        }
-    }
-    match a.previous_attempt_frame {
-        Some(f) => frame_fields(&mut m, "previous_attempt_frame", f, files, a.frame.file),
-        None => {
-            m.insert("previous_attempt_frame".into(), Value::Null);
-        }
-    }
-    let reuse = a.reuse.map_or(Value::Null, |r| {
-        let mut o = Map::new();
-        frame_fields(
-            &mut o,
-            "previous_frame",
-            r.previous_frame,
-            files,
-            a.frame.file,
-        );
-        frame_fields(
-            &mut o,
-            "previous_end_frame",
-            r.previous_end_frame,
-            files,
-            a.frame.file,
-        );
-        o.insert("gap_s".into(), json!(secs(r.gap_ns)));
-        o.insert("in_window".into(), json!(r.in_window));
-        o.insert("open".into(), json!(r.open));
-        o.insert("time_wait_holder".into(), json!(r.holder.name()));
-        Value::Object(o)
-    });
-    m.insert("reuse".into(), reuse);
-    Value::Object(m)
+#[derive(Serialize)]
+struct IcmpLine {
+    frame: u64,
+    version: u8,
+    #[serde(rename = "type")]
+    icmp_type: u8,
+    code: u8,
+}
+
+#[derive(Serialize)]
+struct ReuseLine<'a> {
+    previous_frame: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_file: Option<&'a str>,
+    previous_end_frame: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_end_file: Option<&'a str>,
+    gap_s: f64,
+    in_window: bool,
+    open: bool,
+    time_wait_holder: &'static str,
+    isn_advanced: Option<bool>,
+    ts_advanced: Option<bool>,
+}
+
+fn display<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+fn write_attempt(out: &mut dyn Write, a: &Attempt, files: &FileNames) -> io::Result<()> {
+    let own = a.frame.file;
+    let name = |f: FrameRef| files.names.get(f.file as usize).map_or("?", String::as_str);
+    let other_file = |f: FrameRef| (f.file != own).then(|| name(f));
+    let answer = a
+        .syn_ack
+        .or(a.rst)
+        .map(|x| x.frame)
+        .or(a.icmp.map(|i| i.frame));
+    let digits = files.digits.get(own as usize).copied().unwrap_or(6);
+    let retransmits = (a.syn_retransmits as usize).min(a.retransmit_us.len());
+    let line = AttemptLine {
+        file: name(a.frame),
+        frame: a.frame.number,
+        time: a.ts.rfc3339(digits),
+        src: a.client,
+        dst: a.server,
+        isn: a.isn.0,
+        tsval: a.tsval,
+        syn_retransmits: a.syn_retransmits,
+        retransmit_s: a.retransmit_us[..retransmits]
+            .iter()
+            .map(|us| f64::from(*us) / 1e6)
+            .collect(),
+        wait_s: secs(a.last_syn_ts.since(a.ts)),
+        challenge_acks: a.challenge_acks,
+        outcome: a.outcome.name(),
+        icmp: a.icmp.map(|i| IcmpLine {
+            frame: i.frame.number,
+            version: if i.v6 { 6 } else { 4 },
+            icmp_type: i.icmp_type,
+            code: i.code,
+        }),
+        answer_frame: answer.map(|f| f.number),
+        answer_file: answer.and_then(other_file),
+        previous_attempt_frame: a.previous_attempt_frame.map(|f| f.number),
+        previous_attempt_file: a.previous_attempt_frame.and_then(other_file),
+        previous_attempt_gap_s: a.previous_attempt_gap_ns.map(secs),
+        reuse: a.reuse.map(|r| ReuseLine {
+            previous_frame: r.previous_frame.number,
+            previous_file: other_file(r.previous_frame),
+            previous_end_frame: r.previous_end_frame.number,
+            previous_end_file: other_file(r.previous_end_frame),
+            gap_s: secs(r.gap_ns),
+            in_window: r.in_window,
+            open: r.open,
+            time_wait_holder: r.holder.name(),
+            isn_advanced: r.isn_advanced,
+            ts_advanced: r.ts_advanced,
+        }),
+    };
+    serde_json::to_writer(out, &line).map_err(io::Error::from)
 }
 
 fn tail(r: &Report) -> Vec<(&'static str, Value)> {
@@ -200,7 +237,10 @@ fn tail(r: &Report) -> Vec<(&'static str, Value)> {
         .iter()
         .map(|(server, st)| {
             let mut o = Map::new();
+            let behaviour = r.summary.diagnosis.servers.get(server);
             o.insert("server".into(), json!(server.to_string()));
+            o.insert("ip".into(), json!(server.ip.to_string()));
+            o.insert("port".into(), json!(server.port));
             o.insert("attempts".into(), json!(st.outcomes.total()));
             for outcome in Outcome::ALL {
                 o.insert(outcome.name().into(), json!(st.outcomes.get(outcome)));
@@ -216,6 +256,25 @@ fn tail(r: &Report) -> Vec<(&'static str, Value)> {
                 json!(st.established_in_window),
             );
             o.insert("established_gap_s".into(), gap_range(st.established_gaps));
+            if let Some(b) = behaviour {
+                let (lower, upper) = b.time_wait_bracket();
+                let bracket = (lower.is_some() || upper.is_some())
+                    .then(|| json!({"lower": lower.map(secs), "upper": upper.map(secs)}));
+                o.insert("time_wait_bracket_s".into(), json!(bracket));
+                o.insert(
+                    "time_wait_judgement".into(),
+                    json!(super::diagnosis::bracket_text(lower, upper)),
+                );
+                o.insert("response_style".into(), json!(b.response_style()));
+                let verdicts: Map<String, Value> = b
+                    .verdicts
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), json!(v)))
+                    .collect();
+                o.insert("reuse_verdicts".into(), Value::Object(verdicts));
+                let minutes: Vec<Value> = b.per_minute.iter().map(|(n, f)| json!([n, f])).collect();
+                o.insert("attempts_failed_per_minute".into(), Value::Array(minutes));
+            }
             Value::Object(o)
         })
         .collect();
@@ -242,6 +301,11 @@ fn tail(r: &Report) -> Vec<(&'static str, Value)> {
         ("summary", Value::Object(summary)),
         ("cross_table", Value::Object(cross)),
         ("servers", Value::Array(servers)),
+        ("sources", super::diagnosis::sources_json(r)),
+        ("clients_felt", super::diagnosis::felt_json(r)),
+        ("asymmetries", super::diagnosis::asymmetries_json(r)),
+        ("relays", super::diagnosis::relays_json(r)),
+        ("capture_quality", super::diagnosis::quality_json(r)),
         ("files", Value::Array(files)),
         ("headline", json!(r.headline())),
         ("warnings", json!(r.warnings)),

@@ -1,6 +1,7 @@
 //! The report stage: everything the run found, and the writers that format it. This is the
 //! only module that formats text for the user.
 
+pub mod diagnosis;
 pub mod json;
 pub mod table;
 
@@ -21,7 +22,6 @@ pub struct FileMeta {
 }
 
 /// Everything a writer needs.
-#[derive(Clone, Debug)]
 pub struct Report {
     pub files: Vec<FileMeta>,
     pub window_ns: i64,

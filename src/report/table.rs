@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use comfy_table::presets::ASCII_MARKDOWN;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
-use super::{Report, count, human_secs, thousands};
+use super::{Report, count, diagnosis, human_secs, thousands};
 use crate::attempt::{Outcome, ReuseClass};
 use crate::time::secs;
 
@@ -43,7 +43,104 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out, "\nPer server:")?;
     writeln!(out, "{}", server_table(r))?;
+    write_diagnosis(r, out)?;
     write_warnings(r, out)
+}
+
+/// The diagnosis sections; each appears only when it has something to say.
+fn write_diagnosis(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let d = &r.summary.diagnosis;
+    let sources: Vec<String> = d
+        .sources
+        .values()
+        .filter_map(|s| diagnosis::source_sentence(r, s))
+        .collect();
+    if !sources.is_empty() {
+        writeln!(out, "\nSource ports:")?;
+        for line in sources {
+            writeln!(out, "- {line}")?;
+        }
+    }
+    let servers: Vec<String> = d
+        .servers
+        .iter()
+        .filter_map(|(server, b)| {
+            let (lower, upper) = b.time_wait_bracket();
+            let bracket = diagnosis::bracket_text(lower, upper);
+            let style = b.response_style();
+            if bracket.is_none() && style.is_none() {
+                return None;
+            }
+            let mut parts = Vec::new();
+            if let Some(style) = style {
+                parts.push(format!("answers SYNs in its TIME_WAIT with {style}"));
+            }
+            if let Some(bracket) = bracket {
+                parts.push(format!("TIME_WAIT {bracket}"));
+            }
+            let mut line = format!("{server}: {}", parts.join("; "));
+            for (verdict, n) in &b.verdicts {
+                line.push_str(&format!("\n    {} {verdict}", thousands(*n)));
+            }
+            Some(line)
+        })
+        .collect();
+    if !servers.is_empty() {
+        writeln!(out, "\nServers and their TIME_WAIT:")?;
+        for line in servers {
+            writeln!(out, "- {line}")?;
+        }
+    }
+    if !d.felt.is_empty() {
+        writeln!(out, "\nWhat the clients felt:")?;
+        for (ip, felt) in &d.felt {
+            let schedules: Vec<String> = d
+                .schedules
+                .get(ip)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, n)| format!("{} {}", thousands(*n), k.name()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let how = if schedules.is_empty() {
+                String::new()
+            } else {
+                format!("; retransmissions: {}", schedules.join(", "))
+            };
+            writeln!(
+                out,
+                "- {ip}: {} failed or challenged, waiting up to {} (mean {}){how}.",
+                count(felt.failed, "attempt"),
+                human_secs(felt.max_wait_ns),
+                human_secs(felt.total_wait_ns / felt.failed.max(1) as i64),
+            )?;
+        }
+        for (server, b) in &d.servers {
+            if b.per_minute.iter().any(|(_, f)| *f > 0) && b.per_minute.len() > 1 {
+                writeln!(
+                    out,
+                    "- {server}, share of attempts failed per minute: {}",
+                    diagnosis::per_minute_text(&b.per_minute)
+                )?;
+            }
+        }
+    }
+    let asymmetries = diagnosis::asymmetries(r);
+    if !asymmetries.is_empty() {
+        writeln!(out, "\nDirection asymmetry:")?;
+        for a in &asymmetries {
+            writeln!(out, "- {}", diagnosis::asymmetry_sentence(a))?;
+        }
+    }
+    let relays = diagnosis::relay_sentences(r);
+    if !relays.is_empty() {
+        writeln!(out, "\nRelayed conversations (both legs in the capture):")?;
+        for line in relays {
+            writeln!(out, "- {line}")?;
+        }
+    }
+    Ok(())
 }
 
 fn new_table(header: &[&str]) -> Table {
@@ -187,8 +284,12 @@ fn write_warnings(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         .filter(|(k, _)| k.is_failure())
         .map(|(k, n)| format!("{} {}", thousands(*n), k.name()))
         .collect();
-    if !undecoded.is_empty() || !r.warnings.is_empty() {
-        writeln!(out, "\nCapture notes:")?;
+    let quality = diagnosis::quality_notes(r);
+    if !undecoded.is_empty() || !r.warnings.is_empty() || !quality.is_empty() {
+        writeln!(out, "\nCapture quality:")?;
+    }
+    for note in &quality {
+        writeln!(out, "- {note}")?;
     }
     if !undecoded.is_empty() {
         writeln!(out, "- frames not decoded: {}", undecoded.join(", "))?;

@@ -1,0 +1,334 @@
+//! Wording and structure of the diagnosis sections (issue 5), shared by the table and the
+//! JSON writers: source-port patterns, inferred TIME_WAIT, acceptance rules, what users felt,
+//! direction asymmetry, relayed conversations and capture quality.
+
+use serde_json::{Value, json};
+
+use super::{Report, count, human_secs, thousands};
+use crate::attempt::Outcome;
+use crate::diagnose::directions::Asymmetry;
+use crate::diagnose::ports::{INTERVAL_BUCKETS_S, SourcePorts};
+use crate::diagnose::servers::known_default;
+use crate::time::secs;
+
+/// A source worth a sentence: enough attempts to see a pattern.
+pub fn source_sentence(r: &Report, s: &SourcePorts) -> Option<String> {
+    let pattern = s.pattern(r.window_ns)?;
+    let rate = s.sustained_rate();
+    let pool = s.pool_needed(r.window_ns);
+    let window = human_secs(r.window_ns);
+    let mut line = format!(
+        "{}: {} ports ({}–{}) over {}; {} pattern",
+        s.ip,
+        thousands(u64::from(s.distinct_ports)),
+        s.min_port,
+        s.max_port,
+        count(s.attempts, "attempt"),
+        pattern.name()
+    );
+    if let Some(min) = s.min_reuse_interval_ns {
+        line.push_str(&format!("; ports return after {}", human_secs(min)));
+    }
+    let held = r
+        .summary
+        .diagnosis
+        .servers
+        .values()
+        .filter_map(|b| b.longest_held_ns)
+        .max();
+    if let Some(held) = held.filter(|_| s.min_reuse_interval_ns.is_some_and(|m| m < r.window_ns)) {
+        line.push_str(&format!(
+            "; the server holds TIME_WAIT ≥ {}",
+            human_secs(held)
+        ));
+    }
+    if s.min_reuse_interval_ns.is_some_and(|m| m < r.window_ns) {
+        line.push_str(&format!(
+            "; a reuse interval ≥ {window} or a pool of ≥ {} ports at {:.2} conn/s avoids the collisions",
+            thousands(pool),
+            rate
+        ));
+    }
+    line.push('.');
+    Some(line)
+}
+
+pub fn sources_json(r: &Report) -> Value {
+    let sources: Vec<Value> = r
+        .summary
+        .diagnosis
+        .sources
+        .values()
+        .map(|s| {
+            let intervals: serde_json::Map<String, Value> = INTERVAL_BUCKETS_S
+                .iter()
+                .map(|b| format!("lt_{b}s"))
+                .chain(std::iter::once(format!("ge_{}s", INTERVAL_BUCKETS_S[INTERVAL_BUCKETS_S.len() - 1])))
+                .zip(s.reuse_intervals.iter())
+                .map(|(k, v)| (k, json!(v)))
+                .collect();
+            let d = s.deltas;
+            json!({
+                "ip": s.ip.to_string(),
+                "attempts": s.attempts,
+                "pattern": s.pattern(r.window_ns).map(|p| p.name()),
+                "distinct_ports": s.distinct_ports,
+                "port_range": [s.min_port, s.max_port],
+                "min_reuse_interval_s": s.min_reuse_interval_ns.map(secs),
+                "min_reuse_interval_same_destination_s": s.min_same_destination_ns.map(secs),
+                "reuse_intervals": intervals,
+                "port_deltas": {"zero": d.zero, "up_1_8": d.small_up, "up_9_256": d.medium_up, "down_1_256": d.small_down, "large": d.large},
+                "rate_peak_per_s": s.peak_per_1s,
+                "rate_peak_per_60s": s.peak_per_60s,
+                "rate_sustained_per_s": s.sustained_rate(),
+                "pool_needed": s.pool_needed(r.window_ns),
+                "summary": source_sentence(r, s),
+            })
+        })
+        .collect();
+    Value::Array(sources)
+}
+
+/// "between 118 s and 245 s: consistent with Windows' 240 s default"
+pub fn bracket_text(lower: Option<i64>, upper: Option<i64>) -> Option<String> {
+    let text = match (lower, upper) {
+        (Some(l), Some(u)) => format!("between {} and {}", human_secs(l), human_secs(u)),
+        (Some(l), None) => format!("at least {}", human_secs(l)),
+        (None, Some(u)) => format!("at most {}", human_secs(u)),
+        (None, None) => return None,
+    };
+    Some(match known_default(lower, upper) {
+        Some(name) => format!("{text}: consistent with {name}"),
+        None => text,
+    })
+}
+
+/// Failure share per minute, as `12%` figures, for servers where something failed.
+pub fn per_minute_text(per_minute: &[(u64, u64)]) -> String {
+    per_minute
+        .iter()
+        .take(30)
+        .map(|(n, f)| {
+            if *n == 0 {
+                "-".to_string()
+            } else {
+                format!("{}%", f * 100 / n)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn asymmetries(r: &Report) -> Vec<Asymmetry> {
+    r.summary
+        .diagnosis
+        .pairs
+        .iter()
+        .filter_map(|((low, high), pair)| pair.asymmetry(*low, *high))
+        .collect()
+}
+
+pub fn asymmetry_sentence(a: &Asymmetry) -> String {
+    let f = &a.failing;
+    let how = {
+        let mut parts = Vec::new();
+        for o in Outcome::ALL.iter().filter(|o| o.is_failure()) {
+            let n = f.outcomes.get(*o);
+            if n > 0 {
+                parts.push(format!("{} {}", thousands(n), o.name().replace('_', " ")));
+            }
+        }
+        if f.refused_by_application > 0 {
+            parts.push(format!(
+                "{} accepted by TCP, then closed by {} within a second with almost no data",
+                thousands(f.refused_by_application),
+                a.refuser
+            ));
+        }
+        parts.join(", ")
+    };
+    format!(
+        "{} → {}: {} of {} fail ({how}), while {} → {} works ({} of {} succeed): {} refuses connections from {}.",
+        a.initiator,
+        a.refuser,
+        thousands(f.failed()),
+        count(f.attempts(), "attempt"),
+        a.refuser,
+        a.initiator,
+        thousands(a.working.succeeded()),
+        thousands(a.working.attempts()),
+        a.refuser,
+        a.initiator
+    )
+}
+
+pub fn relay_sentences(r: &Report) -> Vec<String> {
+    r.summary
+        .diagnosis
+        .relays
+        .iter()
+        .map(|(relay, n)| {
+            if relay.transparent {
+                format!(
+                    "{}: {} reached {}:{} through {} and arrived with its own address: the relay is transparent (client-side transparency), so {} sees {} instead of {}.",
+                    count(*n, "conversation"), relay.client, relay.relay, relay.port, relay.relay, relay.server, relay.client, relay.relay
+                )
+            } else {
+                format!(
+                    "{}: {} → {}:{} relayed as {} → {}:{} (the relay's own address on the second leg).",
+                    count(*n, "conversation"), relay.client, relay.relay, relay.port, relay.relay, relay.server, relay.port
+                )
+            }
+        })
+        .collect()
+}
+
+/// Limits of what the capture can show, as sentences (empty when there are none).
+pub fn quality_notes(r: &Report) -> Vec<String> {
+    let mut notes = Vec::new();
+    let s = &r.summary;
+    let t = &r.track;
+    if s.attempts() > 0 && t.server_packets == 0 {
+        notes.push(format!(
+            "No packet from any server: a one-direction capture cannot tell unanswered from unseen, so its {} are reported unknown, not unanswered.",
+            count(s.attempts(), "attempt")
+        ));
+    } else {
+        for (server, st) in &s.servers {
+            let answered = st.outcomes.total()
+                - st.outcomes.get(Outcome::Unanswered)
+                - st.outcomes.get(Outcome::Unknown);
+            if answered == 0 && st.outcomes.total() >= 3 {
+                notes.push(format!(
+                    "{server} answered none of its {}: it was down, filtered, or outside the capture's view.",
+                    count(st.outcomes.total(), "attempt")
+                ));
+            }
+        }
+    }
+    if t.ends_without_handshake > 0 {
+        notes.push(format!(
+            "{} belong to connections whose SYN is not in the capture (it began mid-connection): their TIME_WAIT holder is unknown and reuses of them are not seen.",
+            count(t.ends_without_handshake, "FIN or RST segment")
+        ));
+    }
+    let drops: u64 = r.files.iter().map(|f| f.info.dropped).sum();
+    if drops > 0 {
+        notes.push(format!(
+            "The capturing interface dropped {} (pcapng statistics).",
+            count(drops, "packet")
+        ));
+    }
+    if t.acks_of_unseen_data > 0 {
+        notes.push(format!(
+            "In {} an ACK acknowledges data the capture never showed: the capture missed packets.",
+            count(t.acks_of_unseen_data, "connection")
+        ));
+    }
+    let cut: u64 = r.files.iter().map(|f| f.info.cut_frames).sum();
+    if cut > 0 {
+        let snap = r
+            .files
+            .iter()
+            .map(|f| f.info.snaplen)
+            .filter(|s| *s > 0)
+            .min();
+        let snap = snap
+            .map(|s| format!(" (snap length {s})"))
+            .unwrap_or_default();
+        notes.push(format!(
+            "{} were cut short{snap}: TCP headers were still read; payload lengths come from the IP headers.",
+            count(cut, "frame")
+        ));
+    }
+    let no_ts: u64 = r.files.iter().map(|f| f.info.without_timestamp).sum();
+    if no_ts > 0 {
+        notes.push(format!(
+            "{} have no timestamp (pcapng Simple Packet Blocks).",
+            count(no_ts, "frame")
+        ));
+    }
+    notes
+}
+
+pub fn quality_json(r: &Report) -> Value {
+    let t = &r.track;
+    json!({
+        "one_direction": r.summary.attempts() > 0 && t.server_packets == 0,
+        "server_packets": t.server_packets,
+        "ends_without_handshake": t.ends_without_handshake,
+        "acks_of_unseen_data": t.acks_of_unseen_data,
+        "interface_drops": r.files.iter().map(|f| f.info.dropped).sum::<u64>(),
+        "frames_cut_by_snaplen": r.files.iter().map(|f| f.info.cut_frames).sum::<u64>(),
+        "out_of_order_frames": r.files.iter().map(|f| f.info.out_of_order).sum::<u64>(),
+        "notes": quality_notes(r),
+    })
+}
+
+pub fn felt_json(r: &Report) -> Value {
+    let d = &r.summary.diagnosis;
+    let clients: Vec<Value> = d
+        .felt
+        .iter()
+        .map(|(ip, f)| {
+            let schedules: serde_json::Map<String, Value> = d
+                .schedules
+                .get(ip)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.name().to_string(), json!(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "ip": ip.to_string(),
+                "failed_or_challenged": f.failed,
+                "max_wait_s": secs(f.max_wait_ns),
+                "mean_wait_s": secs(f.total_wait_ns / f.failed.max(1) as i64),
+                "retransmission_schedules": schedules,
+            })
+        })
+        .collect();
+    Value::Array(clients)
+}
+
+pub fn asymmetries_json(r: &Report) -> Value {
+    let list: Vec<Value> = asymmetries(r)
+        .iter()
+        .map(|a| {
+            let dir = |d: &crate::diagnose::directions::Direction| {
+                let mut o = serde_json::Map::new();
+                o.insert("attempts".into(), json!(d.attempts()));
+                for outcome in Outcome::ALL {
+                    o.insert(outcome.name().into(), json!(d.outcomes.get(outcome)));
+                }
+                o.insert(
+                    "refused_by_application".into(),
+                    json!(d.refused_by_application),
+                );
+                Value::Object(o)
+            };
+            json!({
+                "initiator": a.initiator.to_string(),
+                "refuser": a.refuser.to_string(),
+                "failing": dir(&a.failing),
+                "working": dir(&a.working),
+                "summary": asymmetry_sentence(a),
+            })
+        })
+        .collect();
+    Value::Array(list)
+}
+
+pub fn relays_json(r: &Report) -> Value {
+    let list: Vec<Value> = r
+        .summary
+        .diagnosis
+        .relays
+        .iter()
+        .map(|(x, n)| {
+            json!({"client": x.client.to_string(), "relay": x.relay.to_string(), "server": x.server.to_string(), "port": x.port, "transparent": x.transparent, "conversations": n})
+        })
+        .collect();
+    Value::Array(list)
+}
