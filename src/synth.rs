@@ -578,3 +578,166 @@ pub fn generate<W: Write>(scn: &Scenario, w: &mut PcapWriter<W>) -> io::Result<T
     }
     Ok(sim.truth)
 }
+
+/// The sister problem of the field report (../shared/seeds/exchange-x400-raptor-transparency.txt):
+/// X.400 MTAs on TCP 102 through a Raptor firewall with client-side transparency. The
+/// external MTA (172.16.5.20) connects to the firewall (172.16.5.1); the firewall passes the
+/// connection on with the external MTA's own address, and the internal MTA (10.1.1.10), which
+/// accepts only the firewall's internal address (10.1.1.1), refuses the association: TCP is
+/// accepted, then closed within a few milliseconds after a short refusal. Connections the
+/// internal MTA opens (to 10.1.1.1, relayed as 172.16.5.1 -> 172.16.5.20) work.
+///
+/// `both_legs` = false: the capture of the external segment only. true: the external and the
+/// internal segment merged into one file. Returns the number of frames written.
+pub fn sister<W: Write>(both_legs: bool, w: &mut PcapWriter<W>) -> io::Result<u64> {
+    let external = Ipv4Addr::new(172, 16, 5, 20);
+    let fw_outside = Ipv4Addr::new(172, 16, 5, 1);
+    let fw_inside = Ipv4Addr::new(10, 1, 1, 1);
+    let internal = Ipv4Addr::new(10, 1, 1, 10);
+    let mut sim = Sim {
+        rng: Rng(1998),
+        heap: BinaryHeap::new(),
+        seq: 0,
+        truth: Truth::default(),
+        history: HashMap::new(),
+        last_use: HashMap::new(),
+        silent: Vec::new(),
+        last_written: Ts::default(),
+    };
+    let start = Ts::from_parts(902_000_000, 0); // 1998
+    for i in 0..12u16 {
+        let t = start.add_nanos(i64::from(i) * 30 * NANOS_PER_SEC);
+        // Inbound: refused by the internal MTA, the refusal relayed to the external MTA.
+        let port = 1100 + i;
+        sim.session(
+            t,
+            (external, port),
+            (fw_outside, 102),
+            300,
+            12,
+            Closer::Server,
+        );
+        if both_legs {
+            let inner = (external, 40_000 + i);
+            sim.session(
+                t.add_nanos(2 * MS),
+                inner,
+                (internal, 102),
+                300,
+                12,
+                Closer::Server,
+            );
+        }
+        // Outbound, 15 s later: the internal MTA delivers its queue, and that works.
+        let t = t.add_nanos(15 * NANOS_PER_SEC);
+        if both_legs {
+            sim.session(
+                t,
+                (internal, 2000 + i),
+                (fw_inside, 102),
+                4000,
+                900,
+                Closer::Client,
+            );
+        }
+        let relayed = (fw_outside, 50_000 + i);
+        sim.session(
+            t.add_nanos(2 * MS),
+            relayed,
+            (external, 102),
+            4000,
+            900,
+            Closer::Client,
+        );
+    }
+    sim.flush_until(None, w)?;
+    Ok(sim.truth.frames)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Closer {
+    Client,
+    Server,
+}
+
+impl Sim {
+    /// A whole TCP session: handshake, `up` bytes from the client, `down` bytes back, then the
+    /// `closer` closes (FIN exchange) within a few milliseconds.
+    fn session(
+        &mut self,
+        t: Ts,
+        client: (Ipv4Addr, u16),
+        server: (Ipv4Addr, u16),
+        up: u32,
+        down: u32,
+        closer: Closer,
+    ) {
+        let (c, s) = (self.isn(), self.isn());
+        let (c1, s1) = (c.wrapping_add(1), s.wrapping_add(1));
+        let up_data = vec![0x60u8; up as usize];
+        let down_data = vec![0x61u8; down as usize];
+        let seg = |from_client, flags, seq, ack, payload| Seg {
+            from_client,
+            flags,
+            seq,
+            ack,
+            payload,
+        };
+        let mut segs = vec![
+            (0, seg(true, "S", c, 0, &[][..])),
+            (1, seg(false, "SA", s, c1, &[][..])),
+            (2, seg(true, "A", c1, s1, &[][..])),
+            (3, seg(true, "PA", c1, s1, &up_data[..])),
+            (5, seg(false, "PA", s1, c1.wrapping_add(up), &down_data[..])),
+        ];
+        let (cu, sd) = (c1.wrapping_add(up), s1.wrapping_add(down));
+        match closer {
+            Closer::Server => segs.extend([
+                (6, seg(false, "FA", sd, cu, &[][..])),
+                (7, seg(true, "FA", cu, sd.wrapping_add(1), &[][..])),
+                (
+                    8,
+                    seg(false, "A", sd.wrapping_add(1), cu.wrapping_add(1), &[][..]),
+                ),
+            ]),
+            Closer::Client => segs.extend([
+                (6, seg(true, "FA", cu, sd, &[][..])),
+                (7, seg(false, "FA", sd, cu.wrapping_add(1), &[][..])),
+                (
+                    8,
+                    seg(true, "A", cu.wrapping_add(1), sd.wrapping_add(1), &[][..]),
+                ),
+            ]),
+        }
+        for (ms, s) in segs {
+            self.push(t.add_nanos(ms * MS), client, server, s);
+        }
+    }
+}
+
+/// Keeps only the frames a capture filter `src host HOST` would: a one-direction capture.
+pub fn one_direction<W: Write>(scn: &Scenario, w: &mut PcapWriter<W>) -> io::Result<Truth> {
+    let mut all = PcapWriter::new(Vec::new(), 65535)?;
+    let truth = generate(scn, &mut all)?;
+    let bytes = all.into_inner();
+    // Re-read the records and keep those sent by the firewall (source IP at Ethernet + 12).
+    let mut at = 24;
+    while let Some(header) = bytes.get(at..at + 16) {
+        let caplen = u32::from_le_bytes([header[8], header[9], header[10], header[11]]) as usize;
+        let orig = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
+        let ts = Ts::from_parts(
+            i64::from(u32::from_le_bytes([
+                header[0], header[1], header[2], header[3],
+            ])),
+            i64::from(u32::from_le_bytes([
+                header[4], header[5], header[6], header[7],
+            ])) * 1000,
+        );
+        let frame = &bytes[at + 16..at + 16 + caplen];
+        if frame.get(26..30) == Some(&FIREWALL.octets()[..]) {
+            w.write_cut(ts, frame, orig)?;
+        }
+        at += 16 + caplen;
+    }
+    Ok(truth)
+}

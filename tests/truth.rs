@@ -39,6 +39,26 @@ fn checked_in_fixtures_are_what_the_generator_writes() {
 }
 
 #[test]
+fn checked_in_sister_and_one_direction_fixtures_are_what_the_generator_writes() {
+    let fixture =
+        |name: &str| fs::read(format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for (both, name) in [
+        (false, "x400-sister-external.pcap"),
+        (true, "x400-sister-both-legs.pcap"),
+    ] {
+        let mut w = PcapWriter::new(Vec::new(), 65535).unwrap();
+        portreuse::synth::sister(both, &mut w).unwrap();
+        assert!(
+            w.into_inner() == fixture(name),
+            "{name} differs from the generator"
+        );
+    }
+    let mut w = PcapWriter::new(Vec::new(), 65535).unwrap();
+    portreuse::synth::one_direction(&Scenario::fixture(Case::Broken), &mut w).unwrap();
+    assert!(w.into_inner() == fixture("isa2000-broken-one-direction.pcap"));
+}
+
+#[test]
 fn broken_case_counts_equal_the_generator_truth() {
     let (path, truth) = write_case(Case::Broken, 65535, "broken-truth.pcap");
     let doc = common::json(&[&path]);

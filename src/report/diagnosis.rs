@@ -170,8 +170,8 @@ pub fn relay_sentences(r: &Report) -> Vec<String> {
         .map(|(relay, n)| {
             if relay.transparent {
                 format!(
-                    "{}: {} reached {}:{} through {} and arrived with its own address: the relay is transparent (client-side transparency), so {} sees {} instead of {}.",
-                    count(*n, "conversation"), relay.client, relay.relay, relay.port, relay.relay, relay.server, relay.client, relay.relay
+                    "{} from {} to {}:{} went on as {} → {}:{} with the client's own address: {} relays transparently (client-side transparency), so {} sees {}, not the relay.",
+                    count(*n, "conversation"), relay.client, relay.relay, relay.port, relay.client, relay.server, relay.port, relay.relay, relay.server, relay.client
                 )
             } else {
                 format!(

@@ -147,6 +147,17 @@ fn headline(r: &Report) -> Vec<String> {
         return lines;
     }
     let window = human_secs(r.window_ns);
+    if r.track.server_packets == 0 {
+        lines.push(format!(
+            "No packet from any server is in the capture (one direction only): the {} cannot be judged answered or not, and are reported unknown.",
+            count(s.attempts(), "attempt")
+        ));
+        let in_window = s.reused(crate::attempt::ReuseClass::InWindow);
+        if in_window > 0 {
+            lines.push(format!("{} reused a 4-tuple inside the {window} window; capture both directions to see whether they failed.", count(in_window, "attempt")));
+        }
+        return lines;
+    }
     for ((client, server), pair) in &s.pairs {
         let hit = pair.failed_server_time_wait.total();
         if hit == 0 {
@@ -183,7 +194,9 @@ fn headline(r: &Report) -> Vec<String> {
             count(s.challenged_then_established, "attempt")
         ));
     }
-    if failed == 0 && s.challenged_then_established == 0 {
+    let asymmetries = diagnosis::asymmetries(r);
+    lines.extend(asymmetries.iter().map(diagnosis::asymmetry_sentence));
+    if failed == 0 && s.challenged_then_established == 0 && asymmetries.is_empty() {
         let in_window = s.reused(crate::attempt::ReuseClass::InWindow);
         let mut line = format!(
             "Nothing failed: {} answered",
