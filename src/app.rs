@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use anyhow::{Context, Result};
 use indexmap::IndexMap;
 
-use crate::attempt::ReuseClass;
+use crate::attempt::{Attempt, ReuseClass};
 use crate::capture::{self, Capture, FileInfo};
 use crate::cli::{Cli, Format};
 use crate::decode::Decoded;
@@ -78,6 +78,7 @@ pub fn analyze(
     let mut skipped = IndexMap::new();
     let (mut frames, mut first_ts, mut last_ts) = (0u64, None::<Ts>, None::<Ts>);
 
+    let mut chart = cli.html.as_ref().map(|_| Vec::new());
     let mut json = match cli.format {
         Format::Json => {
             let digits = merger.files.iter().map(|c| c.info.digits).collect();
@@ -107,10 +108,10 @@ pub fn analyze(
                 *skipped.entry(skip).or_insert(0u64) += 1;
             }
         }
-        drain(&mut tracker, &mut summary, &mut json, out)?;
+        drain(&mut tracker, &mut summary, &mut chart, &mut json, out)?;
     }
     tracker.finish();
-    drain(&mut tracker, &mut summary, &mut json, out)?;
+    drain(&mut tracker, &mut summary, &mut chart, &mut json, out)?;
 
     let infos: Vec<FileInfo> = merger.files.iter().map(|c| c.info.clone()).collect();
     let warnings = warnings(&names, &infos);
@@ -136,6 +137,14 @@ pub fn analyze(
         last_ts,
         warnings,
     };
+    if let (Some(path), Some(points)) = (&cli.html, &chart) {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+        let mut html = io::BufWriter::new(file);
+        report::html::render(&report, points, &mut html)?;
+        html.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     match json {
         Some(writer) => writer.finish(out, &report)?,
         None => report::table::render(&report, out)?,
@@ -149,9 +158,13 @@ pub fn analyze(
 }
 
 /// Hands every decided attempt to the summary and, for JSON, to the output.
+/// Attempts kept for the HTML charts (a point each); beyond this many, every n-th is kept.
+const HTML_POINTS: usize = 100_000;
+
 fn drain(
     tracker: &mut Tracker,
     summary: &mut Summary,
+    chart: &mut Option<Vec<Attempt>>,
     json: &mut Option<JsonWriter>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -160,6 +173,18 @@ fn drain(
     }
     while let Some(attempt) = tracker.pop_decided() {
         summary.add(&attempt);
+        if let Some(points) = chart.as_mut() {
+            // Keep every attempt up to the cap, then thin out older ones evenly; flagged
+            // attempts are always kept so the collisions stay visible.
+            if points.len() >= HTML_POINTS {
+                let mut i = 0;
+                points.retain(|a| {
+                    i += 1;
+                    i % 2 == 0 || a.is_flagged()
+                });
+            }
+            points.push(attempt);
+        }
         if let Some(writer) = json.as_mut() {
             writer.attempt(out, &attempt)?;
         }

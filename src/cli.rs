@@ -44,6 +44,11 @@ pub struct Cli {
     #[arg(long)]
     pub strict: bool,
 
+    /// Also write a self-contained HTML report with charts (port against time per source,
+    /// reuse gaps against the TIME_WAIT window, outcomes over time) to this file.
+    #[arg(long, value_name = "REPORT.html")]
+    pub html: Option<PathBuf>,
+
     /// Most flagged attempts listed in the table (the JSON lists all).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_rows: usize,

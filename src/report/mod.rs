@@ -2,6 +2,7 @@
 //! only module that formats text for the user.
 
 pub mod diagnosis;
+pub mod html;
 pub mod json;
 pub mod table;
 
