@@ -1,31 +1,42 @@
 //! Wires the stages for the CLI: open every capture, merge them by timestamp, decode, track,
-//! fold the decided attempts into the summary (and stream them out as JSON), then render.
+//! fold the decided attempts into the summary (and stream them out), then render; or, with
+//! --each, analyse every capture on its own in parallel.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use clap::CommandFactory;
 use indexmap::IndexMap;
 
 use crate::attempt::{Attempt, ReuseClass};
 use crate::capture::{self, Capture, FileInfo};
-use crate::cli::{Cli, Format};
+use crate::cli::{Cli, Command, Format};
 use crate::decode::Decoded;
+use crate::export::Selection;
 use crate::filter::Filter;
 use crate::merge::Merger;
-use crate::report::json::{FileNames, JsonWriter};
+use crate::report::json::FileNames;
+use crate::report::stream::Stream;
 use crate::report::{self, FileMeta, Report, count, thousands};
 use crate::summary::Summary;
 use crate::time::Ts;
 use crate::track::{Config, Tracker};
 
+mod each;
+mod progress;
+mod walk;
+
 /// How the run ended, for the exit status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
     /// The analysis ran (and --check found nothing).
     Ok,
     /// --check: an attempt that reused a 4-tuple inside the window failed; or --strict and a
     /// capture was damaged.
     Findings,
+    /// A capture could not be read (with --each: the run went on with the others).
+    Unreadable,
 }
 
 impl Status {
@@ -33,6 +44,7 @@ impl Status {
         match self {
             Status::Ok => 0,
             Status::Findings => 1,
+            Status::Unreadable => 2,
         }
     }
 }
@@ -44,26 +56,111 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
-    let names: Vec<String> = cli
-        .captures
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut Cli::command(), "portreuse", out);
+            return Ok(Status::Ok);
+        }
+        Some(Command::Man) => {
+            clap_mangen::Man::new(Cli::command()).render(out)?;
+            return Ok(Status::Ok);
+        }
+        None => {}
+    }
+    let paths = walk::expand(&cli.captures)?;
+    if cli.each {
+        return each::run(cli, &paths, out);
+    }
+    if cli.write.is_some() && paths.iter().any(|p| p.as_os_str() == "-") {
+        bail!("--write reads the captures a second time: give files, not standard input");
+    }
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let mut captures = Vec::with_capacity(names.len());
-    for (path, name) in cli.captures.iter().zip(&names) {
+    for (path, name) in paths.iter().zip(&names) {
         captures.push(capture::open(path).with_context(|| name.clone())?);
     }
-    analyze(cli, names, captures, out)
+    let files = FileNames {
+        names: names.clone(),
+        digits: captures.iter().map(|c| c.info.digits).collect(),
+    };
+    let format = if cli.filter_only {
+        None
+    } else {
+        Some(cli.format)
+    };
+    let mut stream = match format {
+        Some(format) => Stream::begin(format, files, out)?,
+        None => Stream::Nothing,
+    };
+    let mut analysis = analyze(cli, names, captures, &mut |a| stream.attempt(out, a))?;
+    analysis.report.colour = cli.format == Format::Table && colour_wanted();
+    let report = &analysis.report;
+    if cli.filter_only {
+        writeln!(out, "{}", analysis.selection.display_filter())?;
+    }
+    if let (Some(path), Some(points)) = (&cli.html, &analysis.chart) {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+        let mut html = io::BufWriter::new(file);
+        report::html::render(report, points, &mut html)?;
+        html.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(target) = &cli.write {
+        let inputs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        let written = analysis
+            .selection
+            .write_pcapng(&inputs, target)
+            .with_context(|| format!("writing {}", target.display()))?;
+        if !cli.quiet {
+            eprintln!(
+                "portreuse: wrote {} of {} to {}",
+                count(written, "packet"),
+                count(analysis.selection.len() as u64, "4-tuple"),
+                target.display()
+            );
+        }
+    }
+    if analysis.selection.left_out > 0 && !cli.quiet {
+        eprintln!(
+            "portreuse: warning: the filter and --write cover the first {} flagged 4-tuples; {} more left out",
+            thousands(crate::export::MAX_TUPLES as u64),
+            thousands(analysis.selection.left_out)
+        );
+    }
+    stream.finish(out, report)?;
+    Ok(analysis.status(cli))
+}
+
+/// Everything one analysis produced.
+pub struct Analysis {
+    pub report: Report,
+    /// Attempts kept for the HTML charts (with --html).
+    pub chart: Option<Vec<Attempt>>,
+    /// The flagged attempts' 4-tuples, for --filter-only and --write.
+    pub selection: Selection,
+}
+
+impl Analysis {
+    pub fn status(&self, cli: &Cli) -> Status {
+        let failed_reuse = self.report.summary.cross[ReuseClass::InWindow as usize].failed() > 0;
+        let damaged = self.report.files.iter().any(|f| f.info.truncated.is_some());
+        if (cli.check && failed_reuse) || (cli.strict && damaged) {
+            Status::Findings
+        } else {
+            Status::Ok
+        }
+    }
 }
 
 /// The analysis of captures already opened (`names` label them in the report): merge,
-/// decode, track, summarise, render.
+/// decode, track, summarise. Every decided attempt is also handed to `sink`, in order.
 pub fn analyze(
     cli: &Cli,
     names: Vec<String>,
     captures: Vec<Capture>,
-    out: &mut dyn Write,
-) -> Result<Status> {
+    sink: &mut dyn FnMut(&Attempt) -> io::Result<()>,
+) -> Result<Analysis> {
     let filter = Filter {
         sources: cli.sources.clone(),
         servers: cli.servers.clone(),
@@ -74,23 +171,25 @@ pub fn analyze(
         filter,
     });
     let mut summary = Summary::new(cli.max_rows);
+    let mut selection = Selection::default();
+    let mut chart = cli.html.as_ref().map(|_| Vec::new());
+    let mut progress = progress::Progress::new(cli, &captures);
     let mut merger = Merger::new(captures);
     let mut skipped = IndexMap::new();
     let (mut frames, mut first_ts, mut last_ts) = (0u64, None::<Ts>, None::<Ts>);
-
-    let mut chart = cli.html.as_ref().map(|_| Vec::new());
-    let mut json = match cli.format {
-        Format::Json => {
-            let digits = merger.files.iter().map(|c| c.info.digits).collect();
-            Some(JsonWriter::begin(
-                out,
-                FileNames {
-                    names: names.clone(),
-                    digits,
-                },
-            )?)
+    let mut decided = |tracker: &mut Tracker, summary: &mut Summary| -> io::Result<()> {
+        while let Some(end) = tracker.pop_ended() {
+            summary.add_end(&end);
         }
-        Format::Table => None,
+        while let Some(attempt) = tracker.pop_decided() {
+            summary.add(&attempt);
+            selection.add(&attempt);
+            if let Some(points) = chart.as_mut() {
+                keep_for_chart(points, attempt);
+            }
+            sink(&attempt)?;
+        }
+        Ok(())
     };
     loop {
         let item = merger
@@ -108,10 +207,14 @@ pub fn analyze(
                 *skipped.entry(skip).or_insert(0u64) += 1;
             }
         }
-        drain(&mut tracker, &mut summary, &mut chart, &mut json, out)?;
+        decided(&mut tracker, &mut summary)?;
+        if frames % 65_536 == 0 {
+            progress.update(&merger.files);
+        }
     }
     tracker.finish();
-    drain(&mut tracker, &mut summary, &mut chart, &mut json, out)?;
+    decided(&mut tracker, &mut summary)?;
+    progress.finish();
 
     let infos: Vec<FileInfo> = merger.files.iter().map(|c| c.info.clone()).collect();
     let warnings = warnings(&names, &infos);
@@ -120,7 +223,6 @@ pub fn analyze(
             eprintln!("portreuse: warning: {w}");
         }
     }
-    let damaged = infos.iter().any(|i| i.truncated.is_some());
     let files = names
         .into_iter()
         .zip(infos)
@@ -136,60 +238,34 @@ pub fn analyze(
         first_ts,
         last_ts,
         warnings,
+        time_format: cli.time,
+        colour: false,
     };
-    if let (Some(path), Some(points)) = (&cli.html, &chart) {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
-        let mut html = io::BufWriter::new(file);
-        report::html::render(&report, points, &mut html)?;
-        html.flush()
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    match json {
-        Some(writer) => writer.finish(out, &report)?,
-        None => report::table::render(&report, out)?,
-    }
-    let failed_reuse = report.summary.cross[ReuseClass::InWindow as usize].failed() > 0;
-    Ok(if (cli.check && failed_reuse) || (cli.strict && damaged) {
-        Status::Findings
-    } else {
-        Status::Ok
+    Ok(Analysis {
+        report,
+        chart,
+        selection,
     })
 }
 
-/// Hands every decided attempt to the summary and, for JSON, to the output.
-/// Attempts kept for the HTML charts (a point each); beyond this many, every n-th is kept.
+/// Attempts kept for the HTML charts (a point each): past this many, every other one is
+/// dropped (flagged attempts are always kept, so the collisions stay visible).
 const HTML_POINTS: usize = 100_000;
 
-fn drain(
-    tracker: &mut Tracker,
-    summary: &mut Summary,
-    chart: &mut Option<Vec<Attempt>>,
-    json: &mut Option<JsonWriter>,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    while let Some(end) = tracker.pop_ended() {
-        summary.add_end(&end);
+fn keep_for_chart(points: &mut Vec<Attempt>, attempt: Attempt) {
+    if points.len() >= HTML_POINTS {
+        let mut i = 0;
+        points.retain(|a| {
+            i += 1;
+            i % 2 == 0 || a.is_flagged()
+        });
     }
-    while let Some(attempt) = tracker.pop_decided() {
-        summary.add(&attempt);
-        if let Some(points) = chart.as_mut() {
-            // Keep every attempt up to the cap, then thin out older ones evenly; flagged
-            // attempts are always kept so the collisions stay visible.
-            if points.len() >= HTML_POINTS {
-                let mut i = 0;
-                points.retain(|a| {
-                    i += 1;
-                    i % 2 == 0 || a.is_flagged()
-                });
-            }
-            points.push(attempt);
-        }
-        if let Some(writer) = json.as_mut() {
-            writer.attempt(out, &attempt)?;
-        }
-    }
-    Ok(())
+    points.push(attempt);
+}
+
+/// Stdout is a terminal and NO_COLOR is unset (https://no-color.org).
+pub fn colour_wanted() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// What the user must know about the input (also listed in the report).

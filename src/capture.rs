@@ -90,17 +90,21 @@ pub struct Capture {
     /// Bytes consumed so far (the offset of the next record).
     offset: u64,
     last_ts: Ts,
+    /// Size of the file on disk, when the input is a file.
+    size: Option<u64>,
     pub info: FileInfo,
 }
 
 /// Opens `path` (`-` is standard input), sniffing gzip and the capture format by magic.
 pub fn open(path: &Path) -> Result<Capture, CaptureError> {
-    let raw: Box<dyn Read> = if path.as_os_str() == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(path).map_err(|e| CaptureError::new(ErrorKind::Open(e), 0, 0))?)
-    };
-    open_reader(raw)
+    if path.as_os_str() == "-" {
+        return open_reader(Box::new(io::stdin()));
+    }
+    let file = File::open(path).map_err(|e| CaptureError::new(ErrorKind::Open(e), 0, 0))?;
+    let size = file.metadata().ok().map(|m| m.len());
+    let mut capture = open_reader(Box::new(file))?;
+    capture.size = size;
+    Ok(capture)
 }
 
 /// Reads a capture from any byte stream (a file, standard input, a buffer in a test or a
@@ -150,7 +154,13 @@ impl Capture {
     ) -> Result<Capture, CaptureError> {
         let le = u32::from_le_bytes(magic);
         let damaged = |e: PcapError<&[u8]>| {
-            CaptureError::new(ErrorKind::Damaged(format!("file header: {e}")), 0, 0)
+            let why = match e {
+                PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => {
+                    "the file ends inside its header".to_string()
+                }
+                other => format!("file header: {}", describe(&other)),
+            };
+            CaptureError::new(ErrorKind::Damaged(why), 0, 0)
         };
         let (format, info) = match le {
             0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1
@@ -206,8 +216,19 @@ impl Capture {
             format,
             offset: 0,
             last_ts: Ts::default(),
+            size: None,
             info,
         })
+    }
+
+    /// Bytes of the (decompressed) input consumed so far.
+    pub fn position(&self) -> u64 {
+        self.offset
+    }
+
+    /// The input's size when it is an uncompressed file (for a progress bar).
+    pub fn size_hint(&self) -> Option<u64> {
+        self.size.filter(|_| self.info.compression.is_none())
     }
 
     /// Lends the next frame to `handle` and returns what it made of it; `None` at the end of

@@ -44,8 +44,9 @@ impl CaptureError {
 
 impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = |f: &mut fmt::Formatter<'_>| {
-            write!(f, " (frame {}, byte offset {})", self.frame, self.offset)
+        let at = |f: &mut fmt::Formatter<'_>| match self.frame {
+            0 => write!(f, " (byte offset {}, before the first frame)", self.offset),
+            frame => write!(f, " (frame {frame}, byte offset {})", self.offset),
         };
         match &self.kind {
             ErrorKind::Open(e) => write!(f, "cannot open: {e}"),

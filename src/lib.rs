@@ -19,6 +19,7 @@ pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod error;
+pub mod export;
 pub mod filter;
 pub mod merge;
 pub mod netmon;

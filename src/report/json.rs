@@ -39,7 +39,7 @@ impl JsonWriter {
         let sep = if self.count == 0 { "" } else { "," };
         self.count += 1;
         write!(out, "{sep}\n    ")?;
-        write_attempt(out, a, &self.files)
+        write_attempt(out, a, &self.files, None)
     }
 
     pub fn finish(self, out: &mut dyn Write, report: &Report) -> io::Result<()> {
@@ -85,6 +85,14 @@ struct AttemptLine<'a> {
 }
 
 #[derive(Serialize)]
+struct Typed<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(flatten)]
+    line: T,
+}
+
+#[derive(Serialize)]
 struct IcmpLine {
     frame: u64,
     version: u8,
@@ -113,7 +121,13 @@ fn display<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok
     s.collect_str(value)
 }
 
-fn write_attempt(out: &mut dyn Write, a: &Attempt, files: &FileNames) -> io::Result<()> {
+/// One attempt as a compact JSON object; `kind` adds a leading `"type"` key (NDJSON).
+pub fn write_attempt(
+    out: &mut dyn Write,
+    a: &Attempt,
+    files: &FileNames,
+    kind: Option<&str>,
+) -> io::Result<()> {
     let own = a.frame.file;
     let name = |f: FrameRef| files.names.get(f.file as usize).map_or("?", String::as_str);
     let other_file = |f: FrameRef| (f.file != own).then(|| name(f));
@@ -164,10 +178,15 @@ fn write_attempt(out: &mut dyn Write, a: &Attempt, files: &FileNames) -> io::Res
             ts_advanced: r.ts_advanced,
         }),
     };
-    serde_json::to_writer(out, &line).map_err(io::Error::from)
+    match kind {
+        Some(kind) => serde_json::to_writer(out, &Typed { kind, line }),
+        None => serde_json::to_writer(out, &line),
+    }
+    .map_err(io::Error::from)
 }
 
-fn tail(r: &Report) -> Vec<(&'static str, Value)> {
+/// Everything after the attempts, as (key, value) pairs in document order.
+pub fn tail(r: &Report) -> Vec<(&'static str, Value)> {
     let s = &r.summary;
     let digits = r.digits();
     let time = |t: Option<crate::time::Ts>| {

@@ -4,6 +4,7 @@
 pub mod diagnosis;
 pub mod html;
 pub mod json;
+pub mod stream;
 pub mod table;
 
 use indexmap::IndexMap;
@@ -34,6 +35,10 @@ pub struct Report {
     pub first_ts: Option<Ts>,
     pub last_ts: Option<Ts>,
     pub warnings: Vec<String>,
+    /// Times in the table: relative to the first frame or absolute.
+    pub time_format: crate::cli::TimeFormat,
+    /// Colour the table (stdout is a terminal and NO_COLOR is unset).
+    pub colour: bool,
 }
 
 impl Report {

@@ -4,10 +4,11 @@
 use std::io::{self, Write};
 
 use comfy_table::presets::ASCII_MARKDOWN;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 
 use super::{Report, count, diagnosis, human_secs, thousands};
 use crate::attempt::{Outcome, ReuseClass};
+use crate::cli::TimeFormat;
 use crate::time::secs;
 
 pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -143,11 +144,29 @@ fn write_diagnosis(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn new_table(header: &[&str]) -> Table {
+/// The outcome, coloured when the table goes to a terminal (red failures, yellow unknown).
+fn outcome_cell(r: &Report, outcome: Outcome) -> Cell {
+    let cell = Cell::new(outcome.name());
+    if !r.colour {
+        return cell;
+    }
+    match outcome {
+        Outcome::Established => cell.fg(Color::Green),
+        Outcome::Unknown => cell.fg(Color::Yellow),
+        _ => cell.fg(Color::Red),
+    }
+}
+
+/// A table with the fixed preset and no width detection; styled only when `colour`.
+fn new_table(colour: bool, header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(ASCII_MARKDOWN)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .force_no_tty();
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if colour {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
     t.set_header(header.iter().map(Cell::new));
     t
 }
@@ -187,7 +206,7 @@ fn cross_table(r: &Report) -> Table {
     let mut header = vec![""];
     header.extend(Outcome::ALL.iter().map(|o| o.name()));
     header.push("total");
-    let mut t = new_table(&header);
+    let mut t = new_table(r.colour, &header);
     for class in ReuseClass::ALL {
         let row = &r.summary.cross[class as usize];
         let mut cells = vec![Cell::new(class.label())];
@@ -204,19 +223,26 @@ fn cross_table(r: &Report) -> Table {
 }
 
 fn flagged_table(r: &Report) -> Table {
-    let mut t = new_table(&[
-        "frame",
-        "time",
-        "client",
-        "server",
-        "SYN rtx",
-        "outcome",
-        "chall. ACKs",
-        "prev. conn",
-        "gap",
-        "TIME_WAIT holder",
-    ]);
+    let mut t = new_table(
+        r.colour,
+        &[
+            "frame",
+            "time",
+            "client",
+            "server",
+            "SYN rtx",
+            "outcome",
+            "chall. ACKs",
+            "prev. conn",
+            "gap",
+            "TIME_WAIT holder",
+        ],
+    );
     let origin = r.first_ts.unwrap_or_default();
+    let time = |ts: crate::time::Ts| match r.time_format {
+        TimeFormat::Relative => format!("{:.6}", secs(ts.since(origin))),
+        TimeFormat::Absolute => ts.rfc3339(r.digits()).to_string(),
+    };
     for a in &r.summary.flagged {
         let (prev, gap, holder) = match a.reuse {
             Some(reuse) => {
@@ -235,11 +261,11 @@ fn flagged_table(r: &Report) -> Table {
         };
         t.add_row(vec![
             right(r.frame_label(a.frame)),
-            right(format!("{:.6}", secs(a.ts.since(origin)))),
+            right(time(a.ts)),
             Cell::new(a.client),
             Cell::new(a.server),
             right(a.syn_retransmits),
-            Cell::new(a.outcome.name()),
+            outcome_cell(r, a.outcome),
             right(a.challenge_acks),
             right(prev),
             right(gap),
@@ -250,15 +276,18 @@ fn flagged_table(r: &Report) -> Table {
 }
 
 fn server_table(r: &Report) -> Table {
-    let mut t = new_table(&[
-        "server",
-        "attempts",
-        "established",
-        "failed",
-        "reused in window",
-        "failed in its TIME_WAIT",
-        "gaps of those",
-    ]);
+    let mut t = new_table(
+        r.colour,
+        &[
+            "server",
+            "attempts",
+            "established",
+            "failed",
+            "reused in window",
+            "failed in its TIME_WAIT",
+            "gaps of those",
+        ],
+    );
     for (server, st) in &r.summary.servers {
         let gaps = match (st.failed_gaps.min, st.failed_gaps.max) {
             (Some(a), Some(b)) => format!("{} – {}", human_secs(a), human_secs(b)),

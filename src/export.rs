@@ -1,0 +1,168 @@
+//! Hand-off to Wireshark and colleagues: the flagged attempts and the connections they
+//! collided with, as a Wireshark display filter and as a small pcapng of just their packets.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::IpAddr;
+use std::path::Path;
+
+use indexmap::IndexMap;
+
+use crate::attempt::Attempt;
+use crate::capture;
+use crate::decode::{Decoded, decode};
+use crate::error::CaptureError;
+use crate::tcp::{FlowKey, FrameRef};
+use crate::write::{NgInterface, PcapNgWriter};
+
+/// Most 4-tuples a selection holds (a display filter longer than this is of no use).
+pub const MAX_TUPLES: usize = 10_000;
+
+/// Frame ranges `[start, end)` per 4-tuple: from the connection a flagged attempt collided
+/// with up to the next attempt on the 4-tuple that is not flagged.
+#[derive(Debug, Default)]
+pub struct Selection {
+    tuples: IndexMap<FlowKey, Vec<(FrameRef, FrameRef)>>,
+    /// Flagged 4-tuples left out because of MAX_TUPLES.
+    pub left_out: u64,
+}
+
+const OPEN: FrameRef = FrameRef {
+    file: u32::MAX,
+    number: u64::MAX,
+};
+
+impl Selection {
+    /// Called for every decided attempt, in order of first SYN.
+    pub fn add(&mut self, a: &Attempt) {
+        let (key, _) = FlowKey::new(a.client, a.server);
+        if a.is_flagged() {
+            let start = a.reuse.map_or(a.frame, |r| r.previous_frame);
+            if !self.tuples.contains_key(&key) && self.tuples.len() >= MAX_TUPLES {
+                self.left_out += 1;
+                return;
+            }
+            let ranges = self.tuples.entry(key).or_default();
+            match ranges.last_mut() {
+                Some(last) if last.1 == OPEN => last.0 = last.0.min(start),
+                _ => ranges.push((start, OPEN)),
+            }
+        } else if let Some(last) = self
+            .tuples
+            .get_mut(&key)
+            .and_then(|r| r.last_mut())
+            .filter(|l| l.1 == OPEN)
+        {
+            last.1 = a.frame;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tuples.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tuples.len()
+    }
+
+    fn contains(&self, key: &FlowKey, frame: FrameRef) -> bool {
+        self.tuples
+            .get(key)
+            .is_some_and(|ranges| ranges.iter().any(|(s, e)| *s <= frame && frame < *e))
+    }
+
+    /// A Wireshark display filter for the selected 4-tuples, in Wireshark's own
+    /// conversation-filter form (`ip.addr==A && ip.addr==B && tcp.port==a && tcp.port==b`).
+    pub fn display_filter(&self) -> String {
+        let addr = |ip: IpAddr| if ip.is_ipv4() { "ip.addr" } else { "ipv6.addr" };
+        self.tuples
+            .keys()
+            .map(|k| {
+                format!(
+                    "({}=={} && {}=={} && tcp.port=={} && tcp.port=={})",
+                    addr(k.lo.ip),
+                    k.lo.ip,
+                    addr(k.hi.ip),
+                    k.hi.ip,
+                    k.lo.port,
+                    k.hi.port
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" || ")
+    }
+
+    /// Reads the captures again and writes the selected packets (original bytes and
+    /// timestamps, one pcapng interface per link type) to `out`. Returns the packets written.
+    pub fn write_pcapng(&self, paths: &[&Path], out: &Path) -> Result<u64, WriteError> {
+        let mut linktypes: Vec<u32> = Vec::new();
+        let mut packets: Vec<(u32, crate::time::Ts, Vec<u8>, u32)> = Vec::new();
+        for (index, path) in paths.iter().enumerate() {
+            let mut capture = capture::open(path).map_err(|e| WriteError::Read(index, e))?;
+            let file = index as u32;
+            loop {
+                let kept = capture
+                    .next_frame(|f| {
+                        let Ok(Decoded::Segment(s)) = decode(f, file) else {
+                            return None;
+                        };
+                        let at = FrameRef {
+                            file,
+                            number: f.number,
+                        };
+                        self.contains(&FlowKey::new(s.src, s.dst).0, at)
+                            .then(|| (f.linktype, f.ts, f.data.to_vec(), f.orig_len))
+                    })
+                    .map_err(|e| WriteError::Read(index, e))?;
+                match kept {
+                    None => break,
+                    Some(Some(packet)) => packets.push(packet),
+                    Some(None) => {}
+                }
+            }
+        }
+        // Several files merged: put their packets back in time order (stable within a file).
+        packets.sort_by_key(|p| p.1);
+        for p in &packets {
+            if !linktypes.contains(&p.0) {
+                linktypes.push(p.0);
+            }
+        }
+        let interfaces: Vec<NgInterface> = linktypes
+            .iter()
+            .map(|lt| NgInterface {
+                linktype: *lt as u16,
+                snaplen: 262_144,
+                tsresol: 9,
+            })
+            .collect();
+        let file = File::create(out).map_err(WriteError::Io)?;
+        let mut w =
+            PcapNgWriter::new(BufWriter::new(file), false, &interfaces).map_err(WriteError::Io)?;
+        for (linktype, ts, data, orig_len) in &packets {
+            let iface = linktypes.iter().position(|l| l == linktype).unwrap_or(0) as u32;
+            w.write(iface, *ts, data, *orig_len)
+                .map_err(WriteError::Io)?;
+        }
+        w.into_inner().flush().map_err(WriteError::Io)?;
+        Ok(packets.len() as u64)
+    }
+}
+
+#[derive(Debug)]
+pub enum WriteError {
+    /// Reading input file `index` again failed.
+    Read(usize, CaptureError),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Read(_, e) => write!(f, "{e}"),
+            WriteError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {}
