@@ -96,7 +96,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     analysis.report.colour = cli.format == Format::Table && colour_wanted();
     let report = &analysis.report;
     if cli.filter_only {
-        writeln!(out, "{}", analysis.selection.display_filter())?;
+        writeln!(out, "{}", report.display_filter)?;
     }
     if let (Some(path), Some(points)) = (&cli.html, &analysis.chart) {
         let file =
@@ -240,6 +240,8 @@ pub fn analyze(
         warnings,
         time_format: cli.time,
         colour: false,
+        display_filter: selection.display_filter(),
+        filter_tuples: selection.len(),
     };
     Ok(Analysis {
         report,

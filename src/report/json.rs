@@ -327,6 +327,7 @@ pub fn tail(r: &Report) -> Vec<(&'static str, Value)> {
         ("capture_quality", super::diagnosis::quality_json(r)),
         ("files", Value::Array(files)),
         ("headline", json!(r.headline())),
+        ("wireshark_filter", json!(r.display_filter)),
         ("warnings", json!(r.warnings)),
     ]
 }

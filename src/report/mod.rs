@@ -39,6 +39,10 @@ pub struct Report {
     pub time_format: crate::cli::TimeFormat,
     /// Colour the table (stdout is a terminal and NO_COLOR is unset).
     pub colour: bool,
+    /// Wireshark display filter for the flagged attempts' 4-tuples (empty: none flagged).
+    pub display_filter: String,
+    /// How many 4-tuples the filter names.
+    pub filter_tuples: usize,
 }
 
 impl Report {

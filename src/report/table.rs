@@ -42,6 +42,19 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     }
+    if r.filter_tuples > 0 && r.filter_tuples <= 20 {
+        writeln!(
+            out,
+            "\nWireshark display filter for them and the connections they collided with:\n{}",
+            r.display_filter
+        )?;
+    } else if r.filter_tuples > 20 {
+        writeln!(
+            out,
+            "\nWireshark display filter: {} 4-tuples; `portreuse --filter-only` prints it.",
+            thousands(r.filter_tuples as u64)
+        )?;
+    }
     writeln!(out, "\nPer server:")?;
     writeln!(out, "{}", server_table(r))?;
     write_diagnosis(r, out)?;
