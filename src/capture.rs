@@ -289,14 +289,7 @@ fn legacy_header(reader: &LegacyPcapReader<Box<dyn Read>>) -> (u32, bool, bool, 
     let magic = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
     let big_endian = matches!(magic, 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1);
     let nanos = matches!(magic, 0xa1b2_3c4d | 0x4d3c_b2a1);
-    let word = |at: usize| {
-        let raw = [data[at], data[at + 1], data[at + 2], data[at + 3]];
-        if big_endian {
-            u32::from_be_bytes(raw)
-        } else {
-            u32::from_le_bytes(raw)
-        }
-    };
+    let word = |at| u32_at(data, at, big_endian).unwrap_or(0);
     // The upper bits of the link-type field carry FCS information (pcap spec, LinkType).
     (word(20) & 0x0fff_ffff, nanos, big_endian, word(16))
 }
@@ -392,12 +385,30 @@ impl ReadError {
     }
 }
 
+/// Where a record's length sits in its header, to judge a record that does not fit.
+struct LengthField {
+    at: usize,
+    big_endian: bool,
+    what: &'static str,
+    max: u64,
+}
+
+/// A u32 at `at` in the given byte order, if `data` holds it.
+fn u32_at(data: &[u8], at: usize, big_endian: bool) -> Option<u32> {
+    let raw: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+    Some(if big_endian {
+        u32::from_be_bytes(raw)
+    } else {
+        u32::from_le_bytes(raw)
+    })
+}
+
 fn on_error<R: PcapReaderIterator>(
     reader: &mut R,
     err: ReadError,
     offset: u64,
     info: &mut FileInfo,
-    record_len: impl Fn(&[u8]) -> Option<(&'static str, u64, u64)>,
+    length: LengthField,
 ) -> Result<Step<()>, CaptureError> {
     let frame = info.frames + 1;
     match err {
@@ -417,19 +428,25 @@ fn on_error<R: PcapReaderIterator>(
             info.truncated = Some((frame, end));
             Ok(Step::End)
         }
-        ReadError::BufferTooSmall => match record_len(reader.data()) {
-            Some((what, len, max)) if len > max => Err(CaptureError::new(
-                ErrorKind::AbsurdLength { what, len, max },
-                frame,
-                offset,
-            )),
-            Some((_, len, _)) if reader.grow(len as usize + 64) => Ok(Step::Again),
-            _ => Err(CaptureError::new(
-                ErrorKind::Damaged("record larger than the read buffer".into()),
-                frame,
-                offset,
-            )),
-        },
+        ReadError::BufferTooSmall => {
+            match u32_at(reader.data(), length.at, length.big_endian).map(u64::from) {
+                Some(len) if len > length.max => Err(CaptureError::new(
+                    ErrorKind::AbsurdLength {
+                        what: length.what,
+                        len,
+                        max: length.max,
+                    },
+                    frame,
+                    offset,
+                )),
+                Some(len) if reader.grow(len as usize + 64) => Ok(Step::Again),
+                _ => Err(CaptureError::new(
+                    ErrorKind::Damaged("record larger than the read buffer".into()),
+                    frame,
+                    offset,
+                )),
+            }
+        }
         ReadError::Other(why) => Err(CaptureError::new(ErrorKind::Damaged(why), frame, offset)),
     }
 }
@@ -479,16 +496,13 @@ fn step_legacy<T, F: FnOnce(&Frame) -> T>(
         }
         Err(e) => {
             let e = ReadError::from(e);
-            let record_len = |data: &[u8]| {
-                let raw: [u8; 4] = data.get(8..12)?.try_into().ok()?;
-                let len = if big_endian {
-                    u32::from_be_bytes(raw)
-                } else {
-                    u32::from_le_bytes(raw)
-                };
-                Some(("the record", u64::from(len), MAX_RECORD))
+            let length = LengthField {
+                at: 8,
+                big_endian,
+                what: "the record",
+                max: MAX_RECORD,
             };
-            Ok(match on_error(reader, e, *offset, info, record_len)? {
+            Ok(match on_error(reader, e, *offset, info, length)? {
                 Step::End => Step::End,
                 _ => Step::Again,
             })
@@ -622,17 +636,13 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(
         }
         Err(e) => {
             let e = ReadError::from(e);
-            let be = *big_endian;
-            let record_len = |data: &[u8]| {
-                let raw: [u8; 4] = data.get(4..8)?.try_into().ok()?;
-                let len = if be {
-                    u32::from_be_bytes(raw)
-                } else {
-                    u32::from_le_bytes(raw)
-                };
-                Some(("the block", u64::from(len), MAX_BLOCK))
+            let length = LengthField {
+                at: 4,
+                big_endian: *big_endian,
+                what: "the block",
+                max: MAX_BLOCK,
             };
-            Ok(match on_error(reader, e, *offset, info, record_len)? {
+            Ok(match on_error(reader, e, *offset, info, length)? {
                 Step::End => Step::End,
                 _ => Step::Again,
             })
@@ -648,22 +658,15 @@ const OBSOLETE_PACKET_BLOCK: u32 = 2;
 pub const NOT_A_PACKET: u32 = u32::MAX;
 
 fn obsolete_packet_header(body: &[u8], big_endian: bool) -> Option<(u32, u64, u32, u32)> {
-    let u32_at = |i: usize| -> Option<u32> {
-        let raw: [u8; 4] = body.get(i..i + 4)?.try_into().ok()?;
-        Some(if big_endian {
-            u32::from_be_bytes(raw)
-        } else {
-            u32::from_le_bytes(raw)
-        })
-    };
     let raw_id: [u8; 2] = body.get(0..2)?.try_into().ok()?;
     let if_id = if big_endian {
         u16::from_be_bytes(raw_id)
     } else {
         u16::from_le_bytes(raw_id)
     };
-    let ts = (u64::from(u32_at(4)?) << 32) | u64::from(u32_at(8)?);
-    Some((u32::from(if_id), ts, u32_at(12)?, u32_at(16)?))
+    let word = |at| u32_at(body, at, big_endian);
+    let ts = (u64::from(word(4)?) << 32) | u64::from(word(8)?);
+    Some((u32::from(if_id), ts, word(12)?, word(16)?))
 }
 
 fn interface(

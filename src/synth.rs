@@ -151,6 +151,19 @@ struct Seg<'a> {
 }
 
 impl Sim {
+    fn new(seed: u64) -> Sim {
+        Sim {
+            rng: Rng(seed),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            truth: Truth::default(),
+            history: HashMap::new(),
+            last_use: HashMap::new(),
+            silent: Vec::new(),
+            last_written: Ts::default(),
+        }
+    }
+
     fn push(&mut self, ts: Ts, client: (Ipv4Addr, u16), server: (Ipv4Addr, u16), s: Seg) {
         let (src, dst) = if s.from_client {
             (client, server)
@@ -522,16 +535,7 @@ pub fn generate<W: Write>(scn: &Scenario, w: &mut PcapWriter<W>) -> io::Result<T
         free: Vec::new(),
         next_port: 3000,
     };
-    let mut sim = Sim {
-        rng: Rng(scn.seed),
-        heap: BinaryHeap::new(),
-        seq: 0,
-        truth: Truth::default(),
-        history: HashMap::new(),
-        last_use: HashMap::new(),
-        silent: Vec::new(),
-        last_written: Ts::default(),
-    };
+    let mut sim = Sim::new(scn.seed);
     let start = Ts::from_parts(1_116_234_000, 0); // 2005-05-16, the field report's month
     let end = start.add_nanos(scn.duration_s as i64 * NANOS_PER_SEC);
     let mut next_pop3 = start.add_nanos(sim.rng.around(scn.pop3_every_s));
@@ -594,16 +598,7 @@ pub fn sister<W: Write>(both_legs: bool, w: &mut PcapWriter<W>) -> io::Result<u6
     let fw_outside = Ipv4Addr::new(172, 16, 5, 1);
     let fw_inside = Ipv4Addr::new(10, 1, 1, 1);
     let internal = Ipv4Addr::new(10, 1, 1, 10);
-    let mut sim = Sim {
-        rng: Rng(1998),
-        heap: BinaryHeap::new(),
-        seq: 0,
-        truth: Truth::default(),
-        history: HashMap::new(),
-        last_use: HashMap::new(),
-        silent: Vec::new(),
-        last_written: Ts::default(),
-    };
+    let mut sim = Sim::new(1998);
     let start = Ts::from_parts(902_000_000, 0); // 1998
     for i in 0..12u16 {
         let t = start.add_nanos(i64::from(i) * 30 * NANOS_PER_SEC);

@@ -25,6 +25,31 @@ fn server() -> Endpoint {
     }
 }
 
+/// A segment from `src` to `dst` (frame `number` of file 0) with the given flags.
+#[allow(clippy::too_many_arguments)]
+fn segment(
+    number: u64,
+    ts: Ts,
+    src: Endpoint,
+    dst: Endpoint,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    payload_len: u32,
+) -> Segment {
+    Segment {
+        frame: FrameRef { file: 0, number },
+        ts,
+        src,
+        dst,
+        flags: Flags(flags),
+        seq: Seq(seq),
+        ack: Seq(ack),
+        payload_len,
+        tsval: None,
+    }
+}
+
 /// A tracker fed by hand: `c(..)` is a segment from the client, `s(..)` from the server.
 struct Feed {
     tracker: Tracker,
@@ -60,20 +85,16 @@ impl Feed {
         } else {
             (server(), client())
         };
-        let seg = Segment {
-            frame: FrameRef {
-                file: 0,
-                number: self.frame,
-            },
-            ts: Ts(ms * 1_000_000),
+        let seg = segment(
+            self.frame,
+            Ts(ms * 1_000_000),
             src,
             dst,
-            flags: Flags(flags),
-            seq: Seq(seq),
-            ack: Seq(ack),
-            payload_len: len,
-            tsval: None,
-        };
+            flags,
+            seq,
+            ack,
+            len,
+        );
         self.tracker.on_segment(&seg);
         while let Some(a) = self.tracker.pop_decided() {
             self.out.push(a);
@@ -112,20 +133,7 @@ impl Feed {
         };
         for (flags, src, dst, ack) in [(S, other, server(), 0), (S | A, server(), other, 2)] {
             self.frame += 1;
-            let seg = Segment {
-                frame: FrameRef {
-                    file: 0,
-                    number: self.frame,
-                },
-                ts: Ts(ms * 1_000_000),
-                src,
-                dst,
-                flags: Flags(flags),
-                seq: Seq(1),
-                ack: Seq(ack),
-                payload_len: 0,
-                tsval: None,
-            };
+            let seg = segment(self.frame, Ts(ms * 1_000_000), src, dst, flags, 1, ack, 0);
             self.tracker.on_segment(&seg);
         }
         self.frame = saved;
@@ -382,20 +390,7 @@ fn attempts_leave_in_order_of_first_syn_even_when_a_later_one_is_decided_first()
         ip: "192.168.50.2".parse().unwrap(),
         port: 3000,
     };
-    let seg = Segment {
-        frame: FrameRef {
-            file: 0,
-            number: 99,
-        },
-        ts: Ts(0),
-        src: other,
-        dst: server(),
-        flags: Flags(S),
-        seq: Seq(1),
-        ack: Seq(0),
-        payload_len: 0,
-        tsval: None,
-    };
+    let seg = segment(99, Ts(0), other, server(), S, 1, 0, 0);
     feed.tracker.on_segment(&seg); // never answered: decided only 3 s later
     feed.c(1, S, 100, 0).s(2, R | A, 0, 101); // refused at once, but must wait its turn
     assert!(feed.out.is_empty());
@@ -419,17 +414,7 @@ fn idle_4_tuples_are_dropped_after_twice_the_window() {
         ip: "192.168.50.3".parse().unwrap(),
         port: 1,
     };
-    let tick = |ms: i64| Segment {
-        frame: FrameRef::default(),
-        ts: Ts(ms * 1_000_000),
-        src: later,
-        dst: server(),
-        flags: Flags(A),
-        seq: Seq(0),
-        ack: Seq(0),
-        payload_len: 0,
-        tsval: None,
-    };
+    let tick = |ms: i64| segment(0, Ts(ms * 1_000_000), later, server(), A, 0, 0, 0);
     feed.tracker.on_segment(&tick(2 * WINDOW_S * 1000 - 1000));
     assert_eq!(feed.tracker.live_flows(), 1);
     feed.tracker.on_segment(&tick(2 * WINDOW_S * 1000 + 20_000));
@@ -447,17 +432,7 @@ fn an_unwanted_sender_is_not_tracked() {
         window_ns: WINDOW_S * NANOS_PER_SEC,
         filter: Some(filter),
     });
-    let seg = Segment {
-        frame: FrameRef { file: 0, number: 1 },
-        ts: Ts(0),
-        src: client(),
-        dst: server(),
-        flags: Flags(S),
-        seq: Seq(1),
-        ack: Seq(0),
-        payload_len: 0,
-        tsval: None,
-    };
+    let seg = segment(1, Ts(0), client(), server(), S, 1, 0, 0);
     tracker.on_segment(&seg);
     tracker.finish();
     assert_eq!(tracker.pop_decided(), None);
@@ -472,17 +447,7 @@ fn an_unanswered_attempt_is_settled_after_the_settle_horizon() {
         ip: "192.168.50.4".parse().unwrap(),
         port: 9,
     };
-    let seg = Segment {
-        frame: FrameRef::default(),
-        ts: Ts(131 * NANOS_PER_SEC),
-        src: other,
-        dst: server(),
-        flags: Flags(A),
-        seq: Seq(0),
-        ack: Seq(0),
-        payload_len: 0,
-        tsval: None,
-    };
+    let seg = segment(0, Ts(131 * NANOS_PER_SEC), other, server(), A, 0, 0, 0);
     feed.tracker.on_segment(&seg);
     let decided = feed
         .tracker
