@@ -5,9 +5,9 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use crate::FxIndexMap;
 use anyhow::{Context, Result, bail};
 use clap::CommandFactory;
-use indexmap::IndexMap;
 
 use crate::attempt::{Attempt, ReuseClass};
 use crate::capture::{self, Capture, FileInfo};
@@ -102,7 +102,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         let file =
             std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
         let mut html = io::BufWriter::new(file);
-        report::html::render(report, points, &mut html)?;
+        report::html::render(report, &points.points, &mut html)?;
         html.flush()
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -136,7 +136,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
 pub struct Analysis {
     pub report: Report,
     /// Attempts kept for the HTML charts (with --html).
-    pub chart: Option<Vec<Attempt>>,
+    pub chart: Option<ChartSample>,
     /// The flagged attempts' 4-tuples, for --filter-only and --write.
     pub selection: Selection,
 }
@@ -172,10 +172,10 @@ pub fn analyze(
     });
     let mut summary = Summary::new(cli.max_rows);
     let mut selection = Selection::default();
-    let mut chart = cli.html.as_ref().map(|_| Vec::new());
+    let mut chart = cli.html.as_ref().map(|_| ChartSample::new());
     let mut progress = progress::Progress::new(cli, &captures);
     let mut merger = Merger::new(captures);
-    let mut skipped = IndexMap::new();
+    let mut skipped = FxIndexMap::default();
     let (mut frames, mut first_ts, mut last_ts) = (0u64, None::<Ts>, None::<Ts>);
     let mut decided = |tracker: &mut Tracker, summary: &mut Summary| -> io::Result<()> {
         while let Some(end) = tracker.pop_ended() {
@@ -184,8 +184,8 @@ pub fn analyze(
         while let Some(attempt) = tracker.pop_decided() {
             summary.add(&attempt);
             selection.add(&attempt);
-            if let Some(points) = chart.as_mut() {
-                keep_for_chart(points, attempt);
+            if let Some(sample) = chart.as_mut() {
+                sample.add(attempt);
             }
             sink(&attempt)?;
         }
@@ -250,19 +250,46 @@ pub fn analyze(
     })
 }
 
-/// Attempts kept for the HTML charts (a point each): past this many, every other one is
-/// dropped (flagged attempts are always kept, so the collisions stay visible).
+/// Attempts kept for the HTML charts (a point each). Past this many the sample is thinned
+/// to every other point and from then on only every 2nd, 4th, ... attempt is taken: an
+/// unbiased sample in constant memory and linear time.
 const HTML_POINTS: usize = 100_000;
 
-fn keep_for_chart(points: &mut Vec<Attempt>, attempt: Attempt) {
-    if points.len() >= HTML_POINTS {
-        let mut i = 0;
-        points.retain(|a| {
-            i += 1;
-            i % 2 == 0 || a.is_flagged()
-        });
+/// An evenly spaced sample of the attempts, for the charts.
+pub struct ChartSample {
+    pub points: Vec<Attempt>,
+    stride: u64,
+    seen: u64,
+}
+
+impl ChartSample {
+    fn new() -> ChartSample {
+        ChartSample {
+            points: Vec::new(),
+            stride: 1,
+            seen: 0,
+        }
     }
-    points.push(attempt);
+
+    fn add(&mut self, attempt: Attempt) {
+        let index = self.seen;
+        self.seen += 1;
+        if index % self.stride != 0 {
+            return;
+        }
+        if self.points.len() >= HTML_POINTS {
+            let mut i = 0;
+            self.points.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.stride *= 2;
+            if index % self.stride != 0 {
+                return;
+            }
+        }
+        self.points.push(attempt);
+    }
 }
 
 /// Stdout is a terminal and NO_COLOR is unset (https://no-color.org).

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::net::IpAddr;
 use std::path::Path;
 
-use indexmap::IndexMap;
+use crate::FxIndexMap as IndexMap;
 
 use crate::attempt::Attempt;
 use crate::capture;

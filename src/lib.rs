@@ -12,6 +12,11 @@
 //! - [`app`]: wires the stages for the CLI (merging several files by timestamp).
 #![forbid(unsafe_code)]
 
+/// Maps keyed by addresses and 4-tuples, hashed with FxHash (fast, deterministic) and kept
+/// in first-inserted order, so the output is stable.
+pub type FxIndexMap<K, V> =
+    indexmap::IndexMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+
 pub mod app;
 pub mod attempt;
 pub mod capture;

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use indexmap::IndexMap;
+use crate::FxIndexMap as IndexMap;
 
 use crate::attempt::{Attempt, Outcome, ReuseClass};
 use crate::diagnose::Diagnosis;
@@ -91,8 +91,8 @@ impl Summary {
             cross: [OutcomeCounts::default(); 4],
             challenged_then_established: 0,
             syn_retransmits: 0,
-            servers: IndexMap::new(),
-            pairs: IndexMap::new(),
+            servers: IndexMap::default(),
+            pairs: IndexMap::default(),
             flagged: Vec::new(),
             flagged_total: 0,
             flag_cap,

@@ -8,7 +8,7 @@ pub mod servers;
 
 use std::net::IpAddr;
 
-use indexmap::IndexMap;
+use crate::FxIndexMap as IndexMap;
 
 use crate::attempt::Attempt;
 use crate::tcp::Endpoint;

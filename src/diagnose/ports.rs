@@ -3,6 +3,9 @@
 //! pattern (`sequential`, `random`, `pooled`) and the pool size that would avoid collisions.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
+
+use rustc_hash::FxHasher;
 use std::net::IpAddr;
 
 use crate::attempt::Attempt;
@@ -80,7 +83,7 @@ pub struct SourcePorts {
     pub first_ts: Ts,
     pub last_ts: Ts,
     ports_seen: Box<[u64; 1024]>,
-    last_use: HashMap<u16, Ts>,
+    last_use: HashMap<u16, Ts, BuildHasherDefault<FxHasher>>,
     last_port: Option<u16>,
     window_1s: VecDeque<Ts>,
     window_60s: VecDeque<Ts>,
@@ -103,7 +106,7 @@ impl SourcePorts {
             first_ts: ts,
             last_ts: ts,
             ports_seen: Box::new([0; 1024]),
-            last_use: HashMap::new(),
+            last_use: HashMap::default(),
             last_port: None,
             window_1s: VecDeque::new(),
             window_60s: VecDeque::new(),

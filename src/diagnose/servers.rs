@@ -31,7 +31,7 @@ pub struct ServerBehaviour {
     /// Attempts and failures per minute of the capture (index = minute since the first).
     pub per_minute: Vec<(u64, u64)>,
     /// Reuses in the server's TIME_WAIT by the acceptance rule that explains them.
-    pub verdicts: indexmap::IndexMap<&'static str, u64>,
+    pub verdicts: crate::FxIndexMap<&'static str, u64>,
 }
 
 impl ServerBehaviour {

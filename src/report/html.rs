@@ -883,7 +883,7 @@ mod tests {
             }],
             window_ns: 240 * S,
             frames: 100,
-            skipped: IndexMap::new(),
+            skipped: Default::default(),
             track: crate::track::TrackStats {
                 server_packets: 10,
                 ..Default::default()

@@ -7,8 +7,6 @@ pub mod json;
 pub mod stream;
 pub mod table;
 
-use indexmap::IndexMap;
-
 use crate::capture::FileInfo;
 use crate::decode::Skip;
 use crate::summary::Summary;
@@ -29,7 +27,7 @@ pub struct Report {
     pub window_ns: i64,
     pub frames: u64,
     /// Frames that gave no TCP segment, by reason.
-    pub skipped: IndexMap<Skip, u64>,
+    pub skipped: crate::FxIndexMap<Skip, u64>,
     pub track: TrackStats,
     pub summary: Summary,
     pub first_ts: Option<Ts>,
