@@ -274,7 +274,7 @@ impl ChartSample {
     fn add(&mut self, attempt: Attempt) {
         let index = self.seen;
         self.seen += 1;
-        if index % self.stride != 0 {
+        if !index.is_multiple_of(self.stride) {
             return;
         }
         if self.points.len() >= HTML_POINTS {
@@ -284,7 +284,7 @@ impl ChartSample {
                 i % 2 == 1
             });
             self.stride *= 2;
-            if index % self.stride != 0 {
+            if !index.is_multiple_of(self.stride) {
                 return;
             }
         }
