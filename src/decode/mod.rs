@@ -80,8 +80,57 @@ pub enum Decoded {
 
 /// Decodes one frame. `file` is the index of the capture file in the input list.
 pub fn decode(frame: &Frame, file: u32) -> Result<Decoded, Skip> {
+    if frame.linktype == linktype::ETHERNET
+        && let Some(plain) = plain_ethernet_tcp(frame, file)
+    {
+        return plain;
+    }
+    decode_sliced(frame, file)
+}
+
+/// Every frame the general way: etherparse's lax slicing, then tunnels and ICMP.
+fn decode_sliced(frame: &Frame, file: u32) -> Result<Decoded, Skip> {
     let packet = link::network(frame.linktype, frame.data)?;
     segment(&packet, frame, file, 0)
+}
+
+/// The common case by hand: Ethernet II without tags, then an unfragmented IPv4 packet or
+/// an IPv6 packet without extension headers, carrying TCP. Anything else (`None`) goes the
+/// general way. This skips copying etherparse's sliced-packet structure four times per frame
+/// (a fifth of the run on plain captures); `tests::the_plain_path_agrees_with_the_general_one`
+/// checks the two agree.
+fn plain_ethernet_tcp(frame: &Frame, file: u32) -> Option<Result<Decoded, Skip>> {
+    let data = frame.data;
+    let ip = data.get(14..)?;
+    let (src, dst, header_len, declared) =
+        match u16::from_be_bytes([*data.get(12)?, *data.get(13)?]) {
+            0x0800 => {
+                let h = ip.get(..20)?;
+                let ihl = usize::from(h[0] & 0x0f) * 4;
+                let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+                let fragmented = h[6] & 0x3f != 0 || h[7] != 0; // MF flag or an offset
+                if h[0] >> 4 != 4 || ihl < 20 || total < ihl || fragmented || h[9] != 6 {
+                    return None;
+                }
+                let src = IpAddr::from([h[12], h[13], h[14], h[15]]);
+                let dst = IpAddr::from([h[16], h[17], h[18], h[19]]);
+                (src, dst, ihl, total - ihl)
+            }
+            0x86dd => {
+                let h = ip.get(..40)?;
+                let payload = usize::from(u16::from_be_bytes([h[4], h[5]]));
+                if h[0] >> 4 != 6 || h[6] != 6 || payload == 0 {
+                    return None;
+                }
+                let addr = |at: usize| -> Option<IpAddr> {
+                    Some(IpAddr::from(<[u8; 16]>::try_from(&h[at..at + 16]).ok()?))
+                };
+                (addr(8)?, addr(24)?, 40, payload)
+            }
+            _ => return None,
+        };
+    let tcp = ip.get(header_len..)?;
+    Some(tcp_segment(tcp, declared, src, dst, frame, file).map(Decoded::Segment))
 }
 
 /// How many encapsulations (tunnels) deep decode follows a packet.
@@ -428,6 +477,60 @@ mod tests {
         assert_eq!(tsval(&[2, 4, 5, 0xb4]), None);
         assert_eq!(tsval(&[8, 10, 1]), None); // cut by the snap length
         assert_eq!(tsval(&[3, 0, 8, 10, 0, 0, 0, 1]), None); // a zero length ends the walk
+    }
+
+    #[test]
+    fn the_plain_path_agrees_with_the_general_one() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/");
+        let mut checked = 0;
+        for name in [
+            "isa2000-broken.pcap",
+            "real/linux-tw-ts-on.pcap",
+            "real/linux-tw-ts-off-bigxfer.pcap",
+        ] {
+            let mut capture =
+                crate::capture::open(std::path::Path::new(&format!("{dir}{name}"))).unwrap();
+            while let Some(same) = capture
+                .next_frame(|f| {
+                    // Every prefix too: cut frames must take the same way.
+                    (0..=f.data.len())
+                        .step_by(7)
+                        .chain([f.data.len()])
+                        .all(|len| {
+                            let cut = Frame {
+                                data: &f.data[..len],
+                                ..*f
+                            };
+                            plain_ethernet_tcp(&cut, 0)
+                                .is_none_or(|plain| plain == decode_sliced(&cut, 0))
+                        })
+                })
+                .unwrap()
+            {
+                assert!(
+                    same,
+                    "{name}: frame {} decodes differently",
+                    capture.info.frames
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 2000);
+        // IPv6 and fragments, built.
+        let b = PacketBuilder::ethernet2(MAC, MAC)
+            .ipv6([1; 16], [2; 16], 64)
+            .tcp(4000, 80, 9, 1000)
+            .syn();
+        let mut v6 = Vec::new();
+        b.write(&mut v6, &[7; 10]).unwrap();
+        let f = frame(linktype::ETHERNET, &v6);
+        assert_eq!(plain_ethernet_tcp(&f, 0), Some(decode_sliced(&f, 0)));
+        let mut frag = syn_v4(&[0; 16]);
+        frag[14 + 6] = 0x20; // more fragments: the general way decides
+        assert_eq!(
+            plain_ethernet_tcp(&frame(linktype::ETHERNET, &frag), 0),
+            None
+        );
     }
 
     #[test]
