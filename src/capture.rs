@@ -519,6 +519,7 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(
     last_ts: &mut Ts,
     handle: &mut Option<F>,
 ) -> Result<Step<T>, CaptureError> {
+    check_block_length(reader.data(), *big_endian, *offset, info)?;
     match reader.next() {
         Ok((len, PcapBlockOwned::NG(block))) => {
             let at = *offset;
@@ -648,6 +649,31 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(
             })
         }
     }
+}
+
+/// Every pcapng block has at least its type and two lengths (12 bytes). pcap-parser 0.17
+/// subtracts 12 from the length of some block types (Process Information) without checking
+/// it first, so a shorter length is reported here as damage before it reaches the parser.
+fn check_block_length(
+    data: &[u8],
+    big_endian: bool,
+    offset: u64,
+    info: &FileInfo,
+) -> Result<(), CaptureError> {
+    const SECTION_HEADER: u32 = 0x0a0d_0d0a;
+    let (Some(kind), Some(len)) = (u32_at(data, 0, big_endian), u32_at(data, 4, big_endian)) else {
+        return Ok(());
+    };
+    if kind != SECTION_HEADER && kind.swap_bytes() != SECTION_HEADER && len < 12 {
+        let why =
+            format!("block of type {kind:#010x} claims {len} bytes (every block has at least 12)");
+        return Err(CaptureError::new(
+            ErrorKind::Damaged(why),
+            info.frames + 1,
+            offset,
+        ));
+    }
+    Ok(())
 }
 
 /// pcapng's obsolete Packet Block (type 2): interface id (u16), drops (u16), timestamp

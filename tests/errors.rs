@@ -165,3 +165,28 @@ fn several_files_merge_into_one_timeline_with_per_file_frames() {
     assert_eq!(attempts[4]["file"], b.as_str());
     assert_eq!(attempts[4]["frame"], 1);
 }
+
+/// Inputs the fuzzer (fuzz/, `cargo fuzz run capture`) found crashing, kept as regressions:
+/// each is read in every output format, in this debug build with overflow checks on.
+#[test]
+fn fuzz_regressions_read_without_panic() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz-regressions");
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for path in &files {
+        let name = path.to_str().unwrap();
+        for format in ["table", "json", "ndjson", "csv"] {
+            match common::run_in_process(&["--format", format, name]) {
+                Ok((code, _)) => assert_eq!(code, 0, "{name}"),
+                Err(e) => assert!(
+                    e.contains("damaged") || e.contains("not a pcap") || e.contains("empty file"),
+                    "{name}: {e}"
+                ),
+            }
+        }
+    }
+}
