@@ -248,37 +248,11 @@ impl Sim {
         let bye = b"+OK bye\r\n";
         let (c1, s1) = (c.wrapping_add(1), s.wrapping_add(1));
         let (g, q, y) = (greet.len() as u32, quit.len() as u32, bye.len() as u32);
+        let [h0, h1, h2] = handshake(c, s);
         let segs = [
-            (
-                0,
-                Seg {
-                    from_client: true,
-                    flags: "S",
-                    seq: c,
-                    ack: 0,
-                    payload: &[],
-                },
-            ),
-            (
-                1,
-                Seg {
-                    from_client: false,
-                    flags: "SA",
-                    seq: s,
-                    ack: c1,
-                    payload: &[],
-                },
-            ),
-            (
-                2,
-                Seg {
-                    from_client: true,
-                    flags: "A",
-                    seq: c1,
-                    ack: s1,
-                    payload: &[],
-                },
-            ),
+            h0,
+            h1,
+            h2,
             (
                 6,
                 Seg {
@@ -368,37 +342,11 @@ impl Sim {
         let page = [b'x'; 900];
         let (c1, s1) = (c.wrapping_add(1), s.wrapping_add(1));
         let (g, p) = (get.len() as u32, page.len() as u32);
+        let [h0, h1, h2] = handshake(c, s);
         let mut segs = vec![
-            (
-                0,
-                Seg {
-                    from_client: true,
-                    flags: "S",
-                    seq: c,
-                    ack: 0,
-                    payload: &[],
-                },
-            ),
-            (
-                1,
-                Seg {
-                    from_client: false,
-                    flags: "SA",
-                    seq: s,
-                    ack: c1,
-                    payload: &[],
-                },
-            ),
-            (
-                2,
-                Seg {
-                    from_client: true,
-                    flags: "A",
-                    seq: c1,
-                    ack: s1,
-                    payload: &[],
-                },
-            ),
+            h0,
+            h1,
+            h2,
             (
                 3,
                 Seg {
@@ -521,6 +469,23 @@ impl Sim {
         }
         Ok(())
     }
+}
+
+/// SYN, SYN-ACK and ACK at 0, 1 and 2 ms, for client ISN `c` and server ISN `s`.
+fn handshake<'a>(c: u32, s: u32) -> [(i64, Seg<'a>); 3] {
+    let (c1, s1) = (c.wrapping_add(1), s.wrapping_add(1));
+    let seg = |from_client, flags, seq, ack| Seg {
+        from_client,
+        flags,
+        seq,
+        ack,
+        payload: &[],
+    };
+    [
+        (0, seg(true, "S", c, 0)),
+        (1, seg(false, "SA", s, c1)),
+        (2, seg(true, "A", c1, s1)),
+    ]
 }
 
 /// Generates the scenario into `w` and returns the ground truth.
@@ -678,13 +643,11 @@ impl Sim {
             ack,
             payload,
         };
-        let mut segs = vec![
-            (0, seg(true, "S", c, 0, &[][..])),
-            (1, seg(false, "SA", s, c1, &[][..])),
-            (2, seg(true, "A", c1, s1, &[][..])),
+        let mut segs: Vec<(i64, Seg)> = handshake(c, s).into();
+        segs.extend([
             (3, seg(true, "PA", c1, s1, &up_data[..])),
             (5, seg(false, "PA", s1, c1.wrapping_add(up), &down_data[..])),
-        ];
+        ]);
         let (cu, sd) = (c1.wrapping_add(up), s1.wrapping_add(down));
         match closer {
             Closer::Server => segs.extend([

@@ -69,7 +69,7 @@ pub fn render(r: &Report, attempts: &[Attempt], out: &mut dyn Write) -> io::Resu
         p.push_str(&format!("<p>{}</p>\n", escape(&line)));
     }
     p.push_str("</div>\n");
-    for line in inputs(r) {
+    for line in r.input_lines() {
         p.push_str(&format!("<p>{}</p>\n", escape(&line)));
     }
     if r.summary.attempts() > 0 {
@@ -124,36 +124,6 @@ fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// The capture summary lines (as the table report words them).
-fn inputs(r: &Report) -> [String; 2] {
-    let span = match (r.first_ts, r.last_ts) {
-        (Some(a), Some(b)) => format!(
-            ", {} to {} ({})",
-            a.rfc3339(r.digits()),
-            b.rfc3339(r.digits()),
-            human_secs(b.since(a))
-        ),
-        _ => String::new(),
-    };
-    let names: Vec<&str> = r.files.iter().map(|f| f.name.as_str()).collect();
-    let t = &r.track;
-    [
-        format!(
-            "Read {} from {}{span}.",
-            count(r.frames, "frame"),
-            names.join(", ")
-        ),
-        format!(
-            "{}: {} SYN, {} SYN-ACK; {} of interest (TIME_WAIT window {}).",
-            count(t.tcp_segments, "TCP segment"),
-            thousands(t.syn_packets),
-            thousands(t.synack_packets),
-            count(r.summary.attempts(), "connection attempt"),
-            human_secs(r.window_ns)
-        ),
-    ]
 }
 
 fn legend(items: &[(&str, &str)]) -> String {

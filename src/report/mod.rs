@@ -78,6 +78,37 @@ impl Report {
             .sum()
     }
 
+    /// What was read: frames and files with the time span, then the TCP counts.
+    pub fn input_lines(&self) -> [String; 2] {
+        let span = match (self.first_ts, self.last_ts) {
+            (Some(a), Some(b)) => {
+                format!(
+                    ", {} to {} ({})",
+                    a.rfc3339(self.digits()),
+                    b.rfc3339(self.digits()),
+                    human_secs(b.since(a))
+                )
+            }
+            _ => String::new(),
+        };
+        let names: Vec<&str> = self.files.iter().map(|f| f.name.as_str()).collect();
+        let t = &self.track;
+        [
+            format!(
+                "Read {} from {}{span}.",
+                count(self.frames, "frame"),
+                names.join(", ")
+            ),
+            format!(
+                "{}: {} SYN, {} SYN-ACK; {} of interest.",
+                count(t.tcp_segments, "TCP segment"),
+                thousands(t.syn_packets),
+                thousands(t.synack_packets),
+                count(self.summary.attempts(), "connection attempt")
+            ),
+        ]
+    }
+
     /// The sentences that tie the findings together, most important first.
     pub fn headline(&self) -> Vec<String> {
         headline(self)

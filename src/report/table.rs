@@ -189,30 +189,10 @@ fn right(text: impl ToString) -> Cell {
 }
 
 fn write_inputs(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let span = match (r.first_ts, r.last_ts) {
-        (Some(a), Some(b)) => format!(
-            ", {} to {} ({})",
-            a.rfc3339(r.digits()),
-            b.rfc3339(r.digits()),
-            human_secs(b.since(a))
-        ),
-        _ => String::new(),
-    };
-    let names: Vec<&str> = r.files.iter().map(|f| f.name.as_str()).collect();
-    writeln!(
-        out,
-        "Read {} from {}{span}.",
-        count(r.frames, "frame"),
-        names.join(", ")
-    )?;
-    writeln!(
-        out,
-        "{}: {} SYN, {} SYN-ACK; {} of interest.",
-        count(r.track.tcp_segments, "TCP segment"),
-        thousands(r.track.syn_packets),
-        thousands(r.track.synack_packets),
-        count(r.summary.attempts(), "connection attempt")
-    )
+    for line in r.input_lines() {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
 }
 
 fn cross_table(r: &Report) -> Table {
