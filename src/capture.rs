@@ -67,6 +67,8 @@ struct Interface {
     units: u64,
     offset_secs: i64,
     snaplen: u32,
+    /// The interface's latest `isb_ifdrop` (a running total).
+    dropped: u64,
 }
 
 enum Format {
@@ -290,8 +292,8 @@ fn legacy_header(reader: &LegacyPcapReader<Box<dyn Read>>) -> (u32, bool, bool, 
     let big_endian = matches!(magic, 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1);
     let nanos = matches!(magic, 0xa1b2_3c4d | 0x4d3c_b2a1);
     let word = |at| u32_at(data, at, big_endian).unwrap_or(0);
-    // The upper bits of the link-type field carry FCS information (pcap spec, LinkType).
-    (word(20) & 0x0fff_ffff, nanos, big_endian, word(16))
+    // Bits 16 and up of the link-type field carry FCS information (libpcap LT_LINKTYPE).
+    (word(20) & 0xffff, nanos, big_endian, word(16))
 }
 
 enum Step<T> {
@@ -554,6 +556,7 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(
                         units,
                         offset_secs,
                         snaplen: idb.snaplen,
+                        dropped: 0,
                     });
                     None
                 }
@@ -618,8 +621,24 @@ fn step_ng<T, F: FnOnce(&Frame) -> T>(
                     orig_len: 0,
                 }),
                 Block::InterfaceStatistics(isb) => {
-                    if let Some(Ok(dropped)) = isb.isb_ifdrop() {
-                        info.dropped = info.dropped.saturating_add(dropped);
+                    // isb_ifdrop (option 5) is a running total per interface: add what is
+                    // new since the interface's previous statistics block. (Read here in
+                    // the section's byte order; pcap-parser 0.17 reads it little-endian.)
+                    let dropped = isb.options.iter().find(|o| o.code.0 == 5).and_then(|o| {
+                        let raw: [u8; 8] = o.value().get(..8)?.try_into().ok()?;
+                        Some(if *big_endian {
+                            u64::from_be_bytes(raw)
+                        } else {
+                            u64::from_le_bytes(raw)
+                        })
+                    });
+                    if let (Some(dropped), Some(iface)) =
+                        (dropped, interfaces.get_mut(isb.if_id as usize))
+                    {
+                        info.dropped = info
+                            .dropped
+                            .saturating_add(dropped.saturating_sub(iface.dropped));
+                        iface.dropped = iface.dropped.max(dropped);
                     }
                     None
                 }

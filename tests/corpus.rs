@@ -140,3 +140,53 @@ fn generated_edge_cases_agree_with_tshark() {
         "only {checked} rows checked: README format changed?"
     );
 }
+
+/// The pcapng test generator writes every file in both byte orders: portreuse must read the
+/// two alike (timestamps, options such as if_tsoffset and isb_ifdrop included).
+#[test]
+fn pcapng_little_and_big_endian_twins_read_alike() {
+    let Some(corpus) = common::shared() else {
+        return;
+    };
+    let base = corpus.join("public/pcapng-test-generator");
+    let mut pairs = 0;
+    for kind in ["basic", "advanced", "difficult"] {
+        let Ok(entries) = fs::read_dir(base.join("output_le").join(kind)) else {
+            continue;
+        };
+        for entry in entries {
+            let le = entry.unwrap().path();
+            let be = base
+                .join("output_be")
+                .join(kind)
+                .join(le.file_name().unwrap());
+            let doc = |p: &std::path::Path| {
+                common::run_in_process(&["--format", "json", p.to_str().unwrap()])
+            };
+            match (doc(&le), doc(&be)) {
+                (Ok((_, a)), Ok((_, b))) => {
+                    let (a, b): (serde_json::Value, serde_json::Value) = (
+                        serde_json::from_str(&a).unwrap(),
+                        serde_json::from_str(&b).unwrap(),
+                    );
+                    assert_eq!(a["summary"], b["summary"], "{}", le.display());
+                    assert_eq!(
+                        a["files"][0]["interface_drops"],
+                        b["files"][0]["interface_drops"],
+                        "{}",
+                        le.display()
+                    );
+                    pairs += 1;
+                }
+                (Err(a), Err(b)) => assert_eq!(
+                    a.split(": ").last(),
+                    b.split(": ").last(),
+                    "{}",
+                    le.display()
+                ),
+                (a, b) => panic!("{}: {a:?} vs {b:?}", le.display()),
+            }
+        }
+    }
+    assert!(pairs >= 20, "{pairs} pairs");
+}

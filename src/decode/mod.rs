@@ -56,6 +56,20 @@ impl Skip {
         !matches!(self, Skip::NotTcp | Skip::NotIp | Skip::NotPacket)
     }
 
+    /// Why the frames were not decoded, for people: "of link type 105 (IEEE 802.11) not decoded".
+    pub fn describe(self) -> String {
+        match self {
+            Skip::LinkType(lt) => match linktype_name(lt) {
+                Some(name) => format!("of link type {lt} ({name}) not decoded"),
+                None => format!("of link type {lt} not decoded"),
+            },
+            Skip::Fragment => "were IP fragments after the first (no TCP header)".into(),
+            Skip::Truncated => "ended before their TCP flags".into(),
+            Skip::Malformed => "had malformed headers".into(),
+            other => format!("not decoded ({})", other.name()),
+        }
+    }
+
     /// snake_case name used in JSON and tables.
     pub fn name(self) -> String {
         match self {
@@ -68,6 +82,36 @@ impl Skip {
             Skip::Malformed => "malformed".into(),
         }
     }
+}
+
+/// Names of link types a capture may hold that portreuse does not decode (tcpdump.org).
+fn linktype_name(lt: u32) -> Option<&'static str> {
+    Some(match lt {
+        3 => "AX.25",
+        8 => "SLIP",
+        104 => "Cisco HDLC",
+        105 => "IEEE 802.11",
+        107 => "Frame Relay",
+        119 => "Prism",
+        138 => "Apple IP over IEEE 1394",
+        143 => "DOCSIS",
+        147..=162 => "user-defined",
+        163 => "AVS",
+        187 => "Bluetooth HCI",
+        189 => "USB with Linux header",
+        195 | 215 | 230 | 283 => "IEEE 802.15.4",
+        201 => "Bluetooth HCI with phdr",
+        220 => "USB Linux mmapped",
+        227 => "CAN SocketCAN",
+        249 => "Netlink",
+        252 => "Wireshark upper PDU",
+        251 => "Bluetooth LE LL",
+        254 => "SCTP",
+        256 => "Bluetooth LE LL with phdr",
+        263 => "Bluetooth Linux monitor",
+        0x4e4d_0000.. => "a Network Monitor media type",
+        _ => return None,
+    })
 }
 
 /// What a frame holds for the tracker.

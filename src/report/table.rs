@@ -304,7 +304,7 @@ fn write_warnings(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         .skipped
         .iter()
         .filter(|(k, _)| k.is_failure())
-        .map(|(k, n)| format!("{} {}", thousands(*n), k.name()))
+        .map(|(k, n)| format!("{} {}", count(*n, "frame"), k.describe()))
         .collect();
     let quality = diagnosis::quality_notes(r);
     if !undecoded.is_empty() || !r.warnings.is_empty() || !quality.is_empty() {
@@ -314,7 +314,9 @@ fn write_warnings(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "- {note}")?;
     }
     if !undecoded.is_empty() {
-        writeln!(out, "- frames not decoded: {}", undecoded.join(", "))?;
+        for line in undecoded {
+            writeln!(out, "- {line}")?;
+        }
     }
     for w in &r.warnings {
         writeln!(out, "- {w}")?;
