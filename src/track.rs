@@ -22,7 +22,7 @@ use crate::time::{NANOS_PER_SEC, Ts};
 const SETTLE_NS: i64 = 130 * NANOS_PER_SEC;
 /// Attempts held back while no server has sent a packet (a one-direction capture cannot tell
 /// unanswered from unseen); past this many they are judged `unknown` as they come.
-const ONE_WAY_HOLD: usize = 200_000;
+const ONE_WAY_HOLD: usize = 50_000;
 /// How often (in capture time) idle 4-tuples are swept out.
 const SWEEP_EVERY_NS: i64 = 10 * NANOS_PER_SEC;
 
