@@ -51,6 +51,17 @@ impl Merger {
     /// The next frame in timestamp order (ties go to the file named first). Within one file
     /// the file's order is kept even where its timestamps go back.
     pub fn next_item(&mut self) -> Result<Option<Item>, FileError> {
+        if let [only] = self.files.as_mut_slice() {
+            // One file: nothing to merge, no look-ahead.
+            return only
+                .next_frame(|f| Item {
+                    file: 0,
+                    frame: f.number,
+                    ts: f.ts,
+                    decoded: decode(f, 0),
+                })
+                .map_err(|e| (0, e));
+        }
         if !self.primed {
             self.primed = true;
             for index in 0..self.files.len() {
