@@ -310,9 +310,10 @@ fn warnings(names: &[String], infos: &[FileInfo]) -> Vec<String> {
             ));
         }
         if i.out_of_order > 0 {
+            let verb = if i.out_of_order == 1 { "has" } else { "have" };
             out.push(format!(
-                "{name}: {} earlier than the frame before",
-                count(i.out_of_order, "frame has a timestamp").replace("frames has", "frames have")
+                "{name}: {} {verb} a timestamp earlier than the frame before (kept in file order)",
+                count(i.out_of_order, "frame")
             ));
         }
         if i.without_timestamp > 0 {
