@@ -23,6 +23,8 @@ const SETTLE_NS: i64 = 130 * NANOS_PER_SEC;
 /// Attempts held back while no server has sent a packet (a one-direction capture cannot tell
 /// unanswered from unseen); past this many they are judged `unknown` as they come.
 const ONE_WAY_HOLD: usize = 50_000;
+/// Most attempts waiting to be decided; past this the oldest is settled at once.
+const MAX_PENDING: usize = 1_000_000;
 /// How often (in capture time) idle 4-tuples are swept out.
 const SWEEP_EVERY_NS: i64 = 10 * NANOS_PER_SEC;
 
@@ -592,7 +594,9 @@ impl Book {
         let now = self.now;
         let held = self.pending.len();
         let front = self.pending.front_mut()?;
-        if !front.settled && now.since(front.last_activity) > SETTLE_NS {
+        // Settle the oldest attempt when it has been quiet long enough, or when the queue is
+        // so long (a SYN flood) that memory must win over a late retransmission.
+        if !front.settled && (now.since(front.last_activity) > SETTLE_NS || held > MAX_PENDING) {
             front.settled = true;
         }
         // Until a server has answered anything, the capture may show one direction only: an
