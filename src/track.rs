@@ -23,6 +23,8 @@ const SETTLE_NS: i64 = 130 * NANOS_PER_SEC;
 /// Attempts held back while no server has sent a packet (a one-direction capture cannot tell
 /// unanswered from unseen); past this many they are judged `unknown` as they come.
 const ONE_WAY_HOLD: usize = 50_000;
+/// Live 4-tuples above which idle ones are dropped sooner than twice the window.
+const MAX_FLOWS: usize = 2_000_000;
 /// Most attempts waiting to be decided; past this the oldest is settled at once.
 const MAX_PENDING: usize = 1_000_000;
 /// How often (in capture time) idle 4-tuples are swept out.
@@ -306,12 +308,21 @@ impl Tracker {
     }
 
     /// Drops 4-tuples idle for longer than the retention horizon (twice the window) and
-    /// settles their attempts.
+    /// settles their attempts. Past MAX_FLOWS live 4-tuples (a SYN flood, a port scan) the
+    /// horizon shrinks to the window, then to SETTLE_NS, so memory stays bounded; only reuses
+    /// after the window can then go unseen.
     fn sweep(&mut self) {
-        let horizon = self
-            .book
-            .now
-            .add_nanos(-self.book.config.window_ns.saturating_mul(2));
+        let window = self.book.config.window_ns;
+        for keep_ns in [window.saturating_mul(2), window, SETTLE_NS.min(window)] {
+            self.sweep_older_than(keep_ns);
+            if self.flows.len() <= MAX_FLOWS {
+                break;
+            }
+        }
+    }
+
+    fn sweep_older_than(&mut self, keep_ns: i64) {
+        let horizon = self.book.now.add_nanos(-keep_ns);
         let book = &mut self.book;
         self.flows.retain(|_, flow| {
             let keep = flow.last_seen >= horizon;
