@@ -332,3 +332,114 @@ pub fn relays_json(r: &Report) -> Value {
         .collect();
     Value::Array(list)
 }
+
+/// One line of a diagnosis section, with the lines that detail it (a server's verdicts).
+pub struct Line {
+    pub text: String,
+    pub details: Vec<String>,
+}
+
+impl Line {
+    fn plain(text: String) -> Line {
+        Line {
+            text,
+            details: Vec::new(),
+        }
+    }
+}
+
+/// The diagnosis sections that have something to say, titled, in report order. The table and
+/// the HTML report both render these, so the wording lives here once.
+pub fn sections(r: &Report) -> Vec<(&'static str, Vec<Line>)> {
+    let d = &r.summary.diagnosis;
+    let sources = d
+        .sources
+        .values()
+        .filter_map(|s| source_sentence(r, s))
+        .map(Line::plain)
+        .collect();
+    let servers = d
+        .servers
+        .iter()
+        .filter_map(|(server, b)| {
+            let (lower, upper) = b.time_wait_bracket();
+            let style = b
+                .response_style()
+                .map(|s| format!("answers SYNs in its TIME_WAIT with {s}"));
+            let bracket = bracket_text(lower, upper).map(|b| format!("TIME_WAIT {b}"));
+            let parts: Vec<String> = style.into_iter().chain(bracket).collect();
+            (!parts.is_empty()).then(|| Line {
+                text: format!("{server}: {}", parts.join("; ")),
+                details: b
+                    .verdicts
+                    .iter()
+                    .map(|(v, n)| format!("{} {v}", thousands(*n)))
+                    .collect(),
+            })
+        })
+        .collect();
+    let mut felt: Vec<Line> = d
+        .felt
+        .iter()
+        .map(|(ip, f)| {
+            let schedules: Vec<String> = d
+                .schedules
+                .get(ip)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, n)| format!("{} {}", thousands(*n), k.name()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let how = if schedules.is_empty() {
+                String::new()
+            } else {
+                format!("; retransmissions: {}", schedules.join(", "))
+            };
+            Line::plain(format!(
+                "{ip}: {} failed or challenged, waiting up to {} (mean {}){how}.",
+                count(f.failed, "attempt"),
+                human_secs(f.max_wait_ns),
+                human_secs(f.total_wait_ns / f.failed.max(1) as i64),
+            ))
+        })
+        .collect();
+    if !felt.is_empty() {
+        for (server, b) in &d.servers {
+            if b.per_minute.iter().any(|(_, f)| *f > 0) && b.per_minute.len() > 1 {
+                felt.push(Line::plain(format!(
+                    "{server}, share of attempts failed per minute: {}",
+                    per_minute_text(&b.per_minute)
+                )));
+            }
+        }
+    }
+    let asymmetries = asymmetries(r)
+        .iter()
+        .map(|a| Line::plain(asymmetry_sentence(a)))
+        .collect();
+    let relays = relay_sentences(r).into_iter().map(Line::plain).collect();
+    let all: [(&'static str, Vec<Line>); 5] = [
+        ("Source ports", sources),
+        ("Servers and their TIME_WAIT", servers),
+        ("What the clients felt", felt),
+        ("Direction asymmetry", asymmetries),
+        ("Relayed conversations (both legs in the capture)", relays),
+    ];
+    all.into_iter()
+        .filter(|(_, lines)| !lines.is_empty())
+        .collect()
+}
+
+/// The capture-quality lines: limits of the capture, frames not decoded, reading warnings.
+pub fn quality_lines(r: &Report) -> Vec<String> {
+    let mut lines = quality_notes(r);
+    lines.extend(
+        r.skipped
+            .iter()
+            .filter(|(k, _)| k.is_failure())
+            .map(|(k, n)| format!("{} {}", count(*n, "frame"), k.describe())),
+    );
+    lines.extend(r.warnings.iter().cloned());
+    lines
+}

@@ -682,80 +682,28 @@ fn escape_all(lines: &[String]) -> Vec<String> {
 
 /// The diagnosis sections, worded as in the table report.
 fn diagnosis_html(r: &Report) -> String {
-    let d = &r.summary.diagnosis;
-    let sources: Vec<String> = d
-        .sources
-        .values()
-        .filter_map(|s| diagnosis::source_sentence(r, s))
-        .collect();
-    let servers: Vec<String> = d
-        .servers
-        .iter()
-        .filter_map(|(server, b)| {
-            let (lower, upper) = b.time_wait_bracket();
-            let style = b
-                .response_style()
-                .map(|s| format!("answers SYNs in its TIME_WAIT with {s}"));
-            let bracket = diagnosis::bracket_text(lower, upper).map(|b| format!("TIME_WAIT {b}"));
-            let parts: Vec<String> = style.into_iter().chain(bracket).collect();
-            if parts.is_empty() {
-                return None;
-            }
-            let verdicts: String = b
-                .verdicts
+    let body: String = diagnosis::sections(r)
+        .into_iter()
+        .map(|(title, lines)| {
+            let items: Vec<String> = lines
                 .iter()
-                .map(|(v, n)| format!("<li>{} {}</li>", thousands(*n), escape(v)))
+                .map(|line| {
+                    let details: String = line
+                        .details
+                        .iter()
+                        .map(|d| format!("<li>{}</li>", escape(d)))
+                        .collect();
+                    let details = if details.is_empty() {
+                        details
+                    } else {
+                        format!("<ul>{details}</ul>")
+                    };
+                    format!("{}{details}", escape(&line.text))
+                })
                 .collect();
-            Some(format!(
-                "{}<ul>{verdicts}</ul>",
-                escape(&format!("{server}: {}", parts.join("; ")))
-            ))
+            section(title, &items)
         })
         .collect();
-    let mut felt: Vec<String> = d
-        .felt
-        .iter()
-        .map(|(ip, f)| {
-            let schedules: Vec<String> = d.schedules.get(ip).map_or_else(Vec::new, |m| {
-                m.iter()
-                    .map(|(k, n)| format!("{} {}", thousands(*n), k.name()))
-                    .collect()
-            });
-            let how = if schedules.is_empty() {
-                String::new()
-            } else {
-                format!("; retransmissions: {}", schedules.join(", "))
-            };
-            let (n, max) = (count(f.failed, "attempt"), human_secs(f.max_wait_ns));
-            let mean = human_secs(f.total_wait_ns / f.failed.max(1) as i64);
-            format!("{ip}: {n} failed or challenged, waiting up to {max} (mean {mean}){how}.")
-        })
-        .collect();
-    if !felt.is_empty() {
-        for (server, b) in &d.servers {
-            if b.per_minute.iter().any(|(_, f)| *f > 0) && b.per_minute.len() > 1 {
-                let shares = diagnosis::per_minute_text(&b.per_minute);
-                felt.push(format!(
-                    "{server}, share of attempts failed per minute: {shares}"
-                ));
-            }
-        }
-    }
-    let asymmetries: Vec<String> = diagnosis::asymmetries(r)
-        .iter()
-        .map(diagnosis::asymmetry_sentence)
-        .collect();
-    let body = [
-        section("Source ports", &escape_all(&sources)),
-        section("Servers and their TIME_WAIT", &servers),
-        section("What the clients felt", &escape_all(&felt)),
-        section("Direction asymmetry", &escape_all(&asymmetries)),
-        section(
-            "Relayed conversations (both legs in the capture)",
-            &escape_all(&diagnosis::relay_sentences(r)),
-        ),
-    ]
-    .concat();
     if body.is_empty() {
         body
     } else {
@@ -765,18 +713,7 @@ fn diagnosis_html(r: &Report) -> String {
 
 /// Capture quality: limits of what the capture shows, undecoded frames, warnings.
 fn quality_html(r: &Report) -> String {
-    let mut items = diagnosis::quality_notes(r);
-    let undecoded: Vec<String> = r
-        .skipped
-        .iter()
-        .filter(|(k, _)| k.is_failure())
-        .map(|(k, n)| format!("{} {}", thousands(*n), k.name()))
-        .collect();
-    if !undecoded.is_empty() {
-        items.push(format!("frames not decoded: {}", undecoded.join(", ")));
-    }
-    items.extend(r.warnings.iter().cloned());
-    section("Capture quality", &escape_all(&items))
+    section("Capture quality", &escape_all(&diagnosis::quality_lines(r)))
 }
 
 #[cfg(test)]

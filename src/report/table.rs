@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use comfy_table::presets::ASCII_MARKDOWN;
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 
-use super::{Report, count, diagnosis, human_secs, thousands};
+use super::{Report, diagnosis, human_secs, thousands};
 use crate::attempt::{Outcome, ReuseClass};
 use crate::cli::TimeFormat;
 use crate::time::secs;
@@ -63,95 +63,13 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 /// The diagnosis sections; each appears only when it has something to say.
 fn write_diagnosis(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let d = &r.summary.diagnosis;
-    let sources: Vec<String> = d
-        .sources
-        .values()
-        .filter_map(|s| diagnosis::source_sentence(r, s))
-        .collect();
-    if !sources.is_empty() {
-        writeln!(out, "\nSource ports:")?;
-        for line in sources {
-            writeln!(out, "- {line}")?;
-        }
-    }
-    let servers: Vec<String> = d
-        .servers
-        .iter()
-        .filter_map(|(server, b)| {
-            let (lower, upper) = b.time_wait_bracket();
-            let bracket = diagnosis::bracket_text(lower, upper);
-            let style = b.response_style();
-            if bracket.is_none() && style.is_none() {
-                return None;
+    for (title, lines) in diagnosis::sections(r) {
+        writeln!(out, "\n{title}:")?;
+        for line in lines {
+            writeln!(out, "- {}", line.text)?;
+            for detail in line.details {
+                writeln!(out, "    {detail}")?;
             }
-            let mut parts = Vec::new();
-            if let Some(style) = style {
-                parts.push(format!("answers SYNs in its TIME_WAIT with {style}"));
-            }
-            if let Some(bracket) = bracket {
-                parts.push(format!("TIME_WAIT {bracket}"));
-            }
-            let mut line = format!("{server}: {}", parts.join("; "));
-            for (verdict, n) in &b.verdicts {
-                line.push_str(&format!("\n    {} {verdict}", thousands(*n)));
-            }
-            Some(line)
-        })
-        .collect();
-    if !servers.is_empty() {
-        writeln!(out, "\nServers and their TIME_WAIT:")?;
-        for line in servers {
-            writeln!(out, "- {line}")?;
-        }
-    }
-    if !d.felt.is_empty() {
-        writeln!(out, "\nWhat the clients felt:")?;
-        for (ip, felt) in &d.felt {
-            let schedules: Vec<String> = d
-                .schedules
-                .get(ip)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, n)| format!("{} {}", thousands(*n), k.name()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let how = if schedules.is_empty() {
-                String::new()
-            } else {
-                format!("; retransmissions: {}", schedules.join(", "))
-            };
-            writeln!(
-                out,
-                "- {ip}: {} failed or challenged, waiting up to {} (mean {}){how}.",
-                count(felt.failed, "attempt"),
-                human_secs(felt.max_wait_ns),
-                human_secs(felt.total_wait_ns / felt.failed.max(1) as i64),
-            )?;
-        }
-        for (server, b) in &d.servers {
-            if b.per_minute.iter().any(|(_, f)| *f > 0) && b.per_minute.len() > 1 {
-                writeln!(
-                    out,
-                    "- {server}, share of attempts failed per minute: {}",
-                    diagnosis::per_minute_text(&b.per_minute)
-                )?;
-            }
-        }
-    }
-    let asymmetries = diagnosis::asymmetries(r);
-    if !asymmetries.is_empty() {
-        writeln!(out, "\nDirection asymmetry:")?;
-        for a in &asymmetries {
-            writeln!(out, "- {}", diagnosis::asymmetry_sentence(a))?;
-        }
-    }
-    let relays = diagnosis::relay_sentences(r);
-    if !relays.is_empty() {
-        writeln!(out, "\nRelayed conversations (both legs in the capture):")?;
-        for line in relays {
-            writeln!(out, "- {line}")?;
         }
     }
     Ok(())
@@ -300,26 +218,12 @@ fn server_table(r: &Report) -> Table {
 }
 
 fn write_warnings(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let undecoded: Vec<String> = r
-        .skipped
-        .iter()
-        .filter(|(k, _)| k.is_failure())
-        .map(|(k, n)| format!("{} {}", count(*n, "frame"), k.describe()))
-        .collect();
-    let quality = diagnosis::quality_notes(r);
-    if !undecoded.is_empty() || !r.warnings.is_empty() || !quality.is_empty() {
+    let lines = diagnosis::quality_lines(r);
+    if !lines.is_empty() {
         writeln!(out, "\nCapture quality:")?;
     }
-    for note in &quality {
-        writeln!(out, "- {note}")?;
-    }
-    if !undecoded.is_empty() {
-        for line in undecoded {
-            writeln!(out, "- {line}")?;
-        }
-    }
-    for w in &r.warnings {
-        writeln!(out, "- {w}")?;
+    for line in lines {
+        writeln!(out, "- {line}")?;
     }
     Ok(())
 }
