@@ -29,12 +29,13 @@ pub fn source_sentence(r: &Report, s: &SourcePorts) -> Option<String> {
     if let Some(min) = s.min_reuse_interval_ns {
         line.push_str(&format!("; ports return after {}", human_secs(min)));
     }
+    // The longest TIME_WAIT seen at the servers this source talked to.
     let held = r
         .summary
-        .diagnosis
-        .servers
-        .values()
-        .filter_map(|b| b.longest_held_ns)
+        .pairs
+        .keys()
+        .filter(|(client, _)| *client == s.ip)
+        .filter_map(|(_, server)| r.summary.diagnosis.servers.get(server)?.longest_held_ns)
         .max();
     if let Some(held) = held.filter(|_| s.min_reuse_interval_ns.is_some_and(|m| m < r.window_ns)) {
         line.push_str(&format!(
