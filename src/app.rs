@@ -123,9 +123,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     }
     if analysis.selection.left_out > 0 && !cli.quiet {
         eprintln!(
-            "portreuse: warning: the filter and --write cover the first {} flagged 4-tuples; {} more left out",
+            "portreuse: warning: the filter and --write cover the first {} flagged 4-tuples; {} on other 4-tuples left out",
             thousands(crate::export::MAX_TUPLES as u64),
-            thousands(analysis.selection.left_out)
+            count(analysis.selection.left_out, "flagged attempt")
         );
     }
     stream.finish(out, report)?;
@@ -171,7 +171,7 @@ pub fn analyze(
         filter,
     });
     let mut summary = Summary::new(cli.max_rows);
-    let mut selection = Selection::default();
+    let mut selection = Selection::new(cli.write.is_some());
     let mut chart = cli.html.as_ref().map(|_| ChartSample::new());
     let mut progress = progress::Progress::new(cli, &captures);
     let mut merger = Merger::new(captures);

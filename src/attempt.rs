@@ -95,8 +95,9 @@ impl Holder {
 /// The earlier connection on the same 4-tuple that completed its handshake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reuse {
-    /// First SYN of the earlier connection.
+    /// First SYN of the earlier connection, and when it was sent.
     pub previous_frame: FrameRef,
+    pub previous_ts: Ts,
     /// Last packet of the earlier connection (the gap is measured from here).
     pub previous_end_frame: FrameRef,
     /// This attempt's first SYN minus the earlier connection's last packet.

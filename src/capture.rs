@@ -765,7 +765,7 @@ fn units_of(tsresol: u8) -> Option<u64> {
 /// Fraction digits that a pcapng `if_tsresol` gives (power of 10, or power of 2 with the high bit).
 fn digits_of(tsresol: u8) -> u8 {
     if tsresol & 0x80 == 0 {
-        if tsresol == 0 { 6 } else { tsresol.min(9) }
+        tsresol.min(9)
     } else {
         // 2^-k seconds needs ceil(k * log10 2) decimal digits.
         let k = u32::from(tsresol & 0x7f);
@@ -792,6 +792,7 @@ mod tests {
         assert_eq!(digits_of(12), 9);
         assert_eq!(digits_of(0x94), 7); // 2^-20 s = 0.95 µs
         assert_eq!(digits_of(0x80), 0);
+        assert_eq!(digits_of(0), 0); // whole seconds
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct Cli {
 
     /// Analyse every capture on its own, in parallel, and print one summary per file (a table
     /// row, or one JSON/NDJSON/CSV record). A file that cannot be read is reported in its row.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["filter_only", "write", "html"])]
     pub each: bool,
 
     /// Print only a Wireshark display filter selecting the flagged attempts and the

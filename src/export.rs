@@ -12,37 +12,50 @@ use crate::attempt::Attempt;
 use crate::capture;
 use crate::decode::{Decoded, decode};
 use crate::error::CaptureError;
-use crate::tcp::{FlowKey, FrameRef};
+use crate::tcp::FlowKey;
+use crate::time::Ts;
 use crate::write::{NgInterface, PcapNgWriter};
 
 /// Most 4-tuples a selection holds (a display filter longer than this is of no use).
 pub const MAX_TUPLES: usize = 10_000;
 
-/// Frame ranges `[start, end)` per 4-tuple: from the connection a flagged attempt collided
-/// with up to the next attempt on the 4-tuple that is not flagged.
+/// Time ranges `[start, end)` per 4-tuple: from the first SYN of the connection a flagged
+/// attempt collided with up to the next attempt on the 4-tuple that is not flagged. Time, not
+/// frame numbers, so several files given in any order select the same packets.
 #[derive(Debug, Default)]
 pub struct Selection {
-    tuples: IndexMap<FlowKey, Vec<(FrameRef, FrameRef)>>,
-    /// Flagged 4-tuples left out because of MAX_TUPLES.
+    tuples: IndexMap<FlowKey, Vec<(Ts, Ts)>>,
+    /// Flagged attempts left out (on 4-tuples past MAX_TUPLES).
     pub left_out: u64,
+    /// Keep the time ranges (for --write); without them only the 4-tuples are kept (for the
+    /// display filter), so memory does not grow with the number of flagged attempts.
+    ranges: bool,
 }
 
-const OPEN: FrameRef = FrameRef {
-    file: u32::MAX,
-    number: u64::MAX,
-};
+const OPEN: Ts = Ts(i64::MAX);
 
 impl Selection {
+    /// A selection that keeps time ranges (`ranges`, for --write) or only the 4-tuples.
+    pub fn new(ranges: bool) -> Selection {
+        Selection {
+            ranges,
+            ..Selection::default()
+        }
+    }
+
     /// Called for every decided attempt, in order of first SYN.
     pub fn add(&mut self, a: &Attempt) {
         let (key, _) = FlowKey::new(a.client, a.server);
         if a.is_flagged() {
-            let start = a.reuse.map_or(a.frame, |r| r.previous_frame);
+            let start = a.reuse.map_or(a.ts, |r| r.previous_ts);
             if !self.tuples.contains_key(&key) && self.tuples.len() >= MAX_TUPLES {
                 self.left_out += 1;
                 return;
             }
             let ranges = self.tuples.entry(key).or_default();
+            if !self.ranges {
+                return;
+            }
             match ranges.last_mut() {
                 Some(last) if last.1 == OPEN => last.0 = last.0.min(start),
                 _ => ranges.push((start, OPEN)),
@@ -53,7 +66,7 @@ impl Selection {
             .and_then(|r| r.last_mut())
             .filter(|l| l.1 == OPEN)
         {
-            last.1 = a.frame;
+            last.1 = a.ts;
         }
     }
 
@@ -65,10 +78,10 @@ impl Selection {
         self.tuples.len()
     }
 
-    fn contains(&self, key: &FlowKey, frame: FrameRef) -> bool {
+    fn contains(&self, key: &FlowKey, ts: Ts) -> bool {
         self.tuples
             .get(key)
-            .is_some_and(|ranges| ranges.iter().any(|(s, e)| *s <= frame && frame < *e))
+            .is_some_and(|ranges| ranges.iter().any(|(s, e)| *s <= ts && ts < *e))
     }
 
     /// A Wireshark display filter for the selected 4-tuples, in Wireshark's own
@@ -106,11 +119,7 @@ impl Selection {
                         let Ok(Decoded::Segment(s)) = decode(f, file) else {
                             return None;
                         };
-                        let at = FrameRef {
-                            file,
-                            number: f.number,
-                        };
-                        self.contains(&FlowKey::new(s.src, s.dst).0, at)
+                        self.contains(&FlowKey::new(s.src, s.dst).0, f.ts)
                             .then(|| (f.linktype, f.ts, f.data.to_vec(), f.orig_len))
                     })
                     .map_err(|e| WriteError::Read(index, e))?;

@@ -20,6 +20,9 @@ use crate::time::{NANOS_PER_SEC, Ts};
 /// An unanswered attempt with no new SYN for this long is decided: Linux gives up after
 /// 127 s (tcp_syn_retries = 6), Windows after 21 s. A SYN with its ISN after that is a new attempt.
 const SETTLE_NS: i64 = 130 * NANOS_PER_SEC;
+/// A refused attempt is decided once it has been quiet this long: Windows sends a refused
+/// SYN again twice within about a second; Linux does not retry.
+const REFUSED_NS: i64 = 5 * NANOS_PER_SEC;
 /// Attempts held back while no server has sent a packet (a one-direction capture cannot tell
 /// unanswered from unseen); past this many they are judged `unknown` as they come.
 const ONE_WAY_HOLD: usize = 50_000;
@@ -81,6 +84,7 @@ pub struct ConnEnd {
 #[derive(Clone, Copy, Debug)]
 struct Conn {
     syn_frame: FrameRef,
+    syn_ts: Ts,
     client: Endpoint,
     server: Endpoint,
     client_is_lo: bool,
@@ -110,8 +114,9 @@ impl Conn {
         self.last_frame = seg.frame;
         self.last_ts = seg.ts;
         let (me, peer) = if from_lo { (0, 1) } else { (1, 0) };
+        // A RST's sequence number may be anything (0 from some stacks): it moves nothing.
         let end = seg.seq + seg.seq_len();
-        if end > self.seq_end[me] {
+        if !seg.flags.rst() && end > self.seq_end[me] {
             self.seq_end[me] = end;
         }
         if seg.flags.ack() && !seg.flags.rst() && seg.ack > self.seq_end[peer] {
@@ -197,6 +202,9 @@ struct Pending {
     /// No further packet can change it (superseded, evicted, or the client moved on).
     settled: bool,
     last_activity: Ts,
+    /// How long the attempt must be quiet before it is decided: SETTLE_NS, or REFUSED_NS
+    /// once a RST answered it (a client may send the refused SYN again a few times).
+    quiet_ns: i64,
 }
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -312,8 +320,10 @@ impl Tracker {
     /// horizon shrinks to the window, then to SETTLE_NS, so memory stays bounded; only reuses
     /// after the window can then go unseen.
     fn sweep(&mut self) {
-        let window = self.book.config.window_ns;
-        for keep_ns in [window.saturating_mul(2), window, SETTLE_NS.min(window)] {
+        // Never sooner than an attempt can still be retransmitted (SETTLE_NS): a short
+        // --time-wait must not split an attempt's SYN retransmissions.
+        let keep = self.book.config.window_ns.saturating_mul(2).max(SETTLE_NS);
+        for keep_ns in [keep, keep / 2, keep / 8] {
             self.sweep_older_than(keep_ns);
             if self.flows.len() <= MAX_FLOWS {
                 break;
@@ -381,7 +391,9 @@ impl Book {
     }
     fn on_flow_segment(&mut self, flow: &mut Flow, seg: &Segment, from_lo: bool, syn_only: bool) {
         flow.last_seen = seg.ts;
-        let current = flow.current.filter(|id| self.is_open_attempt(*id));
+        let current = flow
+            .current
+            .filter(|id| self.is_open_attempt(*id) && !self.settle_if_quiet(*id, seg.ts));
         let from_client = from_lo == flow.client_is_lo;
         self.stats.server_packets += u64::from(!from_client);
         match current {
@@ -425,7 +437,7 @@ impl Book {
                     ts: seg.ts,
                 });
                 p.last_activity = seg.ts;
-                let syn_frame = p.attempt.frame;
+                let (syn_frame, syn_ts) = (p.attempt.frame, p.attempt.ts);
                 let (c, s) = if flow.client_is_lo { (0, 1) } else { (1, 0) };
                 let mut seq_end = [Seq(0); 2];
                 seq_end[c] = flow.isn + 1;
@@ -435,6 +447,7 @@ impl Book {
                 tsval[s] = seg.tsval;
                 flow.conn = Some(Conn {
                     syn_frame,
+                    syn_ts,
                     client: seg.dst,
                     server: seg.src,
                     client_is_lo: flow.client_is_lo,
@@ -462,7 +475,7 @@ impl Book {
                     ts: seg.ts,
                 });
                 p.last_activity = seg.ts;
-                p.settled = true;
+                p.quiet_ns = REFUSED_NS;
             }
             // A bare ACK that does not acknowledge our SYN: TIME_WAIT's challenge ACK.
             _ if f.ack() && !f.syn() && seg.ack != expected => {
@@ -564,6 +577,7 @@ impl Book {
             attempt,
             settled: false,
             last_activity: seg.ts,
+            quiet_ns: SETTLE_NS,
         });
     }
 
@@ -572,6 +586,7 @@ impl Book {
         let open = conn.is_open();
         Reuse {
             previous_frame: conn.syn_frame,
+            previous_ts: conn.syn_ts,
             previous_end_frame: conn.last_frame,
             gap_ns,
             in_window: !open && gap_ns < self.config.window_ns,
@@ -586,6 +601,17 @@ impl Book {
             },
             open,
         }
+    }
+
+    /// Settles the attempt if it has been quiet for its whole quiet period by `now`; returns
+    /// whether it is (now) settled. Only the front of the queue is settled by the clock in
+    /// `pop_decided`, so attempts behind it are checked here when their 4-tuple is seen again.
+    fn settle_if_quiet(&mut self, id: u64, now: Ts) -> bool {
+        let p = self.slot(id);
+        if now.since(p.last_activity) > p.quiet_ns {
+            p.settled = true;
+        }
+        p.settled
     }
 
     fn is_open_attempt(&self, id: u64) -> bool {
@@ -607,7 +633,8 @@ impl Book {
         let front = self.pending.front_mut()?;
         // Settle the oldest attempt when it has been quiet long enough, or when the queue is
         // so long (a SYN flood) that memory must win over a late retransmission.
-        if !front.settled && (now.since(front.last_activity) > SETTLE_NS || held > MAX_PENDING) {
+        if !front.settled && (now.since(front.last_activity) > front.quiet_ns || held > MAX_PENDING)
+        {
             front.settled = true;
         }
         // Until a server has answered anything, the capture may show one direction only: an

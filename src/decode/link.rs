@@ -32,8 +32,12 @@ pub fn network(linktype: u32, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> 
         IEEE802_11 => from_wifi(data),
         IEEE802_11_RADIOTAP => from_wifi(data.get(le16(data, 2)?..).ok_or(Skip::Truncated)?),
         PPI => {
-            let inner = u32::from(le16(data, 4)? as u16);
-            network(inner, data.get(le16(data, 2)?..).ok_or(Skip::Truncated)?)
+            // An 8-byte header at least, and no PPI inside PPI (a crafted frame could loop).
+            let (len, inner) = (le16(data, 2)?, u32::from(le16(data, 4)? as u16));
+            if len < 8 || inner == PPI {
+                return Err(Skip::Malformed);
+            }
+            network(inner, data.get(len..).ok_or(Skip::Truncated)?)
         }
         NFLOG => from_nflog(data),
         IPOIB => from_ether_type(data, 40, 44),
@@ -50,10 +54,18 @@ fn le16(data: &[u8], at: usize) -> Result<usize, Skip> {
 
 /// Ethernet II with 802.1Q/QinQ tags (etherparse), then what etherparse leaves undecoded.
 pub fn ethernet(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    ethernet_nested(data, 0)
+}
+
+/// Ethernet headers nest (FabricPath, 802.1ah, VN-Tag): at most this deep, so a crafted frame
+/// of stacked headers cannot exhaust the stack.
+const MAX_NESTING: u8 = 4;
+
+fn ethernet_nested(data: &[u8], depth: u8) -> Result<LaxSlicedPacket<'_>, Skip> {
     let packet = LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?;
     match packet.net {
         Some(_) => Ok(packet),
-        None => inner_ip(&packet),
+        None => inner_ip(&packet, depth),
     }
 }
 
@@ -67,7 +79,10 @@ const PBB_ITAG: u16 = 0x88e7;
 
 /// IP under MPLS labels, a PPPoE session, 802.2 LLC/SNAP (an 802.3 length field), or an
 /// inner Ethernet frame (FabricPath, 802.1ah), or the EtherType after a VN-Tag.
-fn inner_ip<'a>(packet: &LaxSlicedPacket<'a>) -> Result<LaxSlicedPacket<'a>, Skip> {
+fn inner_ip<'a>(packet: &LaxSlicedPacket<'a>, depth: u8) -> Result<LaxSlicedPacket<'a>, Skip> {
+    if depth >= MAX_NESTING {
+        return Err(Skip::Malformed);
+    }
     let Some(payload) = packet.ether_payload() else {
         return Err(net_failure(packet));
     };
@@ -85,11 +100,11 @@ fn inner_ip<'a>(packet: &LaxSlicedPacket<'a>) -> Result<LaxSlicedPacket<'a>, Ski
             }
         }
         PPPOE_SESSION => from_ppp(data.get(6..).ok_or(Skip::Truncated)?),
-        CISCO_FABRICPATH => ethernet(data.get(2..).ok_or(Skip::Truncated)?),
-        PBB_ITAG => ethernet(data.get(4..).ok_or(Skip::Truncated)?),
+        CISCO_FABRICPATH => ethernet_nested(data.get(2..).ok_or(Skip::Truncated)?, depth + 1),
+        PBB_ITAG => ethernet_nested(data.get(4..).ok_or(Skip::Truncated)?, depth + 1),
         VNTAG => from_ether_type(data, 4, 6).and_then(|p| match p.net {
             Some(_) => Ok(p),
-            None => inner_ip(&p),
+            None => inner_ip(&p, depth + 1),
         }),
         len if len < 0x0600 => from_snap(data),
         _ => Err(net_failure(packet)),

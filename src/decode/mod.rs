@@ -173,7 +173,9 @@ fn plain_ethernet_tcp(frame: &Frame, file: u32) -> Option<Result<Decoded, Skip>>
             }
             _ => return None,
         };
-    let tcp = ip.get(header_len..)?;
+    // The TCP header ends where the IP packet ends: bytes after it are Ethernet padding.
+    let end = (header_len + declared).min(ip.len());
+    let tcp = ip.get(header_len..end)?;
     Some(tcp_segment(tcp, declared, src, dst, frame, file).map(Decoded::Segment))
 }
 
@@ -569,6 +571,15 @@ mod tests {
         b.write(&mut v6, &[7; 10]).unwrap();
         let f = frame(linktype::ETHERNET, &v6);
         assert_eq!(plain_ethernet_tcp(&f, 0), Some(decode_sliced(&f, 0)));
+        // A short IPv4 packet (10 bytes of TCP) padded to the Ethernet minimum: the padding
+        // is not TCP, either way.
+        let mut short = syn_v4(&[]);
+        short[14 + 3] = 30;
+        short.truncate(14 + 30);
+        short.extend_from_slice(&[0; 16]);
+        let f = frame(linktype::ETHERNET, &short);
+        assert_eq!(plain_ethernet_tcp(&f, 0), Some(decode_sliced(&f, 0)));
+        assert_eq!(decode_sliced(&f, 0), Err(Skip::Truncated));
         let mut frag = syn_v4(&[0; 16]);
         frag[14 + 6] = 0x20; // more fragments: the general way decides
         assert_eq!(

@@ -50,7 +50,10 @@ impl ServerBehaviour {
         let Some(reuse) = a.reuse.filter(|r| !r.open && r.holder.server_holds()) else {
             return;
         };
-        let held = a.outcome.is_failure() || a.challenge_acks > 0;
+        // Held in TIME_WAIT: ignored or challenged. A RST or an ICMP error says the port or
+        // host refused, not how long TIME_WAIT lasts.
+        let held = matches!(a.outcome, Outcome::Unanswered | Outcome::ChallengeAck)
+            || a.challenge_acks > 0;
         let advanced = reuse.isn_advanced == Some(true) || reuse.ts_advanced == Some(true);
         if held {
             self.longest_held_ns = Some(
@@ -66,7 +69,7 @@ impl ServerBehaviour {
             } else {
                 &mut self.shortest_plain_accept_ns
             };
-            keep_smallest(list, reuse.gap_ns);
+            keep_smallest(list, reuse.gap_ns, self.longest_held_ns);
         }
         if a.reuse_class() == ReuseClass::InWindow {
             let r = &mut self.responses;
@@ -130,12 +133,21 @@ impl ServerBehaviour {
     }
 }
 
-/// Keeps the 8 smallest values (enough to find the smallest above any lower bound).
-fn keep_smallest(list: &mut Vec<i64>, value: i64) {
+/// Accept gaps kept per server to find the shortest one above the lower bound.
+const ACCEPTS_KEPT: usize = 4096;
+
+/// Keeps accept gaps that can still be the upper bound: the lower bound only grows, so a gap
+/// at or below it never can. Past ACCEPTS_KEPT, the largest go (exact unless a server accepted
+/// thousands of reuses at gaps shorter than one it still held, when no bracket makes sense).
+fn keep_smallest(list: &mut Vec<i64>, value: i64, lower: Option<i64>) {
+    if lower.is_some_and(|l| value <= l) {
+        return;
+    }
     list.push(value);
-    if list.len() > 8 {
+    if list.len() > ACCEPTS_KEPT {
+        list.retain(|g| lower.is_none_or(|l| *g > l));
         list.sort_unstable();
-        list.pop();
+        list.truncate(ACCEPTS_KEPT);
     }
 }
 
@@ -199,8 +211,9 @@ mod tests {
             longest_held_ns: Some(118 * S),
             ..Default::default()
         };
-        keep_smallest(&mut b.shortest_plain_accept_ns, 245 * S);
-        keep_smallest(&mut b.shortest_plain_accept_ns, 100 * S); // below the lower bound: ignored
+        keep_smallest(&mut b.shortest_plain_accept_ns, 245 * S, b.longest_held_ns);
+        keep_smallest(&mut b.shortest_plain_accept_ns, 100 * S, b.longest_held_ns); // below the bound
+        b.shortest_plain_accept_ns.push(90 * S); // kept before the bound grew: ignored when read
         assert_eq!(b.time_wait_bracket(), (Some(118 * S), Some(245 * S)));
         assert_eq!(
             known_default(Some(118 * S), Some(245 * S)),
@@ -218,7 +231,7 @@ mod tests {
             longest_held_ns: Some(10 * S),
             ..Default::default()
         };
-        keep_smallest(&mut b.accepts_with_advance_ns, 20 * S);
+        keep_smallest(&mut b.accepts_with_advance_ns, 20 * S, b.longest_held_ns);
         assert_eq!(b.time_wait_bracket(), (Some(10 * S), None));
         b.ignored_despite_isn = 1;
         assert_eq!(b.time_wait_bracket(), (Some(10 * S), Some(20 * S)));

@@ -758,6 +758,7 @@ mod tests {
                 retransmit_us: [0; RETRANSMITS_KEPT],
                 reuse: i.checked_sub(2).map(|p| Reuse {
                     previous_frame: frame(p + 1),
+                    previous_ts: Ts(p as i64 * 3 * S),
                     previous_end_frame: frame(p + 1),
                     gap_ns: 2 * S,
                     in_window: true,

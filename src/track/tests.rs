@@ -489,3 +489,61 @@ fn an_icmp_error_quoting_the_syn_answers_it() {
         (2, 2)
     );
 }
+
+#[test]
+fn a_refused_syn_sent_again_with_the_same_isn_is_one_attempt() {
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, R | A, 0, 101)
+        .c(500, S, 100, 0)
+        .s(501, R | A, 0, 101)
+        .c(1000, S, 100, 0)
+        .s(1001, R | A, 0, 101)
+        .finish();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].outcome, out[0].syn_retransmits),
+        (Outcome::Refused, 2)
+    );
+    assert_eq!(out[0].rst.unwrap().frame.number, 2);
+}
+
+#[test]
+fn a_short_window_does_not_split_the_retransmissions_of_an_attempt() {
+    let config = Config {
+        window_ns: NANOS_PER_SEC,
+        filter: None,
+    };
+    let mut feed = Feed {
+        tracker: Tracker::new(config),
+        frame: 0,
+        out: Vec::new(),
+    };
+    feed.c(0, S, 100, 0)
+        .c(3000, S, 100, 0)
+        .c(9000, S, 100, 0)
+        .heard(30_000);
+    let out = feed.finish();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].syn_retransmits, 2);
+}
+
+#[test]
+fn the_same_isn_after_the_quiet_period_is_a_new_attempt_even_behind_the_front() {
+    // The front (another client's attempt) keeps the queue from settling by the clock; the
+    // attempt behind it is settled when its 4-tuple is seen again after 130 s of quiet.
+    let mut feed = Feed::new();
+    let other = Endpoint {
+        port: 3999,
+        ..client()
+    };
+    feed.tracker
+        .on_segment(&segment(50, Ts(0), other, server(), S, 7, 0, 0));
+    feed.c(1, S, 100, 0).c(140_000, S, 100, 0).heard(150_000);
+    let out = feed.finish();
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        out.iter().map(|a| a.syn_retransmits).collect::<Vec<_>>(),
+        vec![0, 0]
+    );
+}
