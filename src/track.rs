@@ -26,6 +26,9 @@ const REFUSED_NS: i64 = 5 * NANOS_PER_SEC;
 /// Attempts held back while no server has sent a packet (a one-direction capture cannot tell
 /// unanswered from unseen); past this many they are judged `unknown` as they come.
 const ONE_WAY_HOLD: usize = 50_000;
+/// How far (either way) a RST's sequence number may be from its sender's next sequence number
+/// and still count: a receive window of 64 KiB, unscaled.
+const RST_WINDOW: u32 = 65_535;
 /// Live 4-tuples above which idle ones are dropped sooner than twice the window.
 const MAX_FLOWS: usize = 2_000_000;
 /// Most attempts waiting to be decided; past this the oldest is settled at once.
@@ -526,7 +529,18 @@ impl Book {
         let saw_unseen = conn.acked_unseen;
         conn.touch(seg, from_lo);
         self.stats.acks_of_unseen_data += u64::from(conn.acked_unseen && !saw_unseen);
-        if seg.flags.rst() {
+        // A RST ends the connection (and a TIME_WAIT it hits, RFC 793 / Linux's default
+        // rfc1337 = 0) only if its sequence number is near what its sender has sent; stacks
+        // ignore one far out of the window (RFC 5961 section 3).
+        let me = usize::from(!from_lo);
+        if seg.flags.rst()
+            && seg
+                .seq
+                .0
+                .wrapping_sub(conn.seq_end[me].0)
+                .wrapping_add(RST_WINDOW)
+                <= 2 * RST_WINDOW
+        {
             conn.rst = true;
         }
         if seg.flags.fin() {

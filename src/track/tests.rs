@@ -547,3 +547,22 @@ fn the_same_isn_after_the_quiet_period_is_a_new_attempt_even_behind_the_front() 
         vec![0, 0]
     );
 }
+
+#[test]
+fn a_rst_far_outside_the_window_does_not_end_the_time_wait() {
+    // Server closes first; then a stray RST with an unrelated sequence number (RFC 5961: a
+    // stack ignores it), then the reused SYN: the server still holds TIME_WAIT.
+    let out = Feed::new()
+        .connection(0, 100, true)
+        .c(10, R, 0x8000_0000, 0)
+        .c(1200, S, 5000, 0)
+        .finish();
+    assert_eq!(out[1].reuse.unwrap().holder, Holder::Server);
+    // The same RST in the window kills the TIME_WAIT (RFC 793, Linux's rfc1337 = 0).
+    let out = Feed::new()
+        .connection(0, 100, true)
+        .c(10, R, 102, 0)
+        .c(1200, S, 5000, 0)
+        .finish();
+    assert_eq!(out[1].reuse.unwrap().holder, Holder::None);
+}
