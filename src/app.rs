@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::CommandFactory;
 
 use crate::attempt::{Attempt, ReuseClass};
+use crate::budget::Budgets;
 use crate::capture::{self, Capture, FileInfo};
 use crate::cli::{Cli, Command, Format};
 use crate::decode::Decoded;
@@ -169,6 +170,7 @@ pub fn analyze(
     let mut tracker = Tracker::new(Config {
         window_ns: cli.time_wait,
         filter,
+        budgets: Budgets::default(),
     });
     let mut summary = Summary::new(cli.max_rows);
     let mut selection = Selection::new(cli.write.is_some());

@@ -159,6 +159,80 @@ pub struct IcmpAnswer {
     pub code: u8,
 }
 
+/// Which sides of the attempt the capture holds (issue 13): values inferred from one side
+/// are marked so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Evidence {
+    /// Packets of both the client and the server are in the capture.
+    #[default]
+    BothSides,
+    /// Only the client's packets: outcome and holder are inferred from its behaviour.
+    ClientSideOnly,
+    /// Only the server's packets: the SYN is implied by the answer's acknowledgment number.
+    ServerSideOnly,
+}
+
+impl Evidence {
+    pub fn name(self) -> &'static str {
+        match self {
+            Evidence::BothSides => "both_sides",
+            Evidence::ClientSideOnly => "client_side_only",
+            Evidence::ServerSideOnly => "server_side_only",
+        }
+    }
+}
+
+/// What proved that the handshake completed (issue 9: answers by acknowledgment number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Establishment {
+    /// A SYN-ACK acknowledging ISN+1 (+ the SYN's data, TCP Fast Open).
+    SynAck,
+    /// The same, captured up to a second before its SYN (two capture points merged).
+    SynAckBeforeSyn,
+    /// The SYN-ACK is not in the capture; a server segment acknowledged data beyond ISN+1.
+    ServerAckedData,
+    /// The SYN-ACK is not in the capture; the client sent its handshake ACK, then data.
+    ClientHandshake,
+}
+
+impl Establishment {
+    pub fn name(self) -> &'static str {
+        match self {
+            Establishment::SynAck => "syn_ack",
+            Establishment::SynAckBeforeSyn => "syn_ack_before_syn",
+            Establishment::ServerAckedData => "server_acked_data",
+            Establishment::ClientHandshake => "client_handshake",
+        }
+    }
+
+    /// The SYN-ACK itself is not in the capture.
+    pub fn syn_ack_missing(self) -> bool {
+        matches!(
+            self,
+            Establishment::ServerAckedData | Establishment::ClientHandshake
+        )
+    }
+}
+
+/// An established connection closed within this long of its handshake is reported with its
+/// first FIN or RST (`Attempt::first_close`): how applications refuse a peer (issue 10).
+pub const FIRST_CLOSE_WITHIN_NS: i64 = NANOS_PER_SEC;
+
+/// The first FIN or RST of an established attempt's connection, when it came within
+/// FIRST_CLOSE_WITHIN_NS of the handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FirstClose {
+    /// The server (the SYN's receiver) sent it.
+    pub by_server: bool,
+    /// It was a RST (otherwise a FIN).
+    pub reset: bool,
+    /// Since the handshake completed (the SYN-ACK, or what proved it).
+    pub after_ns: i64,
+    /// Payload bytes each side had sent up to and including that segment.
+    pub server_bytes: u64,
+    pub client_bytes: u64,
+}
+
 /// One connection attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attempt {
@@ -188,9 +262,68 @@ pub struct Attempt {
     pub reuse: Option<Reuse>,
     /// Set once the attempt is decided (resolved against the capture's clock).
     pub outcome: Outcome,
+    /// Payload carried by the SYN (TCP Fast Open, RFC 7413).
+    pub syn_data_len: u32,
+    /// What proved the handshake, when it completed.
+    pub established_by: Option<Establishment>,
+    /// Which SYN the answer (SYN-ACK, RST, ICMP error) followed: 0 the first,
+    /// n the n-th retransmission.
+    pub answered_syn: Option<u32>,
+    /// SYNs with this ISN that came after the attempt was decided (counted, nothing changed).
+    pub late_syns: u32,
+    /// Frames of this attempt's 4-tuple that were copies of an earlier frame (ignored).
+    pub duplicate_frames: u32,
+    /// First SYN minus the last packet of the previous use of the client's ip:port (to any
+    /// destination), when that use had ended (FIN, RST, or an attempt that never got in):
+    /// the port's idle time before reuse, what a firewall's MinTickBeforePortReuse sets.
+    pub port_idle_ns: Option<i64>,
+    /// First SYN minus the previous first SYN from the client's ip:port, to any destination.
+    pub port_previous_syn_ns: Option<i64>,
+    /// The connection's first FIN or RST, when within FIRST_CLOSE_WITHIN_NS of the handshake.
+    pub first_close: Option<FirstClose>,
+    /// Which sides of the attempt the capture holds.
+    pub evidence: Evidence,
 }
 
 impl Attempt {
+    /// A new attempt from its first SYN; everything else starts empty.
+    pub fn from_syn(
+        frame: FrameRef,
+        ts: Ts,
+        client: Endpoint,
+        server: Endpoint,
+        isn: Seq,
+    ) -> Attempt {
+        Attempt {
+            frame,
+            ts,
+            client,
+            server,
+            isn,
+            syn_retransmits: 0,
+            last_syn_ts: ts,
+            challenge_acks: 0,
+            syn_ack: None,
+            rst: None,
+            icmp: None,
+            previous_attempt_frame: None,
+            previous_attempt_gap_ns: None,
+            tsval: None,
+            retransmit_us: [0; RETRANSMITS_KEPT],
+            reuse: None,
+            outcome: Outcome::Unknown,
+            syn_data_len: 0,
+            established_by: None,
+            answered_syn: None,
+            late_syns: 0,
+            duplicate_frames: 0,
+            port_idle_ns: None,
+            port_previous_syn_ns: None,
+            first_close: None,
+            evidence: Evidence::BothSides,
+        }
+    }
+
     /// The outcome, given the time up to which the capture is known to go on and whether
     /// any server has been heard at all (if not, silence proves nothing: `unknown`).
     pub fn resolve(&self, capture_goes_on_until: Ts, servers_heard: bool) -> Outcome {

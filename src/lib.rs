@@ -19,6 +19,7 @@ pub type FxIndexMap<K, V> =
 
 pub mod app;
 pub mod attempt;
+pub mod budget;
 pub mod capture;
 pub mod cli;
 pub mod decode;

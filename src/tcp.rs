@@ -108,6 +108,10 @@ pub struct Segment {
     pub payload_len: u32,
     /// TSval of the timestamp option (RFC 7323), when present and captured.
     pub tsval: Option<u32>,
+    /// IPv4 identification (0 for IPv6) and the TCP checksum (0 when cut by a snap length):
+    /// with the TCP fields they tell a duplicated frame from a retransmission.
+    pub ip_id: u16,
+    pub checksum: u16,
 }
 
 impl Segment {

@@ -11,8 +11,10 @@ use std::hash::BuildHasherDefault;
 use rustc_hash::FxHasher;
 
 use crate::attempt::{
-    Answer, Attempt, Holder, IcmpAnswer, Outcome, RETRANSMITS_KEPT, Reuse, UNANSWERED_AFTER_NS,
+    Answer, Attempt, Establishment, FIRST_CLOSE_WITHIN_NS, FirstClose, Holder, IcmpAnswer, Reuse,
+    UNANSWERED_AFTER_NS,
 };
+use crate::budget::{Budgets, Dropped};
 use crate::decode::IcmpError;
 use crate::tcp::{Endpoint, FlowKey, FrameRef, Segment, Seq};
 use crate::time::{NANOS_PER_SEC, Ts};
@@ -29,10 +31,6 @@ const ONE_WAY_HOLD: usize = 50_000;
 /// How far (either way) a RST's sequence number may be from its sender's next sequence number
 /// and still count: a receive window of 64 KiB, unscaled.
 const RST_WINDOW: u32 = 65_535;
-/// Live 4-tuples above which idle ones are dropped sooner than twice the window.
-const MAX_FLOWS: usize = 2_000_000;
-/// Most attempts waiting to be decided; past this the oldest is settled at once.
-const MAX_PENDING: usize = 1_000_000;
 /// How often (in capture time) idle 4-tuples are swept out.
 const SWEEP_EVERY_NS: i64 = 10 * NANOS_PER_SEC;
 
@@ -42,7 +40,16 @@ pub struct Config {
     pub window_ns: i64,
     /// Which SYNs to analyse (sender, receiver); `None` means all.
     pub filter: Option<crate::filter::Filter>,
+    /// Capacities: live 4-tuples above `flows` are dropped sooner than twice the window;
+    /// past `pending` attempts waiting, the oldest is settled at once.
+    pub budgets: Budgets,
 }
+
+mod ports;
+pub mod seen;
+
+use ports::{PortUse, PortUses};
+use seen::Seen;
 
 /// Frame counters the tracker keeps (SYN counts are over all TCP, before any filter).
 #[derive(Clone, Copy, Debug, Default)]
@@ -110,6 +117,8 @@ struct Conn {
     rst: bool,
     /// Still the connection of the flow's newest attempt (packets extend it).
     active: bool,
+    /// The pending-queue id of the attempt that opened it (for `Attempt::first_close`).
+    attempt_id: u64,
 }
 
 impl Conn {
@@ -198,6 +207,19 @@ struct Flow {
     last_attempt_ts: Ts,
     /// TSval of the newest attempt's SYN.
     syn_tsval: Option<u32>,
+    /// The newest attempt completed its handshake.
+    newest_established: bool,
+}
+
+impl Flow {
+    /// When the newest use of this 4-tuple ended, given the time of its last packet: `None`
+    /// while its connection is still open (no FIN or RST).
+    fn use_end(&self, last_packet: Ts) -> Option<Ts> {
+        match self.conn {
+            Some(c) if self.newest_established && c.is_open() => None,
+            _ => Some(last_packet),
+        }
+    }
 }
 
 struct Pending {
@@ -222,6 +244,9 @@ struct Book {
     /// Connections that have ended (or were superseded), for the direction analysis.
     ended: VecDeque<ConnEnd>,
     stats: TrackStats,
+    seen: Seen,
+    ports: PortUses,
+    dropped: Dropped,
 }
 
 pub struct Tracker {
@@ -233,6 +258,7 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(config: Config) -> Tracker {
+        let budgets = config.budgets;
         Tracker {
             flows: FxMap::default(),
             book: Book {
@@ -242,6 +268,9 @@ impl Tracker {
                 now: Ts(i64::MIN),
                 ended: VecDeque::new(),
                 stats: TrackStats::default(),
+                seen: Seen::new(budgets.evidence),
+                ports: PortUses::new(budgets.ports),
+                dropped: Dropped::default(),
             },
             next_sweep: Ts(i64::MIN),
             finished: false,
@@ -250,6 +279,7 @@ impl Tracker {
 
     /// Advances the capture clock (call for every frame, TCP or not).
     pub fn advance(&mut self, ts: Ts) {
+        self.book.seen.note_frame(ts);
         if ts > self.book.now {
             self.book.now = ts;
         }
@@ -275,7 +305,11 @@ impl Tracker {
             }
         }
         if let Some(flow) = self.flows.get_mut(&key) {
-            self.book.on_flow_segment(flow, seg, from_lo, syn_only);
+            let last_seen = flow.last_seen;
+            let newest = flow.use_end(last_seen);
+            if let Some(id) = self.book.on_flow_segment(flow, seg, from_lo, syn_only) {
+                self.note_port_use(key, id, seg, newest);
+            }
         } else if !syn_only && (seg.flags.fin() || seg.flags.rst()) {
             // The capture began after this connection's SYN (or the SYN was filtered out).
             let wanted = self.book.wanted(seg)
@@ -295,11 +329,38 @@ impl Tracker {
                 last_attempt_frame: None,
                 last_attempt_ts: seg.ts,
                 syn_tsval: None,
+                newest_established: false,
             };
-            self.book.start_attempt(&mut flow, seg, from_lo);
+            let id = self.book.start_attempt(&mut flow, seg, from_lo);
             self.flows.insert(key, flow);
             self.book.stats.peak_flows = self.book.stats.peak_flows.max(self.flows.len());
+            self.note_port_use(key, id, seg, None);
         }
+    }
+
+    /// A new attempt `id` from `seg.src`: how long its port rested since its previous use.
+    /// `same_key_end` is when the previous use of this same 4-tuple ended (if it had ended),
+    /// taken before the SYN touched the flow.
+    fn note_port_use(&mut self, key: FlowKey, id: u64, seg: &Segment, same_key_end: Option<Ts>) {
+        let this = PortUse {
+            key,
+            syn_ts: seg.ts,
+            ended: None,
+        };
+        let Some(previous) = self.book.ports.replace(seg.src.ip, seg.src.port, this) else {
+            return;
+        };
+        let ended = if previous.key == key {
+            same_key_end
+        } else {
+            match self.flows.get(&previous.key) {
+                Some(flow) => flow.use_end(flow.last_seen),
+                None => previous.ended,
+            }
+        };
+        let a = &mut self.book.slot(id).attempt;
+        a.port_previous_syn_ns = Some(seg.ts.since(previous.syn_ts).max(0));
+        a.port_idle_ns = ended.map(|e| seg.ts.since(e)).filter(|gap| *gap >= 0);
     }
 
     /// Feeds an ICMP error quoting a TCP segment: it answers the attempt whose SYN it quotes.
@@ -326,9 +387,14 @@ impl Tracker {
         // Never sooner than an attempt can still be retransmitted (SETTLE_NS): a short
         // --time-wait must not split an attempt's SYN retransmissions.
         let keep = self.book.config.window_ns.saturating_mul(2).max(SETTLE_NS);
-        for keep_ns in [keep, keep / 2, keep / 8] {
+        let max_flows = self.book.config.budgets.flows;
+        for (i, keep_ns) in [keep, keep / 2, keep / 8].into_iter().enumerate() {
+            let before = self.flows.len();
             self.sweep_older_than(keep_ns);
-            if self.flows.len() <= MAX_FLOWS {
+            if i > 0 {
+                self.book.dropped.flows += (before - self.flows.len()) as u64;
+            }
+            if self.flows.len() <= max_flows {
                 break;
             }
         }
@@ -337,9 +403,11 @@ impl Tracker {
     fn sweep_older_than(&mut self, keep_ns: i64) {
         let horizon = self.book.now.add_nanos(-keep_ns);
         let book = &mut self.book;
-        self.flows.retain(|_, flow| {
+        self.flows.retain(|key, flow| {
             let keep = flow.last_seen >= horizon;
             if !keep {
+                let client = if flow.client_is_lo { key.lo } else { key.hi };
+                book.ports.end(client.ip, client.port, *key, flow.last_seen);
                 if let Some(id) = flow.current.filter(|id| book.is_open_attempt(*id)) {
                     book.slot(id).settled = true;
                 }
@@ -374,6 +442,19 @@ impl Tracker {
         self.book.ended.pop_front()
     }
 
+    /// Evidence gathered so far for causes that need more than an attempt's own packets.
+    pub fn seen(&self) -> &Seen {
+        &self.book.seen
+    }
+
+    /// What the memory budgets made the tracker drop or decide early.
+    pub fn dropped(&self) -> Dropped {
+        let mut d = self.book.dropped;
+        d.ports += self.book.ports.dropped;
+        d.evidence += self.book.seen.dropped;
+        d
+    }
+
     /// 4-tuples currently held.
     pub fn live_flows(&self) -> usize {
         self.flows.len()
@@ -392,7 +473,14 @@ impl Book {
             .as_ref()
             .is_none_or(|f| f.wants(seg.src, seg.dst))
     }
-    fn on_flow_segment(&mut self, flow: &mut Flow, seg: &Segment, from_lo: bool, syn_only: bool) {
+    /// Feeds a segment of a known 4-tuple; returns the id of the attempt it started, if any.
+    fn on_flow_segment(
+        &mut self,
+        flow: &mut Flow,
+        seg: &Segment,
+        from_lo: bool,
+        syn_only: bool,
+    ) -> Option<u64> {
         flow.last_seen = seg.ts;
         let current = flow
             .current
@@ -411,19 +499,28 @@ impl Book {
                 p.attempt.syn_retransmits += 1;
                 p.attempt.last_syn_ts = seg.ts;
                 p.last_activity = seg.ts;
+                // Retransmitted without any answer into a TIME_WAIT the server holds: the
+                // server drops such SYNs silently.
+                let a = p.attempt;
+                if a.waits_for_time()
+                    && a.reuse
+                        .is_some_and(|r| r.in_window && r.holder.server_holds())
+                {
+                    self.seen.note_silent_drop(a.server);
+                }
             }
             // A SYN with another ISN, or from the other side: a new attempt.
             _ if syn_only => {
                 if self.wanted(seg) {
-                    self.start_attempt(flow, seg, from_lo);
-                } else {
-                    self.extend_conn(flow, seg, from_lo);
+                    return Some(self.start_attempt(flow, seg, from_lo));
                 }
+                self.extend_conn(flow, seg, from_lo);
             }
             Some(id) if !from_client => self.on_answer(flow, id, seg, from_lo),
             Some(id) => self.on_client_segment(flow, id, seg, from_lo),
             None => self.extend_conn(flow, seg, from_lo),
         }
+        None
     }
 
     /// A segment from the server side while the attempt is being decided.
@@ -434,11 +531,15 @@ impl Book {
         match () {
             // SYN-ACK acknowledging ISN+1: the handshake's second step (RFC 9293 3.5).
             _ if f.syn() && f.ack() && seg.ack == expected && !established => {
+                self.seen.note_accept(seg.src);
+                flow.newest_established = true;
                 let p = self.slot(id);
                 p.attempt.syn_ack = Some(Answer {
                     frame: seg.frame,
                     ts: seg.ts,
                 });
+                p.attempt.established_by = Some(Establishment::SynAck);
+                p.attempt.answered_syn = Some(p.attempt.syn_retransmits);
                 p.last_activity = seg.ts;
                 let (syn_frame, syn_ts) = (p.attempt.frame, p.attempt.ts);
                 let (c, s) = if flow.client_is_lo { (0, 1) } else { (1, 0) };
@@ -466,6 +567,7 @@ impl Book {
                     second_fin_crossed: None,
                     rst: false,
                     active: true,
+                    attempt_id: id,
                 });
             }
             // After the SYN-ACK, the server's packets belong to the connection.
@@ -473,6 +575,9 @@ impl Book {
             // RST before any SYN-ACK: the SYN was refused.
             _ if f.rst() => {
                 let p = self.slot(id);
+                if p.attempt.rst.is_none() {
+                    p.attempt.answered_syn = Some(p.attempt.syn_retransmits);
+                }
                 p.attempt.rst.get_or_insert(Answer {
                     frame: seg.frame,
                     ts: seg.ts,
@@ -485,6 +590,12 @@ impl Book {
                 let p = self.slot(id);
                 p.attempt.challenge_acks += 1;
                 p.last_activity = seg.ts;
+                let a = p.attempt;
+                if a.reuse
+                    .is_some_and(|r| r.in_window && r.holder.server_holds())
+                {
+                    self.seen.note_challenge(a.server);
+                }
             }
             // Anything else (a SYN-ACK for another ISN, data without ACK): no answer to this SYN.
             _ => {}
@@ -500,6 +611,9 @@ impl Book {
             return;
         }
         let p = self.slot(id);
+        if p.attempt.icmp.is_none() {
+            p.attempt.answered_syn = Some(p.attempt.syn_retransmits);
+        }
         p.attempt.icmp.get_or_insert(IcmpAnswer {
             frame: error.frame,
             ts: error.ts,
@@ -527,8 +641,25 @@ impl Book {
             return;
         };
         let saw_unseen = conn.acked_unseen;
+        let had_end = conn.first_end.is_some();
         conn.touch(seg, from_lo);
         self.stats.acks_of_unseen_data += u64::from(conn.acked_unseen && !saw_unseen);
+        if !had_end && let Some((lo, ts)) = conn.first_end {
+            let after_ns = ts.since(conn.established_ts);
+            let (c, s) = if conn.client_is_lo { (0, 1) } else { (1, 0) };
+            let close = FirstClose {
+                by_server: lo != conn.client_is_lo,
+                reset: seg.flags.rst(),
+                after_ns,
+                server_bytes: conn.bytes[s],
+                client_bytes: conn.bytes[c],
+            };
+            if after_ns <= FIRST_CLOSE_WITHIN_NS
+                && let Some(p) = self.queued(conn.attempt_id)
+            {
+                p.attempt.first_close = Some(close);
+            }
+        }
         // A RST ends the connection (and a TIME_WAIT it hits, RFC 793 / Linux's default
         // rfc1337 = 0) only if its sequence number is near what its sender has sent; stacks
         // ignore one far out of the window (RFC 5961 section 3).
@@ -549,7 +680,8 @@ impl Book {
     }
 
     /// A new attempt: settle the one before, measure the reuse against the newest connection.
-    fn start_attempt(&mut self, flow: &mut Flow, seg: &Segment, from_lo: bool) {
+    /// Returns its id in the pending queue.
+    fn start_attempt(&mut self, flow: &mut Flow, seg: &Segment, from_lo: bool) -> u64 {
         if let Some(id) = flow.current.take().filter(|id| self.is_open_attempt(*id)) {
             self.slot(id).settled = true;
         }
@@ -558,41 +690,32 @@ impl Book {
             conn.active = false;
             self.ended.push_back(conn.end());
         }
-        let previous_attempt_gap_ns = flow
+        if reuse.is_some_and(|r| r.in_window && r.holder.server_holds()) {
+            self.seen.note_reuse_into_time_wait(seg.src.ip, seg.dst);
+        }
+        let mut attempt = Attempt::from_syn(seg.frame, seg.ts, seg.src, seg.dst, seg.seq);
+        attempt.previous_attempt_frame = flow.last_attempt_frame;
+        attempt.previous_attempt_gap_ns = flow
             .last_attempt_frame
             .map(|_| seg.ts.since(flow.last_attempt_ts));
-        let (client, server) = (seg.src, seg.dst);
-        let attempt = Attempt {
-            frame: seg.frame,
-            ts: seg.ts,
-            client,
-            server,
-            isn: seg.seq,
-            syn_retransmits: 0,
-            last_syn_ts: seg.ts,
-            challenge_acks: 0,
-            syn_ack: None,
-            rst: None,
-            icmp: None,
-            previous_attempt_frame: flow.last_attempt_frame,
-            previous_attempt_gap_ns,
-            tsval: seg.tsval,
-            retransmit_us: [0; RETRANSMITS_KEPT],
-            reuse,
-            outcome: Outcome::Unknown,
-        };
-        flow.current = Some(self.base + self.pending.len() as u64);
+        attempt.tsval = seg.tsval;
+        attempt.reuse = reuse;
+        attempt.syn_data_len = seg.payload_len;
+        let id = self.base + self.pending.len() as u64;
+        flow.current = Some(id);
         flow.client_is_lo = from_lo;
         flow.isn = seg.seq;
         flow.last_attempt_frame = Some(seg.frame);
         flow.last_attempt_ts = seg.ts;
         flow.syn_tsval = seg.tsval;
+        flow.newest_established = false;
         self.pending.push_back(Pending {
             attempt,
             settled: false,
             last_activity: seg.ts,
             quiet_ns: SETTLE_NS,
         });
+        id
     }
 
     fn reuse(&self, conn: &Conn, seg: &Segment, from_lo: bool) -> Reuse {
@@ -641,15 +764,22 @@ impl Book {
         &mut self.pending[index]
     }
 
+    /// The attempt `id`, if it is still in the queue (decided or not).
+    fn queued(&mut self, id: u64) -> Option<&mut Pending> {
+        let index = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        self.pending.get_mut(index)
+    }
+
     fn pop_decided(&mut self, finished: bool) -> Option<Attempt> {
         let now = self.now;
         let held = self.pending.len();
         let front = self.pending.front_mut()?;
         // Settle the oldest attempt when it has been quiet long enough, or when the queue is
         // so long (a SYN flood) that memory must win over a late retransmission.
-        if !front.settled && (now.since(front.last_activity) > front.quiet_ns || held > MAX_PENDING)
-        {
+        let overfull = held > self.config.budgets.pending;
+        if !front.settled && (now.since(front.last_activity) > front.quiet_ns || overfull) {
             front.settled = true;
+            self.dropped.pending += u64::from(overfull);
         }
         // Until a server has answered anything, the capture may show one direction only: an
         // attempt without answer is held (up to ONE_WAY_HOLD of them) rather than judged.
@@ -657,6 +787,15 @@ impl Book {
         let hold = !heard && held < ONE_WAY_HOLD;
         let waiting = front.attempt.waits_for_time()
             && (hold || now.since(front.attempt.last_syn_ts) < UNANSWERED_AFTER_NS);
+        // An established connection is held for its first second, so that a refusal by the
+        // application (a FIN or RST right after the handshake) is on the attempt.
+        let first_second = front.attempt.first_close.is_none()
+            && !overfull
+            && front
+                .attempt
+                .syn_ack
+                .is_some_and(|a| now.since(a.ts) <= FIRST_CLOSE_WITHIN_NS);
+        let waiting = waiting || first_second;
         if !finished && (!front.settled || waiting) {
             return None;
         }

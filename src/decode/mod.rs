@@ -146,7 +146,7 @@ fn decode_sliced(frame: &Frame, file: u32) -> Result<Decoded, Skip> {
 fn plain_ethernet_tcp(frame: &Frame, file: u32) -> Option<Result<Decoded, Skip>> {
     let data = frame.data;
     let ip = data.get(14..)?;
-    let (src, dst, header_len, declared) =
+    let (src, dst, header_len, declared, ip_id) =
         match u16::from_be_bytes([*data.get(12)?, *data.get(13)?]) {
             0x0800 => {
                 let h = ip.get(..20)?;
@@ -158,7 +158,7 @@ fn plain_ethernet_tcp(frame: &Frame, file: u32) -> Option<Result<Decoded, Skip>>
                 }
                 let src = IpAddr::from([h[12], h[13], h[14], h[15]]);
                 let dst = IpAddr::from([h[16], h[17], h[18], h[19]]);
-                (src, dst, ihl, total - ihl)
+                (src, dst, ihl, total - ihl, u16::from_be_bytes([h[4], h[5]]))
             }
             0x86dd => {
                 let h = ip.get(..40)?;
@@ -169,21 +169,26 @@ fn plain_ethernet_tcp(frame: &Frame, file: u32) -> Option<Result<Decoded, Skip>>
                 let addr = |at: usize| -> Option<IpAddr> {
                     Some(IpAddr::from(<[u8; 16]>::try_from(&h[at..at + 16]).ok()?))
                 };
-                (addr(8)?, addr(24)?, 40, payload)
+                (addr(8)?, addr(24)?, 40, payload, 0)
             }
             _ => return None,
         };
     // The TCP header ends where the IP packet ends: bytes after it are Ethernet padding.
     let end = (header_len + declared).min(ip.len());
     let tcp = ip.get(header_len..end)?;
-    Some(tcp_segment(tcp, declared, src, dst, frame, file).map(Decoded::Segment))
+    let ip = IpFacts {
+        src,
+        dst,
+        id: ip_id,
+    };
+    Some(tcp_segment(tcp, declared, ip, frame, file).map(Decoded::Segment))
 }
 
 /// How many encapsulations (tunnels) deep decode follows a packet.
 const MAX_DEPTH: u8 = 4;
 
 fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Result<Decoded, Skip> {
-    let (src_ip, dst_ip, payload, declared) = match &packet.net {
+    let (ip, payload, declared) = match &packet.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
             let h = ip.header();
             let payload = ip.payload();
@@ -193,12 +198,12 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Res
             let declared = (usize::from(h.total_len())).saturating_sub(
                 h.slice().len() + ip.extensions().auth.map_or(0, |a| a.slice().len()),
             );
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                payload,
-                declared,
-            )
+            let ip = IpFacts {
+                src: IpAddr::V4(h.source_addr()),
+                dst: IpAddr::V4(h.destination_addr()),
+                id: h.identification(),
+            };
+            (ip, payload, declared)
         }
         Some(LaxNetSlice::Ipv6(ip)) => {
             let h = ip.header();
@@ -208,12 +213,12 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Res
             }
             let declared =
                 usize::from(h.payload_length()).saturating_sub(ip.extensions().slice().len());
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-                payload,
-                declared,
-            )
+            let ip = IpFacts {
+                src: IpAddr::V6(h.source_addr()),
+                dst: IpAddr::V6(h.destination_addr()),
+                id: 0,
+            };
+            (ip, payload, declared)
         }
         Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp),
         None => return Err(link::net_failure(packet)),
@@ -245,7 +250,16 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Res
     } else {
         payload.payload.len()
     };
-    tcp_segment(payload.payload, ip_payload_len, src_ip, dst_ip, frame, file).map(Decoded::Segment)
+    tcp_segment(payload.payload, ip_payload_len, ip, frame, file).map(Decoded::Segment)
+}
+
+/// What the IP header says that the TCP segment needs.
+#[derive(Clone, Copy)]
+struct IpFacts {
+    src: IpAddr,
+    dst: IpAddr,
+    /// IPv4 identification (0 for IPv6): with the TCP fields it tells a duplicated frame.
+    id: u16,
 }
 
 /// The fixed TCP header by hand: the first 14 bytes (ports, sequence numbers, data offset and
@@ -253,11 +267,11 @@ fn segment(packet: &LaxSlicedPacket, frame: &Frame, file: u32, depth: u8) -> Res
 fn tcp_segment(
     tcp: &[u8],
     ip_payload_len: usize,
-    src: IpAddr,
-    dst: IpAddr,
+    ip: IpFacts,
     frame: &Frame,
     file: u32,
 ) -> Result<Segment, Skip> {
+    let IpFacts { src, dst, id } = ip;
     let h: &[u8; 14] = tcp
         .get(..14)
         .and_then(|h| h.try_into().ok())
@@ -286,6 +300,10 @@ fn tcp_segment(
         ack: Seq(be32(8)),
         payload_len: ip_payload_len.saturating_sub(header_len) as u32,
         tsval: tsval(tcp.get(20..header_len.min(tcp.len())).unwrap_or(&[])),
+        ip_id: id,
+        checksum: tcp
+            .get(16..18)
+            .map_or(0, |c| u16::from_be_bytes([c[0], c[1]])),
     })
 }
 

@@ -210,28 +210,19 @@ mod tests {
 
     fn attempt(port: u16, ms: i64) -> Attempt {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        Attempt {
-            frame: FrameRef::default(),
-            ts: Ts(ms * 1_000_000),
-            client: Endpoint { ip, port },
-            server: Endpoint {
-                ip: "10.0.0.2".parse().unwrap(),
-                port: 110,
-            },
-            isn: Seq(0),
-            syn_retransmits: 0,
-            last_syn_ts: Ts(ms * 1_000_000),
-            challenge_acks: 0,
-            syn_ack: None,
-            rst: None,
-            icmp: None,
-            previous_attempt_frame: None,
-            previous_attempt_gap_ns: None,
-            tsval: None,
-            retransmit_us: [0; crate::attempt::RETRANSMITS_KEPT],
-            reuse: None,
-            outcome: Outcome::Established,
-        }
+        let server = Endpoint {
+            ip: "10.0.0.2".parse().unwrap(),
+            port: 110,
+        };
+        let mut a = Attempt::from_syn(
+            FrameRef::default(),
+            Ts(ms * 1_000_000),
+            Endpoint { ip, port },
+            server,
+            Seq(0),
+        );
+        a.outcome = Outcome::Established;
+        a
     }
 
     fn source(ports: impl Iterator<Item = (u16, i64)>) -> SourcePorts {

@@ -719,7 +719,7 @@ fn quality_html(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attempt::{Holder, RETRANSMITS_KEPT, Reuse};
+    use crate::attempt::{Holder, Reuse};
     use crate::capture::FileInfo;
     use crate::report::FileMeta;
     use crate::summary::Summary;
@@ -734,29 +734,19 @@ mod tests {
         let frame = |number| FrameRef { file: 0, number };
         let ip = |s: &str| s.parse().unwrap();
         (0..20u64)
-            .map(|i| Attempt {
-                frame: frame(i + 1),
-                ts: Ts(i as i64 * 3 * S),
-                client: Endpoint {
+            .map(|i| {
+                let client = Endpoint {
                     ip: ip("10.0.0.1"),
                     port: 3000 + (i % 2) as u16,
-                },
-                server: Endpoint {
+                };
+                let server = Endpoint {
                     ip: ip("10.0.0.2"),
                     port: 110,
-                },
-                isn: Seq(0),
-                syn_retransmits: 0,
-                last_syn_ts: Ts(i as i64 * 3 * S),
-                challenge_acks: 0,
-                syn_ack: None,
-                rst: None,
-                icmp: None,
-                previous_attempt_frame: i.checked_sub(2).map(|p| frame(p + 1)),
-                previous_attempt_gap_ns: None,
-                tsval: None,
-                retransmit_us: [0; RETRANSMITS_KEPT],
-                reuse: i.checked_sub(2).map(|p| Reuse {
+                };
+                let ts = Ts(i as i64 * 3 * S);
+                let mut a = Attempt::from_syn(frame(i + 1), ts, client, server, Seq(0));
+                a.previous_attempt_frame = i.checked_sub(2).map(|p| frame(p + 1));
+                a.reuse = i.checked_sub(2).map(|p| Reuse {
                     previous_frame: frame(p + 1),
                     previous_ts: Ts(p as i64 * 3 * S),
                     previous_end_frame: frame(p + 1),
@@ -766,12 +756,13 @@ mod tests {
                     open: false,
                     isn_advanced: None,
                     ts_advanced: None,
-                }),
-                outcome: if i % 3 == 0 {
+                });
+                a.outcome = if i % 3 == 0 {
                     Outcome::Established
                 } else {
                     Outcome::Unanswered
-                },
+                };
+                a
             })
             .collect()
     }

@@ -2,7 +2,7 @@
 //! in the order they are fed).
 
 use super::*;
-use crate::attempt::ReuseClass;
+use crate::attempt::{Establishment, Outcome, ReuseClass};
 use crate::decode::IcmpError;
 use crate::tcp::{Endpoint, Flags};
 
@@ -47,6 +47,8 @@ fn segment(
         ack: Seq(ack),
         payload_len,
         tsval: None,
+        ip_id: number as u16,
+        checksum: 0,
     }
 }
 
@@ -62,6 +64,7 @@ impl Feed {
         let config = Config {
             window_ns: WINDOW_S * NANOS_PER_SEC,
             filter: None,
+            budgets: Budgets::default(),
         };
         Feed {
             tracker: Tracker::new(config),
@@ -431,6 +434,7 @@ fn an_unwanted_sender_is_not_tracked() {
     let mut tracker = Tracker::new(Config {
         window_ns: WINDOW_S * NANOS_PER_SEC,
         filter: Some(filter),
+        budgets: Budgets::default(),
     });
     let seg = segment(1, Ts(0), client(), server(), S, 1, 0, 0);
     tracker.on_segment(&seg);
@@ -513,6 +517,7 @@ fn a_short_window_does_not_split_the_retransmissions_of_an_attempt() {
     let config = Config {
         window_ns: NANOS_PER_SEC,
         filter: None,
+        budgets: Budgets::default(),
     };
     let mut feed = Feed {
         tracker: Tracker::new(config),
@@ -565,4 +570,76 @@ fn a_rst_far_outside_the_window_does_not_end_the_time_wait() {
         .c(1200, S, 5000, 0)
         .finish();
     assert_eq!(out[1].reuse.unwrap().holder, Holder::None);
+}
+
+#[test]
+fn a_port_reused_after_its_connection_ended_reports_its_idle_time() {
+    // The server closes at 3..5 ms; the same port comes back at 1,205 ms.
+    let out = Feed::new()
+        .connection(0, 100, true)
+        .connection(1_205, 5_000, true)
+        .finish();
+    assert_eq!(out[1].port_idle_ns, Some(1_200 * 1_000_000));
+    assert_eq!(out[1].port_previous_syn_ns, Some(1_205 * 1_000_000));
+    assert_eq!(out[0].port_idle_ns, None);
+}
+
+#[test]
+fn a_port_still_open_elsewhere_has_no_idle_time() {
+    let mut feed = Feed::new();
+    feed.c(0, S, 100, 0).s(1, S | A, 500, 101).c(2, A, 101, 501);
+    // The same client port to another server while the first connection is open.
+    feed.frame += 1;
+    let other = Endpoint {
+        port: 995,
+        ..server()
+    };
+    let syn = segment(feed.frame, Ts(10_000_000), client(), other, S, 7, 0, 0);
+    feed.tracker.on_segment(&syn);
+    let out = feed.finish();
+    let second = out.iter().find(|a| a.server.port == 995).unwrap();
+    assert_eq!(second.port_idle_ns, None);
+    assert_eq!(second.port_previous_syn_ns, Some(10_000_000));
+}
+
+#[test]
+fn the_answer_names_the_syn_it_followed() {
+    let out = Feed::new()
+        .heard(0)
+        .c(0, S, 100, 0)
+        .c(3_000, S, 100, 0)
+        .s(3_001, S | A, 500, 101)
+        .c(3_002, A, 101, 501)
+        .finish();
+    assert_eq!(out[0].answered_syn, Some(1));
+    assert_eq!(out[0].established_by, Some(Establishment::SynAck));
+}
+
+#[test]
+fn a_server_closing_right_after_the_handshake_is_on_the_attempt() {
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, S | A, 500, 101)
+        .c(2, A, 101, 501)
+        .seg(3, false, A, 501, 101, 11)
+        .s(4, F | A, 512, 101)
+        .finish();
+    let close = out[0].first_close.expect("closed within a second");
+    assert!(close.by_server && !close.reset);
+    assert_eq!(close.server_bytes, 11);
+    assert_eq!(close.after_ns, 3_000_000);
+}
+
+#[test]
+fn evidence_records_reuse_into_the_servers_time_wait_and_its_silence() {
+    let mut feed = Feed::new();
+    feed.heard(0)
+        .connection(0, 100, true)
+        .c(2_000, S, 7_000, 0)
+        .c(5_000, S, 7_000, 0);
+    let seen = feed.tracker.seen();
+    assert!(seen.reuses_into_time_wait(client().ip, server()));
+    assert!(seen.drops_silently(server()));
+    assert!(seen.accepted_any(server()));
+    assert!(!seen.challenges(server()));
 }

@@ -1,0 +1,106 @@
+//! The last use of every (client ip, source port), to any destination: how long a port rested
+//! between the end of its previous use and its next SYN (what a firewall's
+//! MinTickBeforePortReuse sets, issue 10), and SYN-to-SYN. Bounded: past the budget the
+//! oldest uses are forgotten (their next reuse has no idle time) and counted.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
+use std::net::IpAddr;
+
+use rustc_hash::FxHasher;
+
+use crate::tcp::FlowKey;
+use crate::time::Ts;
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// One use of a port: the 4-tuple it went to and when its first SYN was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortUse {
+    pub key: FlowKey,
+    pub syn_ts: Ts,
+    /// When the use ended, once the tracker knows (FIN or RST seen, the attempt failed, or its
+    /// 4-tuple was dropped): the time of its last packet.
+    pub ended: Option<Ts>,
+}
+
+pub struct PortUses {
+    uses: FxMap<(IpAddr, u16), PortUse>,
+    /// Insertion order, for oldest-first eviction (entries may be stale: checked on pop).
+    order: VecDeque<((IpAddr, u16), Ts)>,
+    capacity: usize,
+    pub dropped: u64,
+}
+
+impl PortUses {
+    pub fn new(capacity: usize) -> PortUses {
+        PortUses {
+            uses: FxMap::default(),
+            order: VecDeque::new(),
+            capacity,
+            dropped: 0,
+        }
+    }
+
+    /// Records a new use and returns the previous one.
+    pub fn replace(&mut self, ip: IpAddr, port: u16, now: PortUse) -> Option<PortUse> {
+        let previous = self.uses.insert((ip, port), now);
+        self.order.push_back(((ip, port), now.syn_ts));
+        while self.uses.len() > self.capacity {
+            let Some((key, ts)) = self.order.pop_front() else {
+                break;
+            };
+            // Only the newest record of a port is live; older order entries are stale.
+            if self.uses.get(&key).is_some_and(|u| u.syn_ts == ts) {
+                self.uses.remove(&key);
+                self.dropped += 1;
+            }
+        }
+        if self.order.len() > 2 * self.capacity.max(1) {
+            let uses = &self.uses;
+            self.order
+                .retain(|(key, ts)| uses.get(key).is_some_and(|u| u.syn_ts == *ts));
+        }
+        previous
+    }
+
+    /// Marks the use of (ip, port) on `key` as ended at `ts`, if it is still the newest.
+    pub fn end(&mut self, ip: IpAddr, port: u16, key: FlowKey, ts: Ts) {
+        if let Some(u) = self.uses.get_mut(&(ip, port)).filter(|u| u.key == key) {
+            u.ended = Some(ts);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::Endpoint;
+
+    fn key(port: u16) -> FlowKey {
+        let ep = |p| Endpoint {
+            ip: "10.0.0.1".parse().unwrap(),
+            port: p,
+        };
+        FlowKey::new(ep(port), ep(80)).0
+    }
+
+    #[test]
+    fn the_previous_use_comes_back_and_the_oldest_is_forgotten_past_capacity() {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut ports = PortUses::new(2);
+        let use_at = |port, s| PortUse {
+            key: key(port),
+            syn_ts: Ts(s),
+            ended: None,
+        };
+        assert_eq!(ports.replace(ip, 1, use_at(1, 1)), None);
+        ports.end(ip, 1, key(1), Ts(5));
+        let previous = ports.replace(ip, 1, use_at(1, 9)).unwrap();
+        assert_eq!(previous.ended, Some(Ts(5)));
+        ports.replace(ip, 2, use_at(2, 10));
+        ports.replace(ip, 3, use_at(3, 11)); // over capacity: port 1 goes
+        assert_eq!(ports.dropped, 1);
+        assert_eq!(ports.replace(ip, 1, use_at(1, 12)), None);
+    }
+}

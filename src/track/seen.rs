@@ -1,0 +1,135 @@
+//! Evidence the tracker gathers as packets arrive, for causes that an attempt's own packets
+//! cannot give (issue 10): which sources reuse ports into which server's TIME_WAIT, which
+//! servers drop or challenge SYNs in TIME_WAIT, which server ports accept connections at all.
+//! The tracker sees these at SYN time, well before the attempts that need them are decided
+//! (an unanswered attempt is decided only after a long quiet period), so a cause can use what
+//! the capture showed after the attempt too. Bounded: past the budget, new entries are not
+//! recorded and are counted.
+
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+use std::net::IpAddr;
+
+use rustc_hash::FxHasher;
+
+use crate::tcp::Endpoint;
+use crate::time::Ts;
+
+type FxSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
+
+#[derive(Default)]
+pub struct Seen {
+    /// (client ip, server): a SYN from the client reused, inside the window, a 4-tuple whose
+    /// TIME_WAIT the server held.
+    reusers: FxSet<(IpAddr, Endpoint)>,
+    /// Servers that let a SYN on such a 4-tuple go unanswered until it was retransmitted.
+    silent: FxSet<Endpoint>,
+    /// Servers that answered a SYN on such a 4-tuple with a challenge ACK.
+    challengers: FxSet<Endpoint>,
+    /// Server endpoints that completed a handshake.
+    accepted: FxSet<Endpoint>,
+    /// The first frame's timestamp.
+    first_ts: Option<Ts>,
+    capacity: usize,
+    /// Entries not recorded because the tables were full.
+    pub dropped: u64,
+}
+
+impl Seen {
+    pub fn new(capacity: usize) -> Seen {
+        Seen {
+            capacity,
+            ..Seen::default()
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.reusers.len() + self.silent.len() + self.challengers.len() + self.accepted.len()
+            >= self.capacity
+    }
+
+    fn insert<T: std::hash::Hash + Eq>(set: &mut FxSet<T>, value: T, full: bool) -> u64 {
+        if set.contains(&value) {
+            0
+        } else if full {
+            1
+        } else {
+            set.insert(value);
+            0
+        }
+    }
+
+    pub fn note_frame(&mut self, ts: Ts) {
+        self.first_ts.get_or_insert(ts);
+    }
+
+    pub fn note_reuse_into_time_wait(&mut self, client: IpAddr, server: Endpoint) {
+        let full = self.full();
+        self.dropped += Self::insert(&mut self.reusers, (client, server), full);
+    }
+
+    pub fn note_silent_drop(&mut self, server: Endpoint) {
+        let full = self.full();
+        self.dropped += Self::insert(&mut self.silent, server, full);
+    }
+
+    pub fn note_challenge(&mut self, server: Endpoint) {
+        let full = self.full();
+        self.dropped += Self::insert(&mut self.challengers, server, full);
+    }
+
+    pub fn note_accept(&mut self, server: Endpoint) {
+        let full = self.full();
+        self.dropped += Self::insert(&mut self.accepted, server, full);
+    }
+
+    /// The client was seen reusing, inside the window, 4-tuples this server held in TIME_WAIT.
+    pub fn reuses_into_time_wait(&self, client: IpAddr, server: Endpoint) -> bool {
+        self.reusers.contains(&(client, server))
+    }
+
+    /// The server was seen ignoring SYNs on 4-tuples it held in TIME_WAIT.
+    pub fn drops_silently(&self, server: Endpoint) -> bool {
+        self.silent.contains(&server)
+    }
+
+    /// The server was seen answering SYNs on 4-tuples it held in TIME_WAIT with a challenge ACK.
+    pub fn challenges(&self, server: Endpoint) -> bool {
+        self.challengers.contains(&server)
+    }
+
+    /// The server endpoint completed at least one handshake.
+    pub fn accepted_any(&self, server: Endpoint) -> bool {
+        self.accepted.contains(&server)
+    }
+
+    /// The capture's first timestamp.
+    pub fn capture_start(&self) -> Option<Ts> {
+        self.first_ts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(port: u16) -> Endpoint {
+        Endpoint {
+            ip: "10.0.0.2".parse().unwrap(),
+            port,
+        }
+    }
+
+    #[test]
+    fn evidence_is_kept_until_the_tables_are_full_then_counted() {
+        let mut seen = Seen::new(2);
+        seen.note_accept(ep(80));
+        seen.note_accept(ep(80)); // already known: no cost
+        seen.note_silent_drop(ep(110));
+        seen.note_challenge(ep(111)); // full
+        assert!(seen.accepted_any(ep(80)));
+        assert!(seen.drops_silently(ep(110)));
+        assert!(!seen.challenges(ep(111)));
+        assert_eq!(seen.dropped, 1);
+    }
+}
