@@ -1,28 +1,28 @@
 //! Wires the stages for the CLI: open every capture, merge them by timestamp, decode, track,
-//! fold the decided attempts into the summary (and stream them out), then render; or, with
-//! --each, analyse every capture on its own in parallel.
+//! detect as the attempts are decided (and stream them out), then render; or, with --each,
+//! analyse every capture on its own in parallel.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use crate::FxIndexMap;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use clap::CommandFactory;
 
-use crate::attempt::{Attempt, ReuseClass};
-use crate::budget::Budgets;
+use crate::attempt::Attempt;
+use crate::budget::{Budgets, Dropped};
 use crate::capture::{self, Capture, FileInfo};
-use crate::cli::{Cli, Command, Format};
-use crate::decode::Decoded;
+use crate::cli::{Cli, Command, Format, TimeFormat};
+use crate::decode::{Decoded, Skip};
+use crate::detect::{self, Context, Detector, Findings, Judged};
 use crate::export::Selection;
 use crate::filter::Filter;
-use crate::merge::Merger;
+use crate::merge::{Item, Merger};
 use crate::report::json::FileNames;
 use crate::report::stream::Stream;
-use crate::report::{self, FileMeta, Report, count, thousands};
-use crate::summary::Summary;
+use crate::report::{self, FileMeta, RenderOptions, Report, TimeStyle, count, thousands, words};
 use crate::time::Ts;
-use crate::track::{Config, Tracker};
+use crate::track::{Config, TrackStats, Tracker};
 
 mod each;
 mod progress;
@@ -87,18 +87,36 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     let format = if cli.filter_only {
         None
     } else {
-        Some(cli.format)
+        Some(report_format(cli.format))
     };
     let mut stream = match format {
         Some(format) => Stream::begin(format, files, out)?,
         None => Stream::Nothing,
     };
-    let mut analysis = analyze(cli, names, captures, &mut |a| stream.attempt(out, a))?;
-    analysis.report.colour = cli.format == Format::Table && colour_wanted();
+    let options = Options::from_cli(cli);
+    let mut analysis =
+        match analyze(&options, names, captures, &mut |a, j| stream.attempt(out, a, j)) {
+            Ok(analysis) => analysis,
+            Err(err) => {
+                // Output began: end it as a valid document (issue 14), then fail.
+                if !is_broken_pipe(&err) {
+                    let _ = stream.fail(out, &format!("{err:#}"));
+                }
+                return Err(err);
+            }
+        };
+    analysis.report.render = RenderOptions {
+        time: match cli.time {
+            TimeFormat::Relative => TimeStyle::Relative,
+            TimeFormat::Absolute => TimeStyle::Absolute,
+        },
+        colour: cli.format == Format::Table && colour_wanted(),
+    };
     let report = &analysis.report;
     if cli.filter_only {
         writeln!(out, "{}", report.display_filter)?;
     }
+    stream.finish(out, report)?;
     if let (Some(path), Some(points)) = (&cli.html, &analysis.chart) {
         let file =
             std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
@@ -129,8 +147,16 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             count(analysis.selection.left_out, "flagged attempt")
         );
     }
-    stream.finish(out, report)?;
     Ok(analysis.status(cli))
+}
+
+fn report_format(f: Format) -> report::Format {
+    match f {
+        Format::Table => report::Format::Table,
+        Format::Json => report::Format::Json,
+        Format::Ndjson => report::Format::Ndjson,
+        Format::Csv => report::Format::Csv,
+    }
 }
 
 /// Everything one analysis produced.
@@ -144,7 +170,7 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn status(&self, cli: &Cli) -> Status {
-        let failed_reuse = self.report.summary.cross[ReuseClass::InWindow as usize].failed() > 0;
+        let failed_reuse = self.report.findings.cross.in_window().failed() > 0;
         let damaged = self.report.files.iter().any(|f| f.info.truncated.is_some());
         if (cli.check && failed_reuse) || (cli.strict && damaged) {
             Status::Findings
@@ -154,73 +180,191 @@ impl Analysis {
     }
 }
 
-/// The analysis of captures already opened (`names` label them in the report): merge,
-/// decode, track, summarise. Every decided attempt is also handed to `sink`, in order.
-pub fn analyze(
-    cli: &Cli,
-    names: Vec<String>,
-    captures: Vec<Capture>,
-    sink: &mut dyn FnMut(&Attempt) -> io::Result<()>,
-) -> Result<Analysis> {
-    let filter = Filter {
-        sources: cli.sources.clone(),
-        servers: cli.servers.clone(),
-    };
-    let filter = (!filter.sources.is_empty() || !filter.servers.is_empty()).then_some(filter);
-    let mut tracker = Tracker::new(Config {
-        window_ns: cli.time_wait,
-        filter,
-        budgets: Budgets::default(),
-    });
-    let mut summary = Summary::new(cli.max_rows);
-    let mut selection = Selection::new(cli.write.is_some());
-    let mut chart = cli.html.as_ref().map(|_| ChartSample::new());
-    let mut progress = progress::Progress::new(cli, &captures);
-    let mut merger = Merger::new(captures);
-    let mut skipped = FxIndexMap::default();
-    let (mut frames, mut first_ts, mut last_ts) = (0u64, None::<Ts>, None::<Ts>);
-    let mut decided = |tracker: &mut Tracker, summary: &mut Summary| -> io::Result<()> {
-        while let Some(end) = tracker.pop_ended() {
-            summary.add_end(&end);
+/// What one analysis needs to know: the window, which SYNs, the memory budget and what to
+/// keep beyond the findings. The CLI is one way to fill it (`Options::from_cli`).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `--time-wait`.
+    pub window_ns: i64,
+    /// Which SYNs to analyse (`--source`, `--server`); `None` means all.
+    pub filter: Option<Filter>,
+    pub budgets: Budgets,
+    pub keep: Keep,
+    /// Print warnings on standard error.
+    pub warn: bool,
+    /// A progress bar on standard error (only when it is a terminal).
+    pub progress: bool,
+}
+
+/// What to keep beyond the findings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keep {
+    /// Flagged attempts listed in the table (`--max-rows`).
+    pub flagged_rows: usize,
+    /// A sample of attempts for the HTML charts (`--html`).
+    pub chart: bool,
+    /// Time ranges of the flagged 4-tuples (`--write`), not only the 4-tuples.
+    pub write_ranges: bool,
+}
+
+impl Options {
+    pub fn from_cli(cli: &Cli) -> Options {
+        let filter = Filter {
+            sources: cli.sources.clone(),
+            servers: cli.servers.clone(),
+        };
+        let filter = (!filter.sources.is_empty() || !filter.servers.is_empty()).then_some(filter);
+        Options {
+            window_ns: cli.time_wait,
+            filter,
+            budgets: Budgets::default(),
+            keep: Keep {
+                flagged_rows: cli.max_rows,
+                chart: cli.html.is_some(),
+                write_ranges: cli.write.is_some(),
+            },
+            warn: !cli.quiet,
+            progress: !cli.quiet,
         }
-        while let Some(attempt) = tracker.pop_decided() {
-            summary.add(&attempt);
-            selection.add(&attempt);
-            if let Some(sample) = chart.as_mut() {
+    }
+}
+
+/// Where each decided attempt goes, with what the detector judged of it.
+pub type Sink<'a> = dyn FnMut(&Attempt, &Judged) -> io::Result<()> + 'a;
+
+/// The stages after reading, fed one decoded frame at a time: track, detect, select. A
+/// shard of a capture (or any stream of items) can be analysed with it on its own.
+pub struct Pipeline {
+    tracker: Tracker,
+    detector: Detector,
+    selection: Selection,
+    chart: Option<ChartSample>,
+    window_ns: i64,
+    pub frames: u64,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    pub skipped: FxIndexMap<Skip, u64>,
+}
+
+/// What a pipeline leaves when the input ends.
+pub struct Finished {
+    pub findings: Findings,
+    pub track: TrackStats,
+    pub dropped: Dropped,
+    pub selection: Selection,
+    pub chart: Option<ChartSample>,
+    pub frames: u64,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    pub skipped: FxIndexMap<Skip, u64>,
+}
+
+impl Pipeline {
+    pub fn new(o: &Options) -> Pipeline {
+        Pipeline {
+            tracker: Tracker::new(Config {
+                window_ns: o.window_ns,
+                filter: o.filter.clone(),
+                budgets: o.budgets,
+            }),
+            detector: Detector::new(&detect::Config {
+                window_ns: o.window_ns,
+                budgets: o.budgets,
+                flagged_rows: o.keep.flagged_rows,
+            }),
+            selection: Selection::new(o.keep.write_ranges),
+            chart: o.keep.chart.then(ChartSample::new),
+            window_ns: o.window_ns,
+            frames: 0,
+            first_ts: None,
+            last_ts: None,
+            skipped: FxIndexMap::default(),
+        }
+    }
+
+    /// One decoded frame.
+    pub fn feed(&mut self, item: &Item, sink: &mut Sink) -> io::Result<()> {
+        self.frames += 1;
+        self.first_ts = Some(self.first_ts.map_or(item.ts, |t| t.min(item.ts)));
+        self.last_ts = Some(self.last_ts.map_or(item.ts, |t| t.max(item.ts)));
+        match item.decoded {
+            Ok(Decoded::Segment(segment)) => self.tracker.on_segment(&segment),
+            Ok(Decoded::Icmp(error)) => self.tracker.on_icmp(&error),
+            Err(skip) => {
+                self.tracker.advance(item.ts);
+                *self.skipped.entry(skip).or_insert(0u64) += 1;
+            }
+        }
+        self.drain(sink)
+    }
+
+    /// Hands on what the tracker decided: ended connections, then decided attempts.
+    fn drain(&mut self, sink: &mut Sink) -> io::Result<()> {
+        while let Some(end) = self.tracker.pop_ended() {
+            self.detector.add_end(&end);
+        }
+        while let Some(attempt) = self.tracker.pop_decided() {
+            let cx = Context {
+                seen: self.tracker.seen(),
+                window_ns: self.window_ns,
+                capture_start: self.tracker.seen().capture_start(),
+            };
+            let judged = self.detector.add(&attempt, &cx);
+            self.selection.add(&attempt);
+            if let Some(sample) = self.chart.as_mut() {
                 sample.add(attempt);
             }
-            sink(&attempt)?;
+            sink(&attempt, &judged)?;
         }
         Ok(())
-    };
+    }
+
+    /// The input ended: decide what is left and compute the findings.
+    pub fn finish(mut self, sink: &mut Sink) -> io::Result<Finished> {
+        self.tracker.finish();
+        self.drain(sink)?;
+        Ok(Finished {
+            track: *self.tracker.stats(),
+            dropped: self.tracker.dropped(),
+            findings: self.detector.finish(),
+            selection: self.selection,
+            chart: self.chart,
+            frames: self.frames,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            skipped: self.skipped,
+        })
+    }
+}
+
+/// The analysis of captures already opened (`names` label them in the report): merge,
+/// decode, track, detect. Every decided attempt is also handed to `sink`, in order.
+pub fn analyze(
+    options: &Options,
+    names: Vec<String>,
+    captures: Vec<Capture>,
+    sink: &mut Sink,
+) -> Result<Analysis> {
+    let mut progress = progress::Progress::when(options.progress, &captures);
+    let mut merger = Merger::new(captures);
+    let mut pipeline = Pipeline::new(options);
     loop {
         let item = merger
             .next_item()
             .map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
         let Some(item) = item else { break };
-        frames += 1;
-        first_ts = Some(first_ts.map_or(item.ts, |t| t.min(item.ts)));
-        last_ts = Some(last_ts.map_or(item.ts, |t| t.max(item.ts)));
-        match item.decoded {
-            Ok(Decoded::Segment(segment)) => tracker.on_segment(&segment),
-            Ok(Decoded::Icmp(error)) => tracker.on_icmp(&error),
-            Err(skip) => {
-                tracker.advance(item.ts);
-                *skipped.entry(skip).or_insert(0u64) += 1;
-            }
-        }
-        decided(&mut tracker, &mut summary)?;
-        if frames % 65_536 == 0 {
+        pipeline.feed(&item, sink)?;
+        if pipeline.frames % 65_536 == 0 {
             progress.update(&merger.files);
         }
     }
-    tracker.finish();
-    decided(&mut tracker, &mut summary)?;
+    let done = pipeline.finish(sink)?;
     progress.finish();
 
     let infos: Vec<FileInfo> = merger.files.iter().map(|c| c.info.clone()).collect();
-    let warnings = warnings(&names, &infos);
-    if !cli.quiet {
+    let mut warnings = warnings(&names, &infos);
+    warnings.extend(words::detect_warnings(&done.findings, &done.dropped));
+    if options.warn {
         for w in &warnings {
             eprintln!("portreuse: warning: {w}");
         }
@@ -232,23 +376,22 @@ pub fn analyze(
         .collect();
     let report = Report {
         files,
-        window_ns: cli.time_wait,
-        frames,
-        skipped,
-        track: *tracker.stats(),
-        summary,
-        first_ts,
-        last_ts,
+        frames: done.frames,
+        skipped: done.skipped,
+        track: done.track,
+        dropped: done.dropped,
+        findings: done.findings,
+        first_ts: done.first_ts,
+        last_ts: done.last_ts,
         warnings,
-        time_format: cli.time,
-        colour: false,
-        display_filter: selection.display_filter(),
-        filter_tuples: selection.len(),
+        render: RenderOptions::default(),
+        display_filter: done.selection.display_filter(),
+        filter_tuples: done.selection.len(),
     };
     Ok(Analysis {
         report,
-        chart,
-        selection,
+        chart: done.chart,
+        selection: done.selection,
     })
 }
 
@@ -264,8 +407,14 @@ pub struct ChartSample {
     seen: u64,
 }
 
+impl Default for ChartSample {
+    fn default() -> ChartSample {
+        ChartSample::new()
+    }
+}
+
 impl ChartSample {
-    fn new() -> ChartSample {
+    pub fn new() -> ChartSample {
         ChartSample {
             points: Vec::new(),
             stride: 1,

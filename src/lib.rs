@@ -1,14 +1,15 @@
 //! portreuse: explain failing TCP connections caused by source-port reuse.
 //!
 //! ```text
-//! capture ──Frame<'a>──▶ decode ──Segment (Copy)──▶ track ──Attempt──▶ summary ──▶ report
-//!  (I/O)                 (pure)                    (state)            (detect)      (writes)
+//! capture ──Frame<'a>──▶ decode ──Segment (Copy)──▶ track ──Attempt + ConnEnd──▶ detect ──Findings──▶ report
+//!  (I/O)                 (pure)                    (state)                      (state)            (writes)
 //! ```
 //! - [`capture`]: pcap / pcapng / gzip streaming readers, frame numbers and byte offsets.
 //! - [`decode`]: link layer to TCP, laxly (snap-length-cut frames keep their TCP header).
 //! - [`track`]: per-4-tuple attempts, answers, connections and their ends.
-//! - [`summary`]: counts, cross table, per-server and per-pair groups, flagged attempts.
-//! - [`report`]: table and JSON writers.
+//! - [`detect`]: causes, cross table, sources, servers' TIME_WAIT, asymmetry, relays, the
+//!   fix: one typed `Findings` value, computed as the attempts stream in.
+//! - [`report`]: the words, and the table, JSON, NDJSON, CSV and HTML writers.
 //! - [`app`]: wires the stages for the CLI (merging several files by timestamp).
 #![forbid(unsafe_code)]
 
@@ -23,14 +24,13 @@ pub mod budget;
 pub mod capture;
 pub mod cli;
 pub mod decode;
-pub mod diagnose;
+pub mod detect;
 pub mod error;
 pub mod export;
 pub mod filter;
 pub mod merge;
 pub mod netmon;
 pub mod report;
-pub mod summary;
 pub mod synth;
 pub mod tcp;
 pub mod time;

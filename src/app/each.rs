@@ -11,7 +11,7 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::{Status, analyze};
+use super::{Options, Status, analyze};
 use crate::capture;
 use crate::cli::{Cli, Format};
 use crate::report::json::{SCHEMA_VERSION, tail};
@@ -30,7 +30,7 @@ fn one(cli: &Cli, path: &Path) -> FileResult {
     let result = capture::open(path)
         .map_err(|e| e.to_string())
         .and_then(|c| {
-            analyze(cli, vec![name.clone()], vec![c], &mut |_| Ok(())).map_err(|e| format!("{e:#}"))
+            analyze(&Options::from_cli(cli), vec![name.clone()], vec![c], &mut |_, _| Ok(())).map_err(|e| format!("{e:#}"))
         });
     match result {
         Ok(analysis) => {

@@ -7,15 +7,15 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::capture::Capture;
-use crate::cli::Cli;
 
 pub struct Progress {
     bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    pub fn new(cli: &Cli, captures: &[Capture]) -> Progress {
-        if cli.quiet || !std::io::stderr().is_terminal() {
+    /// A progress bar if `wanted` and standard error is a terminal.
+    pub fn when(wanted: bool, captures: &[Capture]) -> Progress {
+        if !wanted || !std::io::stderr().is_terminal() {
             return Progress { bar: None };
         }
         // The total is known for uncompressed files; compressed input shows a byte counter.

@@ -8,10 +8,10 @@ use std::net::IpAddr;
 
 use indexmap::IndexMap;
 
-use super::{Report, count, diagnosis, human_secs, thousands};
-use crate::attempt::{Attempt, Outcome, ReuseClass};
-use crate::cli::TimeFormat;
-use crate::summary::OutcomeCounts;
+use super::rows::{self, Align, Rows};
+use super::{Report, count, human_secs, thousands, words};
+use crate::attempt::{Attempt, Outcome};
+use crate::detect::counts::OutcomeCounts;
 use crate::time::{Ts, secs};
 
 /// Sources that get a port chart (the busiest).
@@ -72,8 +72,8 @@ pub fn render(r: &Report, attempts: &[Attempt], out: &mut dyn Write) -> io::Resu
     for line in r.input_lines() {
         p.push_str(&format!("<p>{}</p>\n", escape(&line)));
     }
-    if r.summary.attempts() > 0 {
-        let (shown, all) = (attempts.len() as u64, r.summary.attempts());
+    if r.findings.attempts() > 0 {
+        let (shown, all) = (attempts.len() as u64, r.findings.attempts());
         let sample = if shown < all {
             format!(
                 " (sample: {} of {})",
@@ -286,8 +286,8 @@ fn port_charts(r: &Report, attempts: &[Attempt], origin: Ts, span: f64) -> Strin
     for (ip, list) in sources.iter().take(PORT_CHARTS) {
         let n = count(list.len() as u64, "attempt");
         html.push_str(&format!("<h3>{} ({n})</h3>\n", escape(&ip.to_string())));
-        let source = r.summary.diagnosis.sources.get(ip);
-        if let Some(line) = source.and_then(|s| diagnosis::source_sentence(r, s)) {
+        let source = r.findings.sources.iter().find(|s| s.ip == *ip);
+        if let Some(line) = source.and_then(|s| words::source_sentence(s, r.window_ns())) {
             html.push_str(&format!("<p class=\"muted\">{}</p>\n", escape(&line)));
         }
         html.push_str(&port_chart(r, ip, list, origin, span));
@@ -404,7 +404,7 @@ fn gap_chart(r: &Report, attempts: &[Attempt]) -> String {
         .iter()
         .filter_map(|a| a.reuse.map(|u| (secs(u.gap_ns), a.outcome)))
         .collect();
-    let window = secs(r.window_ns);
+    let window = secs(r.window_ns());
     let top = gaps.iter().map(|g| g.0).fold(window, f64::max);
     let low = gaps.iter().map(|g| g.0).fold(0.1, f64::min).max(0.001);
     let (d0, d1) = (
@@ -452,7 +452,7 @@ fn gap_chart(r: &Report, attempts: &[Attempt]) -> String {
         x - 5.0,
         TOP + 12.0,
         "end",
-        &format!("TIME_WAIT window {}", human_secs(r.window_ns)),
+        &format!("TIME_WAIT window {}", human_secs(r.window_ns())),
     );
     if gaps.is_empty() {
         let text = "No attempt reused a 4-tuple seen earlier in the capture.";
@@ -536,21 +536,22 @@ fn timeline_chart(attempts: &[Attempt], origin: Ts, span: f64) -> String {
     plot.finish()
 }
 
-/// A table: `head` is `|`-separated; `align` has one letter per column, `r` right-aligned.
-fn table(head: &str, align: &str, rows: &[Vec<String>]) -> String {
-    let ths: String = head
-        .split('|')
+/// A computed table (the same rows as the terminal table).
+fn table(rows: &Rows) -> String {
+    let ths: String = rows
+        .header
+        .iter()
         .map(|h| format!("<th>{}</th>", escape(h)))
         .collect();
     let mut t = format!("<table><tr>{ths}</tr>\n");
-    for row in rows {
+    for row in &rows.rows {
         let tds: String = row
             .iter()
-            .zip(align.chars())
+            .zip(&rows.align)
             .map(|(cell, a)| {
                 format!(
                     "<td{}>{}</td>",
-                    if a == 'r' { " class=\"r\"" } else { "" },
+                    if *a == Align::Right { " class=\"r\"" } else { "" },
                     escape(cell)
                 )
             })
@@ -562,73 +563,17 @@ fn table(head: &str, align: &str, rows: &[Vec<String>]) -> String {
 
 /// The cross table, the flagged attempts (capped as in the table report) and the servers.
 fn tables(r: &Report) -> String {
-    let s = &r.summary;
-    let row = |label: &str, c: &OutcomeCounts| {
-        let mut cells = vec![label.to_string()];
-        cells.extend(Outcome::ALL.iter().map(|o| thousands(c.get(*o))));
-        cells.push(thousands(c.total()));
-        cells
-    };
-    let mut rows: Vec<Vec<String>> = ReuseClass::ALL
-        .iter()
-        .map(|c| row(c.label(), &s.cross[*c as usize]))
-        .collect();
-    rows.push(row("total", &s.outcomes));
-    let head = format!("|{}|total", Outcome::ALL.map(|o| o.name()).join("|"));
-    let window = escape(&human_secs(r.window_ns));
+    let f = &r.findings;
+    let window = escape(&human_secs(r.window_ns()));
     let mut html =
         format!("<h2>Attempts by reuse of the 4-tuple and outcome (window {window})</h2>\n");
-    html.push_str(&table(&head, "lrrrrrrr", &rows));
-    if s.flagged_total > 0 {
-        let origin = r.first_ts.unwrap_or_default();
-        let rows: Vec<Vec<String>> = s
-            .flagged
-            .iter()
-            .map(|a| {
-                let (prev, gap, holder) = match a.reuse {
-                    Some(u) => (
-                        r.frame_label(u.previous_frame),
-                        human_secs(u.gap_ns),
-                        if u.open {
-                            "still open"
-                        } else {
-                            u.holder.name()
-                        }
-                        .to_string(),
-                    ),
-                    None => ("-".into(), "-".into(), "-".into()),
-                };
-                let time = match r.time_format {
-                    TimeFormat::Relative => format!("{:.6}", secs(a.ts.since(origin))),
-                    TimeFormat::Absolute => a.ts.rfc3339(r.digits()).to_string(),
-                };
-                let (rtx, chall) = (a.syn_retransmits.to_string(), a.challenge_acks.to_string());
-                let (client, server, outcome) = (
-                    a.client.to_string(),
-                    a.server.to_string(),
-                    a.outcome.name().to_string(),
-                );
-                vec![
-                    r.frame_label(a.frame),
-                    time,
-                    client,
-                    server,
-                    rtx,
-                    outcome,
-                    chall,
-                    prev,
-                    gap,
-                    holder,
-                ]
-            })
-            .collect();
-        html.push_str("<h2>Flagged attempts (failed, challenged, or reusing a 4-tuple inside the window)</h2>\n");
-        let head =
-            "frame|time|client|server|SYN rtx|outcome|chall. ACKs|prev. conn|gap|TIME_WAIT holder";
-        html.push_str(&table(head, "rrllrlrrrl", &rows));
-        let rest = s.flagged_total - s.flagged.len() as u64;
-        if rest > 0 {
-            let rest = thousands(rest);
+    html.push_str(&table(&rows::cross(r)));
+    if f.flagged_total > 0 && !f.flagged.is_empty() {
+        html.push_str("<h2>Flagged attempts (failed, challenged, delayed, or reusing a 4-tuple the server held inside the window)</h2>\n");
+        let flagged = rows::flagged(r);
+        html.push_str(&table(&flagged));
+        if flagged.more > 0 {
+            let rest = thousands(flagged.more);
             html.push_str(&format!("<p class=\"muted\">... and {rest} more (--max-rows, or --format json for all).</p>\n"));
         }
     }
@@ -639,32 +584,8 @@ fn tables(r: &Report) -> String {
         let n = thousands(r.filter_tuples as u64);
         html.push_str(&format!("<p class=\"muted\">Wireshark display filter: {n} 4-tuples; <code>portreuse --filter-only</code> prints it.</p>\n"));
     }
-    let rows: Vec<Vec<String>> = s
-        .servers
-        .iter()
-        .map(|(server, st)| {
-            let gaps = match (st.failed_gaps.min, st.failed_gaps.max) {
-                (Some(a), Some(b)) => format!("{} – {}", human_secs(a), human_secs(b)),
-                _ => "-".into(),
-            };
-            let o = &st.outcomes;
-            let n = [
-                o.total(),
-                o.get(Outcome::Established),
-                o.failed(),
-                st.reused_in_window,
-                st.failed_server_time_wait,
-            ];
-            let mut cells = vec![server.to_string()];
-            cells.extend(n.iter().map(|n| thousands(*n)));
-            cells.push(gaps);
-            cells
-        })
-        .collect();
-    let head =
-        "server|attempts|established|failed|reused in window|failed in its TIME_WAIT|gaps of those";
     html.push_str("<h2>Per server</h2>\n");
-    html + &table(head, "lrrrrrr", &rows)
+    html + &table(&rows::servers(r))
 }
 
 /// A titled list of items (already HTML); nothing when there are none.
@@ -682,7 +603,7 @@ fn escape_all(lines: &[String]) -> Vec<String> {
 
 /// The diagnosis sections, worded as in the table report.
 fn diagnosis_html(r: &Report) -> String {
-    let body: String = diagnosis::sections(r)
+    let body: String = words::sections(r)
         .into_iter()
         .map(|(title, lines)| {
             let items: Vec<String> = lines
@@ -713,7 +634,7 @@ fn diagnosis_html(r: &Report) -> String {
 
 /// Capture quality: limits of what the capture shows, undecoded frames, warnings.
 fn quality_html(r: &Report) -> String {
-    section("Capture quality", &escape_all(&diagnosis::quality_lines(r)))
+    section("Capture quality", &escape_all(&words::quality_lines(r)))
 }
 
 #[cfg(test)]
@@ -722,7 +643,9 @@ mod tests {
     use crate::attempt::{Holder, Reuse};
     use crate::capture::FileInfo;
     use crate::report::FileMeta;
-    use crate::summary::Summary;
+    use crate::budget::Budgets;
+    use crate::detect::{self, Context, Detector};
+    use crate::track::seen::Seen;
     use crate::tcp::{Endpoint, FrameRef, Seq};
     use crate::time::NANOS_PER_SEC;
 
@@ -769,8 +692,20 @@ mod tests {
 
     /// The page for `attempts`, of which the charts get `shown`.
     fn page_of(attempts: &[Attempt], shown: &[Attempt], name: &str) -> String {
-        let mut summary = Summary::new(50);
-        attempts.iter().for_each(|a| summary.add(a));
+        let mut detector = Detector::new(&detect::Config {
+            window_ns: 240 * S,
+            budgets: Budgets::default(),
+            flagged_rows: 50,
+        });
+        let seen = Seen::new(100);
+        let cx = Context {
+            seen: &seen,
+            window_ns: 240 * S,
+            capture_start: Some(Ts(0)),
+        };
+        attempts.iter().for_each(|a| {
+            detector.add(a, &cx);
+        });
         let info = FileInfo {
             digits: 6,
             ..Default::default()
@@ -780,19 +715,18 @@ mod tests {
                 name: name.to_string(),
                 info,
             }],
-            window_ns: 240 * S,
             frames: 100,
             skipped: Default::default(),
             track: crate::track::TrackStats {
                 server_packets: 10,
                 ..Default::default()
             },
-            summary,
+            dropped: Default::default(),
+            findings: detector.finish(),
             first_ts: Some(Ts(0)),
             last_ts: Some(Ts(60 * S)),
             warnings: vec![],
-            time_format: TimeFormat::Relative,
-            colour: false,
+            render: Default::default(),
             display_filter: String::new(),
             filter_tuples: 0,
         };

@@ -1,19 +1,35 @@
-//! `--format json`: one document, written as the attempts are decided (one attempt object per
-//! line, so memory does not grow with the capture and golden files diff line by line), then
-//! the summary. Schema documented in README ("JSON output"); bump SCHEMA_VERSION on changes.
+//! `--format json`: one document, `schema_version` 2 (README "JSON output"). Attempts are
+//! written as they are decided, one compact object per line; everything else follows from
+//! `#[derive(Serialize)]` structs built from the findings, pretty-printed. Times and
+//! addresses are formatted on the stack and every line is serialised into one reused buffer
+//! (issue 12 item 3): no intermediate maps, no per-token virtual calls.
 
 use std::io::{self, Write};
+use std::net::IpAddr;
 
-use serde_json::{Map, Value, json};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::Report;
-use crate::attempt::{Attempt, Outcome, ReuseClass};
+use super::words;
+use crate::attempt::{Attempt, Outcome, RETRANSMITS_KEPT};
+use crate::detect::asymmetry::Direction;
+use crate::detect::cause::Cause;
+use crate::detect::counts::{DURATION_EDGES_S, Distribution, GapRange, OutcomeCounts};
+use crate::detect::cross::CrossRow;
+use crate::detect::findings::{ServerFinding, SourceFinding};
+use crate::detect::fix::{Fix, RestBasis, rest_ms};
+use crate::detect::gaps::syn_gaps;
+use crate::detect::refusal::{RefusalForm, refusal};
+use crate::detect::schedule::Schedule;
+use crate::detect::sources::Pattern;
+use crate::detect::time_wait::{KnownTimeWait, ResponseStyle, Verdict};
+use crate::detect::Judged;
 use crate::tcp::{Endpoint, FrameRef};
-use crate::time::Rfc3339;
-use crate::time::secs;
-use serde::{Serialize, Serializer};
+use crate::time::{NANOS_PER_SEC, Ts, secs};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What the attempt lines need to know about the input files.
 pub struct FileNames {
@@ -21,75 +37,177 @@ pub struct FileNames {
     pub digits: Vec<u8>,
 }
 
-pub struct JsonWriter {
-    files: FileNames,
-    count: u64,
-}
+// ---------------------------------------------------------------------------------------
+// Values formatted on the stack.
 
-impl JsonWriter {
-    pub fn begin(out: &mut dyn Write, files: FileNames) -> io::Result<JsonWriter> {
-        write!(
-            out,
-            "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"attempts\": ["
-        )?;
-        Ok(JsonWriter { files, count: 0 })
-    }
+/// An endpoint as `ip:port` (`[ip]:port` for IPv6), formatted without `core::fmt` for IPv4.
+struct Addr(Endpoint);
 
-    pub fn attempt(&mut self, out: &mut dyn Write, a: &Attempt) -> io::Result<()> {
-        let sep = if self.count == 0 { "" } else { "," };
-        self.count += 1;
-        write!(out, "{sep}\n    ")?;
-        write_attempt(out, a, &self.files, None)
-    }
-
-    pub fn finish(self, out: &mut dyn Write, report: &Report) -> io::Result<()> {
-        let close = if self.count == 0 { "]" } else { "\n  ]" };
-        out.write_all(close.as_bytes())?;
-        for (key, value) in tail(report) {
-            let pretty = serde_json::to_string_pretty(&value)?.replace('\n', "\n  ");
-            write!(out, ",\n  \"{key}\": {pretty}")?;
+impl Serialize for Addr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.ip {
+            IpAddr::V4(ip) => {
+                let mut buf = [0u8; 21];
+                let mut n = 0;
+                let mut put = |bytes: &[u8]| {
+                    buf[n..n + bytes.len()].copy_from_slice(bytes);
+                    n += bytes.len();
+                };
+                let mut ints = itoa::Buffer::new();
+                for (i, octet) in ip.octets().iter().enumerate() {
+                    if i > 0 {
+                        put(b".");
+                    }
+                    put(ints.format(*octet).as_bytes());
+                }
+                put(b":");
+                put(ints.format(self.0.port).as_bytes());
+                s.serialize_str(std::str::from_utf8(&buf[..n]).unwrap_or("?"))
+            }
+            IpAddr::V6(_) => s.collect_str(&self.0),
         }
-        out.write_all(b"\n}\n")
     }
 }
 
-/// One attempt, serialised straight from borrowed data (no intermediate `Value`, no
-/// temporary strings: addresses and times are written through their `Display`).
+/// An RFC 3339 UTC time with `digits` fractional digits, formatted on the stack.
+pub struct Time(pub Ts, pub u8);
+
+impl Time {
+    /// The text, into `buf`.
+    pub fn write<'b>(&self, buf: &'b mut [u8; 40]) -> &'b str {
+        let (ts, digits) = (self.0, self.1.min(9));
+        let secs = ts.0.div_euclid(NANOS_PER_SEC);
+        let nanos = ts.0.rem_euclid(NANOS_PER_SEC);
+        let (y, m, d) = crate::time::civil_from_days(secs.div_euclid(86_400));
+        let rem = secs.rem_euclid(86_400);
+        if !(0..=9999).contains(&y) {
+            let text = ts.rfc3339(digits).to_string();
+            let n = text.len().min(40);
+            buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+            return std::str::from_utf8(&buf[..n]).unwrap_or("?");
+        }
+        let mut w = Cursor { buf, n: 0 };
+        w.num(y, 4);
+        w.byte(b'-');
+        w.num(i64::from(m), 2);
+        w.byte(b'-');
+        w.num(i64::from(d), 2);
+        w.byte(b'T');
+        w.num(rem / 3600, 2);
+        w.byte(b':');
+        w.num(rem % 3600 / 60, 2);
+        w.byte(b':');
+        w.num(rem % 60, 2);
+        if digits > 0 {
+            w.byte(b'.');
+            w.num(nanos / 10i64.pow(9 - u32::from(digits)), usize::from(digits));
+        }
+        w.byte(b'Z');
+        let n = w.n;
+        std::str::from_utf8(&buf[..n]).unwrap_or("?")
+    }
+}
+
+/// Digits and bytes into a stack buffer.
+struct Cursor<'b> {
+    buf: &'b mut [u8; 40],
+    n: usize,
+}
+
+impl Cursor<'_> {
+    fn byte(&mut self, b: u8) {
+        self.buf[self.n] = b;
+        self.n += 1;
+    }
+    /// `v` in exactly `width` digits, zero-padded.
+    fn num(&mut self, mut v: i64, width: usize) {
+        for i in (0..width).rev() {
+            self.buf[self.n + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.n += width;
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 40];
+        s.serialize_str(self.write(&mut buf))
+    }
+}
+
+/// Nanoseconds as seconds (f64: exact to the nanosecond below 10^7 s).
+fn s(ns: i64) -> f64 {
+    secs(ns)
+}
+
+/// The retransmission times an attempt kept, as seconds after the first SYN.
+struct Retransmits<'a>(&'a [u32]);
+
+impl Serialize for Retransmits<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for us in self.0 {
+            seq.serialize_element(&(f64::from(*us) / 1e6))?;
+        }
+        seq.end()
+    }
+}
+
+/// Nanosecond gaps as a sequence of seconds.
+struct Seconds<'a>(&'a [i64]);
+
+impl Serialize for Seconds<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for ns in self.0 {
+            seq.serialize_element(&s(*ns))?;
+        }
+        seq.end()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One attempt.
+
 #[derive(Serialize)]
 struct AttemptLine<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
     file: &'a str,
     frame: u64,
-    #[serde(serialize_with = "display")]
-    time: Rfc3339,
-    #[serde(serialize_with = "display")]
-    src: Endpoint,
-    #[serde(serialize_with = "display")]
-    dst: Endpoint,
+    time: Time,
+    src: Addr,
+    dst: Addr,
     isn: u32,
     tsval: Option<u32>,
     syn_retransmits: u32,
     /// When each retransmission was sent, seconds after the first SYN (the first six).
-    retransmit_s: Vec<f64>,
+    retransmit_s: Retransmits<'a>,
     wait_s: f64,
     challenge_acks: u32,
     outcome: &'static str,
+    cause: Option<Cause>,
+    flagged: bool,
     icmp: Option<IcmpLine>,
     answer_frame: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     answer_file: Option<&'a str>,
+    answered_syn: Option<u32>,
+    established_by: Option<&'static str>,
+    evidence: &'static str,
+    syn_gaps_s: Option<Seconds<'a>>,
+    port_idle_s: Option<f64>,
+    port_previous_syn_s: Option<f64>,
+    first_close: Option<FirstCloseLine>,
+    syn_data_len: u32,
+    late_syns: u32,
+    duplicate_frames: u32,
     previous_attempt_frame: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     previous_attempt_file: Option<&'a str>,
     previous_attempt_gap_s: Option<f64>,
     reuse: Option<ReuseLine<'a>>,
-}
-
-#[derive(Serialize)]
-struct Typed<'a, T: Serialize> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(flatten)]
-    line: T,
 }
 
 #[derive(Serialize)]
@@ -99,6 +217,16 @@ struct IcmpLine {
     #[serde(rename = "type")]
     icmp_type: u8,
     code: u8,
+}
+
+#[derive(Serialize)]
+struct FirstCloseLine {
+    by: &'static str,
+    reset: bool,
+    after_s: f64,
+    server_bytes: u64,
+    client_bytes: u64,
+    refusal: Option<RefusalForm>,
 }
 
 #[derive(Serialize)]
@@ -117,43 +245,47 @@ struct ReuseLine<'a> {
     ts_advanced: Option<bool>,
 }
 
-fn display<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(value)
+/// The frame that decided the outcome (SYN-ACK, RST or ICMP error).
+pub fn answer_frame(a: &Attempt) -> Option<FrameRef> {
+    a.syn_ack
+        .or(a.rst)
+        .map(|x| x.frame)
+        .or(a.icmp.map(|i| i.frame))
 }
 
-/// One attempt as a compact JSON object; `kind` adds a leading `"type"` key (NDJSON).
-pub fn write_attempt(
-    out: &mut dyn Write,
+/// One attempt as a compact JSON object into `buf` (cleared first); `kind` adds a leading
+/// `"type"` key (NDJSON).
+pub fn attempt_line(
+    buf: &mut Vec<u8>,
     a: &Attempt,
+    judged: &Judged,
     files: &FileNames,
     kind: Option<&str>,
 ) -> io::Result<()> {
+    buf.clear();
     let own = a.frame.file;
     let name = |f: FrameRef| files.names.get(f.file as usize).map_or("?", String::as_str);
     let other_file = |f: FrameRef| (f.file != own).then(|| name(f));
-    let answer = a
-        .syn_ack
-        .or(a.rst)
-        .map(|x| x.frame)
-        .or(a.icmp.map(|i| i.frame));
+    let answer = answer_frame(a);
     let digits = files.digits.get(own as usize).copied().unwrap_or(6);
-    let retransmits = (a.syn_retransmits as usize).min(a.retransmit_us.len());
+    let retransmits = (a.syn_retransmits as usize).min(RETRANSMITS_KEPT);
+    let gaps = syn_gaps(a);
     let line = AttemptLine {
+        kind,
         file: name(a.frame),
         frame: a.frame.number,
-        time: a.ts.rfc3339(digits),
-        src: a.client,
-        dst: a.server,
+        time: Time(a.ts, digits),
+        src: Addr(a.client),
+        dst: Addr(a.server),
         isn: a.isn.0,
         tsval: a.tsval,
         syn_retransmits: a.syn_retransmits,
-        retransmit_s: a.retransmit_us[..retransmits]
-            .iter()
-            .map(|us| f64::from(*us) / 1e6)
-            .collect(),
-        wait_s: secs(a.last_syn_ts.since(a.ts)),
+        retransmit_s: Retransmits(&a.retransmit_us[..retransmits]),
+        wait_s: s(a.last_syn_ts.since(a.ts)),
         challenge_acks: a.challenge_acks,
         outcome: a.outcome.name(),
+        cause: judged.cause,
+        flagged: judged.flagged,
         icmp: a.icmp.map(|i| IcmpLine {
             frame: i.frame.number,
             version: if i.v6 { 6 } else { 4 },
@@ -162,15 +294,32 @@ pub fn write_attempt(
         }),
         answer_frame: answer.map(|f| f.number),
         answer_file: answer.and_then(other_file),
+        answered_syn: a.answered_syn,
+        established_by: a.established_by.map(|e| e.name()),
+        evidence: a.evidence.name(),
+        syn_gaps_s: gaps.as_ref().map(|g| Seconds(g.as_slice())),
+        port_idle_s: a.port_idle_ns.map(s),
+        port_previous_syn_s: a.port_previous_syn_ns.map(s),
+        first_close: a.first_close.map(|c| FirstCloseLine {
+            by: if c.by_server { "server" } else { "client" },
+            reset: c.reset,
+            after_s: s(c.after_ns),
+            server_bytes: c.server_bytes,
+            client_bytes: c.client_bytes,
+            refusal: refusal(&c),
+        }),
+        syn_data_len: a.syn_data_len,
+        late_syns: a.late_syns,
+        duplicate_frames: a.duplicate_frames,
         previous_attempt_frame: a.previous_attempt_frame.map(|f| f.number),
         previous_attempt_file: a.previous_attempt_frame.and_then(other_file),
-        previous_attempt_gap_s: a.previous_attempt_gap_ns.map(secs),
+        previous_attempt_gap_s: a.previous_attempt_gap_ns.map(s),
         reuse: a.reuse.map(|r| ReuseLine {
             previous_frame: r.previous_frame.number,
             previous_file: other_file(r.previous_frame),
             previous_end_frame: r.previous_end_frame.number,
             previous_end_file: other_file(r.previous_end_frame),
-            gap_s: secs(r.gap_ns),
+            gap_s: s(r.gap_ns),
             in_window: r.in_window,
             open: r.open,
             time_wait_holder: r.holder.name(),
@@ -178,172 +327,697 @@ pub fn write_attempt(
             ts_advanced: r.ts_advanced,
         }),
     };
-    match kind {
-        Some(kind) => serde_json::to_writer(out, &Typed { kind, line }),
-        None => serde_json::to_writer(out, &line),
-    }
-    .map_err(io::Error::from)
+    serde_json::to_writer(&mut *buf, &line).map_err(io::Error::from)
 }
 
-/// Everything after the attempts, as (key, value) pairs in document order.
-pub fn tail(r: &Report) -> Vec<(&'static str, Value)> {
-    let s = &r.summary;
-    let digits = r.digits();
-    let time = |t: Option<crate::time::Ts>| {
-        t.map_or(Value::Null, |t| json!(t.rfc3339(digits).to_string()))
-    };
-    let mut summary = Map::new();
-    summary.insert("frames".into(), json!(r.frames));
-    summary.insert("tcp_segments".into(), json!(r.track.tcp_segments));
-    summary.insert("syn_packets".into(), json!(r.track.syn_packets));
-    summary.insert("synack_packets".into(), json!(r.track.synack_packets));
-    summary.insert("icmp_errors".into(), json!(r.track.icmp_errors));
-    summary.insert(
-        "syn_quoted_in_icmp".into(),
-        json!(r.track.syn_quoted_in_icmp),
-    );
-    summary.insert("syn_attempts".into(), json!(s.attempts()));
-    summary.insert("syn_retransmits".into(), json!(s.syn_retransmits));
-    for o in Outcome::ALL {
-        summary.insert(o.name().into(), json!(s.outcomes.get(o)));
+// ---------------------------------------------------------------------------------------
+// Everything after the attempts.
+
+#[derive(Serialize)]
+struct Outcomes {
+    established: u64,
+    refused: u64,
+    icmp_unreachable: u64,
+    challenge_ack: u64,
+    unanswered: u64,
+    unknown: u64,
+}
+
+fn outcomes(c: &OutcomeCounts) -> Outcomes {
+    Outcomes {
+        established: c.get(Outcome::Established),
+        refused: c.get(Outcome::Refused),
+        icmp_unreachable: c.get(Outcome::IcmpUnreachable),
+        challenge_ack: c.get(Outcome::ChallengeAck),
+        unanswered: c.get(Outcome::Unanswered),
+        unknown: c.get(Outcome::Unknown),
     }
-    summary.insert(
-        "established_after_challenge".into(),
-        json!(s.challenged_then_established),
-    );
-    summary.insert(
-        "reused_in_window".into(),
-        json!(s.reused(ReuseClass::InWindow)),
-    );
-    summary.insert(
-        "reused_after_window".into(),
-        json!(s.reused(ReuseClass::AfterWindow)),
-    );
-    summary.insert("reused_open".into(), json!(s.reused(ReuseClass::Open)));
-    let in_window = &s.cross[ReuseClass::InWindow as usize];
-    summary.insert(
-        "unanswered_reused_in_window".into(),
-        json!(in_window.get(Outcome::Unanswered)),
-    );
-    summary.insert("failed_reused_in_window".into(), json!(in_window.failed()));
-    summary.insert("flagged".into(), json!(s.flagged_total));
-    let not_decoded: Map<String, Value> = r
-        .skipped
-        .iter()
-        .filter(|(k, _)| k.is_failure())
-        .map(|(k, n)| (k.name(), json!(n)))
-        .collect();
-    summary.insert("frames_not_decoded".into(), Value::Object(not_decoded));
-    summary.insert("frames_not_tcp".into(), json!(r.not_tcp()));
-    summary.insert("first_time".into(), time(r.first_ts));
-    summary.insert("last_time".into(), time(r.last_ts));
-    summary.insert("time_wait_s".into(), json!(secs(r.window_ns)));
-    summary.insert("peak_tracked_4tuples".into(), json!(r.track.peak_flows));
+}
 
-    let cross: Map<String, Value> = ReuseClass::ALL
-        .iter()
-        .map(|c| {
-            let row: Map<String, Value> = Outcome::ALL
+#[derive(Serialize)]
+struct Range {
+    min: f64,
+    max: f64,
+}
+
+fn range(g: &GapRange) -> Option<Range> {
+    g.both().map(|(a, b)| Range { min: s(a), max: s(b) })
+}
+
+/// Causes as an object with every cause's key, and the count nothing explains.
+#[derive(Serialize)]
+struct Causes {
+    server_time_wait: u64,
+    time_wait_before_capture: u64,
+    #[serde(rename = "open_4tuple")]
+    open_4tuple: u64,
+    port_closed: u64,
+    application_refused: u64,
+    icmp_error: u64,
+    no_answer: u64,
+}
+
+fn causes(c: &[u64; 7]) -> Causes {
+    let n = |cause: Cause| c[cause as usize];
+    Causes {
+        server_time_wait: n(Cause::ServerTimeWait),
+        time_wait_before_capture: n(Cause::TimeWaitBeforeCapture),
+        open_4tuple: n(Cause::Open4Tuple),
+        port_closed: n(Cause::PortClosed),
+        application_refused: n(Cause::ApplicationRefused),
+        icmp_error: n(Cause::IcmpError),
+        no_answer: n(Cause::NoAnswer),
+    }
+}
+
+#[derive(Serialize)]
+struct Summary {
+    frames: u64,
+    tcp_segments: u64,
+    syn_packets: u64,
+    synack_packets: u64,
+    icmp_errors: u64,
+    syn_quoted_in_icmp: u64,
+    syn_attempts: u64,
+    syn_retransmits: u64,
+    #[serde(flatten)]
+    outcomes: Outcomes,
+    established_after_challenge: u64,
+    reused_in_window: u64,
+    reused_in_server_time_wait: u64,
+    reused_in_client_time_wait: u64,
+    reused_after_window: u64,
+    reused_open: u64,
+    unanswered_reused_in_window: u64,
+    failed_reused_in_window: u64,
+    flagged: u64,
+    /// Attempts with a cause (failed, challenged, delayed or refused by the application).
+    caused: u64,
+    unexplained: u64,
+    frames_not_decoded: serde_json::Map<String, Value>,
+    frames_not_tcp: u64,
+    first_time: Option<Time>,
+    last_time: Option<Time>,
+    time_wait_s: f64,
+    peak_tracked_4tuples: usize,
+}
+
+fn summary(r: &Report) -> Summary {
+    let f = &r.findings;
+    let t = &r.track;
+    let in_window = f.cross.in_window();
+    let digits = r.digits();
+    Summary {
+        frames: r.frames,
+        tcp_segments: t.tcp_segments,
+        syn_packets: t.syn_packets,
+        synack_packets: t.synack_packets,
+        icmp_errors: t.icmp_errors,
+        syn_quoted_in_icmp: t.syn_quoted_in_icmp,
+        syn_attempts: f.attempts(),
+        syn_retransmits: f.syn_retransmits,
+        outcomes: outcomes(&f.outcomes),
+        established_after_challenge: f.challenged_then_established,
+        reused_in_window: in_window.total(),
+        reused_in_server_time_wait: f.cross.row(CrossRow::InServerTimeWait).total(),
+        reused_in_client_time_wait: f.cross.row(CrossRow::InClientTimeWait).total(),
+        reused_after_window: f.cross.row(CrossRow::AfterWindow).total(),
+        reused_open: f.cross.row(CrossRow::Open).total(),
+        unanswered_reused_in_window: in_window.get(Outcome::Unanswered),
+        failed_reused_in_window: in_window.failed(),
+        flagged: f.flagged_total,
+        caused: f.causes.iter().sum(),
+        unexplained: f.cause_count(Cause::NoAnswer),
+        frames_not_decoded: r
+            .skipped
+            .iter()
+            .filter(|(k, _)| k.is_failure())
+            .map(|(k, n)| (k.name(), Value::from(*n)))
+            .collect(),
+        frames_not_tcp: r.not_tcp(),
+        first_time: r.first_ts.map(|t| Time(t, digits)),
+        last_time: r.last_ts.map(|t| Time(t, digits)),
+        time_wait_s: s(f.window_ns),
+        peak_tracked_4tuples: t.peak_flows,
+    }
+}
+
+#[derive(Serialize)]
+struct TimeWaitLine {
+    at_least_s: Option<f64>,
+    at_least_frame: Option<u64>,
+    at_most_s: Option<f64>,
+    consistent_with: Option<KnownTimeWait>,
+    conflict: Option<String>,
+    bounded: bool,
+    implied_by_response_style: Option<KnownTimeWait>,
+    beyond_window_s: Option<f64>,
+    judgement: Option<String>,
+}
+
+#[derive(Serialize)]
+struct VerdictLine {
+    verdict: Verdict,
+    count: u64,
+    gap_s: Option<Range>,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Minutes {
+    width_minutes: i64,
+    /// [start (RFC 3339), attempts, failed] per non-empty bucket.
+    buckets: Vec<(Time, u64, u64)>,
+}
+
+#[derive(Serialize)]
+struct ServerLine {
+    server: Addr,
+    ip: String,
+    port: u16,
+    attempts: u64,
+    #[serde(flatten)]
+    outcomes: Outcomes,
+    reused_in_window: u64,
+    reused_in_server_time_wait: u64,
+    reused_in_client_time_wait: u64,
+    failed_in_server_time_wait: u64,
+    failed_gap_s: Option<Range>,
+    established_in_window: u64,
+    established_gap_s: Option<Range>,
+    established_after_challenge: u64,
+    causes: Causes,
+    time_wait: TimeWaitLine,
+    response_style: Option<ResponseStyle>,
+    reuse_verdicts: Vec<VerdictLine>,
+    attempts_failed_per_minute: Minutes,
+    summary: Option<String>,
+}
+
+fn server_line(x: &ServerFinding) -> ServerLine {
+    let t = &x.tally;
+    let j = &x.judgement;
+    let b = &j.bracket;
+    ServerLine {
+        server: Addr(x.server),
+        ip: x.server.ip.to_string(),
+        port: x.server.port,
+        attempts: t.outcomes.total(),
+        outcomes: outcomes(&t.outcomes),
+        reused_in_window: t.reused_in_server_time_wait + t.reused_harmless,
+        reused_in_server_time_wait: t.reused_in_server_time_wait,
+        reused_in_client_time_wait: t.reused_harmless,
+        failed_in_server_time_wait: t.failed_in_time_wait,
+        failed_gap_s: range(&t.failed_gaps),
+        established_in_window: t.established_in_time_wait,
+        established_gap_s: range(&t.established_gaps),
+        established_after_challenge: t.challenged_then_established,
+        causes: causes(&t.causes),
+        time_wait: TimeWaitLine {
+            at_least_s: b.at_least_ns.map(s),
+            at_least_frame: b.at_least_frame.map(|f| f.number),
+            at_most_s: b.at_most_ns.map(s),
+            consistent_with: b.consistent_with,
+            conflict: b.conflict.and_then(|_| words::bracket_text(b, j.style)),
+            bounded: b.bounded,
+            implied_by_response_style: b.implied,
+            beyond_window_s: b.beyond_window_ns.map(s),
+            judgement: words::bracket_text(b, j.style),
+        },
+        response_style: j.style,
+        reuse_verdicts: j
+            .verdicts
+            .iter()
+            .map(|v| VerdictLine {
+                verdict: v.verdict,
+                count: v.count,
+                gap_s: range(&v.gaps),
+                text: words::verdict_text(v, b),
+            })
+            .collect(),
+        attempts_failed_per_minute: Minutes {
+            width_minutes: t.minutes.width_minutes(),
+            buckets: t
+                .minutes
+                .buckets()
                 .iter()
-                .map(|o| (o.name().to_string(), json!(s.cross[*c as usize].get(*o))))
-                .collect();
-            (class_key(*c).to_string(), Value::Object(row))
-        })
-        .collect();
+                .map(|m| (Time(Ts(m.minute * 60 * NANOS_PER_SEC), 0), m.attempts, m.failed))
+                .collect(),
+        },
+        summary: words::server_sentence(x),
+    }
+}
 
-    let servers: Vec<Value> = s
-        .servers
-        .iter()
-        .map(|(server, st)| {
-            let mut o = Map::new();
-            let behaviour = r.summary.diagnosis.servers.get(server);
-            o.insert("server".into(), json!(server.to_string()));
-            o.insert("ip".into(), json!(server.ip.to_string()));
-            o.insert("port".into(), json!(server.port));
-            o.insert("attempts".into(), json!(st.outcomes.total()));
-            for outcome in Outcome::ALL {
-                o.insert(outcome.name().into(), json!(st.outcomes.get(outcome)));
-            }
-            o.insert("reused_in_window".into(), json!(st.reused_in_window));
-            o.insert(
-                "failed_in_server_time_wait".into(),
-                json!(st.failed_server_time_wait),
-            );
-            o.insert("failed_gap_s".into(), gap_range(st.failed_gaps));
-            o.insert(
-                "established_in_window".into(),
-                json!(st.established_in_window),
-            );
-            o.insert("established_gap_s".into(), gap_range(st.established_gaps));
-            if let Some(b) = behaviour {
-                let (lower, upper) = b.time_wait_bracket();
-                let bracket = (lower.is_some() || upper.is_some())
-                    .then(|| json!({"lower": lower.map(secs), "upper": upper.map(secs)}));
-                o.insert("time_wait_bracket_s".into(), json!(bracket));
-                o.insert(
-                    "time_wait_judgement".into(),
-                    json!(super::diagnosis::bracket_text(lower, upper)),
-                );
-                o.insert("response_style".into(), json!(b.response_style()));
-                let verdicts: Map<String, Value> = b
-                    .verdicts
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), json!(v)))
-                    .collect();
-                o.insert("reuse_verdicts".into(), Value::Object(verdicts));
-                let minutes: Vec<Value> = b.per_minute.iter().map(|(n, f)| json!([n, f])).collect();
-                o.insert("attempts_failed_per_minute".into(), Value::Array(minutes));
-            }
-            Value::Object(o)
-        })
-        .collect();
+/// A duration histogram keyed by bucket (`lt_0.1s` ... `ge_240s`).
+struct Buckets<'a>(&'a [u64]);
 
-    let files: Vec<Value> = r
+impl Serialize for Buckets<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = ser.serialize_map(Some(self.0.len()))?;
+        for (i, n) in self.0.iter().enumerate() {
+            match DURATION_EDGES_S.get(i) {
+                Some(edge) => map.serialize_entry(&format!("lt_{edge}s"), n)?,
+                None => map.serialize_entry(
+                    &format!("ge_{}s", DURATION_EDGES_S[DURATION_EDGES_S.len() - 1]),
+                    n,
+                )?,
+            }
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct DistributionLine<'a> {
+    count: u64,
+    min: Option<f64>,
+    max: Option<f64>,
+    histogram: Buckets<'a>,
+}
+
+fn distribution(d: &Distribution) -> DistributionLine<'_> {
+    DistributionLine {
+        count: d.count(),
+        min: d.range.min.map(s),
+        max: d.range.max.map(s),
+        histogram: Buckets(&d.histogram.0),
+    }
+}
+
+#[derive(Serialize)]
+struct Deltas {
+    zero: u64,
+    up_1_8: u64,
+    up_9_256: u64,
+    down_1_256: u64,
+    large: u64,
+}
+
+#[derive(Serialize)]
+struct FixLine {
+    source: String,
+    server: Addr,
+    failures: u64,
+    port_idle_s: Option<f64>,
+    isa_default: bool,
+    rest_s: f64,
+    rest_ms: i64,
+    rest_basis: RestBasis,
+    pool_ports: u64,
+    pool_now: u64,
+    rate_per_s: f64,
+    text: String,
+}
+
+fn fix_line(f: &Fix) -> FixLine {
+    FixLine {
+        source: f.source.to_string(),
+        server: Addr(f.server),
+        failures: f.failures,
+        port_idle_s: f.port_idle_ns.map(s),
+        isa_default: f.isa_default,
+        rest_s: s(f.rest_ns),
+        rest_ms: rest_ms(f),
+        rest_basis: f.rest_basis,
+        pool_ports: f.pool_ports,
+        pool_now: f.pool_now,
+        rate_per_s: f.rate_per_s,
+        text: words::fix_sentence(f),
+    }
+}
+
+#[derive(Serialize)]
+struct SourceLine<'a> {
+    ip: String,
+    attempts: u64,
+    pattern: Option<Pattern>,
+    distinct_ports: u64,
+    port_range: [u16; 2],
+    min_port_idle_s: Option<f64>,
+    port_idle_s: DistributionLine<'a>,
+    min_reuse_interval_s: Option<f64>,
+    min_reuse_interval_same_destination_s: Option<f64>,
+    reuse_intervals: DistributionLine<'a>,
+    port_deltas: Deltas,
+    rate_peak_per_s: u64,
+    rate_peak_per_60s: u64,
+    rate_sustained_per_s: f64,
+    pool_needed: u64,
+    failed_in_server_time_wait: u64,
+    fix: Option<FixLine>,
+    summary: Option<String>,
+}
+
+fn source_line(x: &SourceFinding, window_ns: i64) -> SourceLine<'_> {
+    let t = &x.tally;
+    let d = &t.deltas;
+    SourceLine {
+        ip: x.ip.to_string(),
+        attempts: t.attempts,
+        pattern: x.pattern,
+        distinct_ports: t.distinct_ports,
+        port_range: [t.min_port, t.max_port],
+        min_port_idle_s: t.port_idle.range.min.map(s),
+        port_idle_s: distribution(&t.port_idle),
+        min_reuse_interval_s: t.reuse_interval.range.min.map(s),
+        min_reuse_interval_same_destination_s: t.same_destination.min.map(s),
+        reuse_intervals: distribution(&t.reuse_interval),
+        port_deltas: Deltas {
+            zero: d.zero,
+            up_1_8: d.small_up,
+            up_9_256: d.medium_up,
+            down_1_256: d.small_down,
+            large: d.large,
+        },
+        rate_peak_per_s: t.per_second.peak,
+        rate_peak_per_60s: t.per_minute.peak,
+        rate_sustained_per_s: t.sustained_rate(),
+        pool_needed: x.fix.map_or(t.pool_needed(window_ns), |f| f.pool_ports),
+        failed_in_server_time_wait: t.time_wait_failures,
+        fix: x.fix.as_ref().map(fix_line),
+        summary: words::source_sentence(x, window_ns),
+    }
+}
+
+/// The sources, serialised one by one (no list of lines held at once).
+struct Sources<'a>(&'a Report);
+
+impl Serialize for Sources<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let f = &self.0.findings;
+        let mut seq = ser.serialize_seq(Some(f.sources.len()))?;
+        for x in &f.sources {
+            seq.serialize_element(&source_line(x, f.window_ns))?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct FeltLine {
+    ip: String,
+    failed_or_challenged: u64,
+    max_wait_s: f64,
+    mean_wait_s: f64,
+    retransmission_schedules: ScheduleCounts,
+}
+
+struct ScheduleCounts([u64; 5]);
+
+impl Serialize for ScheduleCounts {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let seen: Vec<Schedule> = Schedule::ALL
+            .into_iter()
+            .filter(|x| self.0[*x as usize] > 0)
+            .collect();
+        let mut map = ser.serialize_map(Some(seen.len()))?;
+        for x in seen {
+            map.serialize_entry(&x, &self.0[x as usize])?;
+        }
+        map.end()
+    }
+}
+
+struct Felt<'a>(&'a Report);
+
+impl Serialize for Felt<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let list = self.0.findings.sources.iter().filter(|x| x.tally.felt.failed > 0);
+        let mut seq = ser.serialize_seq(None)?;
+        for x in list {
+            let t = &x.tally;
+            seq.serialize_element(&FeltLine {
+                ip: x.ip.to_string(),
+                failed_or_challenged: t.felt.failed,
+                max_wait_s: s(t.felt.max_wait_ns),
+                mean_wait_s: s(t.felt.mean_wait_ns()),
+                retransmission_schedules: ScheduleCounts(t.schedules.0),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct RefusalCounts {
+    short_reject_then_fin: u64,
+    reset_before_data: u64,
+    reset_after_data: u64,
+    fin_without_data: u64,
+}
+
+#[derive(Serialize)]
+struct DirectionLine {
+    attempts: u64,
+    #[serde(flatten)]
+    outcomes: Outcomes,
+    refused_by_application: u64,
+    refusal_forms: RefusalCounts,
+}
+
+fn direction(d: &Direction) -> DirectionLine {
+    let n = |f: RefusalForm| d.refusals[f as usize];
+    DirectionLine {
+        attempts: d.attempts(),
+        outcomes: outcomes(&d.outcomes),
+        refused_by_application: d.refused_by_application(),
+        refusal_forms: RefusalCounts {
+            short_reject_then_fin: n(RefusalForm::ShortRejectThenFin),
+            reset_before_data: n(RefusalForm::ResetBeforeData),
+            reset_after_data: n(RefusalForm::ResetAfterData),
+            fin_without_data: n(RefusalForm::FinWithoutData),
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct AsymmetryLine {
+    initiator: String,
+    refuser: String,
+    port: u16,
+    failing: DirectionLine,
+    working: DirectionLine,
+    summary: String,
+}
+
+#[derive(Serialize)]
+struct RelayLine {
+    client: String,
+    relay: String,
+    server: String,
+    port: u16,
+    transparent: bool,
+    conversations: u64,
+    summary: String,
+}
+
+#[derive(Serialize)]
+struct Summarised {
+    sources: u64,
+    source_attempts: u64,
+    servers: u64,
+    server_attempts: u64,
+    collision_pairs: u64,
+    port_pairs: u64,
+    relay_patterns: u64,
+    tracker_flows: u64,
+    tracker_pending: u64,
+    tracker_ports: u64,
+    tracker_evidence: u64,
+    tracker_archive: u64,
+}
+
+#[derive(Serialize)]
+struct Quality {
+    one_direction: bool,
+    server_packets: u64,
+    ends_without_handshake: u64,
+    acks_of_unseen_data: u64,
+    interface_drops: u64,
+    frames_cut_by_snaplen: u64,
+    out_of_order_frames: u64,
+    summarised: Summarised,
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct FileLine<'a> {
+    name: &'a str,
+    format: &'a str,
+    compression: Option<&'a str>,
+    frames: u64,
+    truncated_at_frame: Option<u64>,
+    out_of_order_frames: u64,
+    frames_without_timestamp: u64,
+    interface_drops: u64,
+}
+
+/// Everything after the attempts, in document order.
+#[derive(Serialize)]
+pub struct Tail<'a> {
+    summary: Summary,
+    cross_table: CrossTable,
+    causes: Causes,
+    servers: Vec<ServerLine>,
+    sources: Sources<'a>,
+    clients_felt: Felt<'a>,
+    asymmetries: Vec<AsymmetryLine>,
+    relays: Vec<RelayLine>,
+    capture_quality: Quality,
+    files: Vec<FileLine<'a>>,
+    headline: Vec<String>,
+    fix: Option<FixLine>,
+    wireshark_filter: &'a str,
+    warnings: &'a [String],
+}
+
+struct CrossTable([OutcomeCounts; 6]);
+
+impl Serialize for CrossTable {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = ser.serialize_map(Some(CrossRow::ALL.len()))?;
+        for row in CrossRow::ALL {
+            map.serialize_entry(row.key(), &outcomes(&self.0[row as usize]))?;
+        }
+        map.end()
+    }
+}
+
+pub fn tail_doc(r: &Report) -> Tail<'_> {
+    let f = &r.findings;
+    let t = &r.track;
+    let files = r
         .files
         .iter()
-        .map(|f| {
-            let i = &f.info;
-            json!({
-                "name": f.name,
-                "format": i.format,
-                "compression": i.compression,
-                "frames": i.frames,
-                "truncated_at_frame": i.truncated.map(|t| t.0),
-                "out_of_order_frames": i.out_of_order,
-                "frames_without_timestamp": i.without_timestamp,
-                "interface_drops": i.dropped,
-            })
+        .map(|x| {
+            let i = &x.info;
+            FileLine {
+                name: &x.name,
+                format: i.format,
+                compression: i.compression,
+                frames: i.frames,
+                truncated_at_frame: i.truncated.map(|t| t.0),
+                out_of_order_frames: i.out_of_order,
+                frames_without_timestamp: i.without_timestamp,
+                interface_drops: i.dropped,
+            }
         })
         .collect();
-
-    vec![
-        ("summary", Value::Object(summary)),
-        ("cross_table", Value::Object(cross)),
-        ("servers", Value::Array(servers)),
-        ("sources", super::diagnosis::sources_json(r)),
-        ("clients_felt", super::diagnosis::felt_json(r)),
-        ("asymmetries", super::diagnosis::asymmetries_json(r)),
-        ("relays", super::diagnosis::relays_json(r)),
-        ("capture_quality", super::diagnosis::quality_json(r)),
-        ("files", Value::Array(files)),
-        ("headline", json!(r.headline())),
-        ("wireshark_filter", json!(r.display_filter)),
-        ("warnings", json!(r.warnings)),
-    ]
-}
-
-fn gap_range(g: crate::summary::GapRange) -> Value {
-    match (g.min, g.max) {
-        (Some(min), Some(max)) => json!({"min": secs(min), "max": secs(max)}),
-        _ => Value::Null,
+    let m = &f.summarised;
+    let d = &r.dropped;
+    Tail {
+        summary: summary(r),
+        cross_table: CrossTable(f.cross.0),
+        causes: causes(&f.causes),
+        servers: f.servers.iter().map(server_line).collect(),
+        sources: Sources(r),
+        clients_felt: Felt(r),
+        asymmetries: f
+            .asymmetries
+            .iter()
+            .map(|a| AsymmetryLine {
+                initiator: a.initiator.to_string(),
+                refuser: a.refuser.to_string(),
+                port: a.port,
+                failing: direction(&a.failing),
+                working: direction(&a.working),
+                summary: words::asymmetry_sentence(a),
+            })
+            .collect(),
+        relays: f
+            .relays
+            .iter()
+            .map(|(x, n)| RelayLine {
+                client: x.client.to_string(),
+                relay: x.relay.to_string(),
+                server: x.server.to_string(),
+                port: x.port,
+                transparent: x.transparent,
+                conversations: *n,
+                summary: words::relay_sentence(x, *n),
+            })
+            .collect(),
+        capture_quality: Quality {
+            one_direction: f.attempts() > 0 && t.server_packets == 0,
+            server_packets: t.server_packets,
+            ends_without_handshake: t.ends_without_handshake,
+            acks_of_unseen_data: t.acks_of_unseen_data,
+            interface_drops: r.files.iter().map(|f| f.info.dropped).sum(),
+            frames_cut_by_snaplen: r.files.iter().map(|f| f.info.cut_frames).sum(),
+            out_of_order_frames: r.files.iter().map(|f| f.info.out_of_order).sum(),
+            summarised: Summarised {
+                sources: m.sources,
+                source_attempts: m.source_attempts,
+                servers: m.servers,
+                server_attempts: m.server_attempts,
+                collision_pairs: m.collisions,
+                port_pairs: m.port_pairs,
+                relay_patterns: m.relays,
+                tracker_flows: d.flows,
+                tracker_pending: d.pending,
+                tracker_ports: d.ports,
+                tracker_evidence: d.evidence,
+                tracker_archive: d.archive,
+            },
+            notes: words::quality_notes(r),
+        },
+        files,
+        headline: r.headline(),
+        fix: f.fix.as_ref().map(fix_line),
+        wireshark_filter: &r.display_filter,
+        warnings: &r.warnings,
     }
 }
 
-pub fn class_key(c: ReuseClass) -> &'static str {
-    match c {
-        ReuseClass::InWindow => "reused_in_window",
-        ReuseClass::AfterWindow => "reused_after_window",
-        ReuseClass::Open => "reused_open",
-        ReuseClass::NotReused => "not_reused",
+/// The document's members after the attempts, as values (for `--each`).
+pub fn tail(r: &Report) -> Vec<(String, Value)> {
+    match serde_json::to_value(tail_doc(r)) {
+        Ok(Value::Object(map)) => map.into_iter().collect(),
+        _ => Vec::new(),
     }
+}
+
+/// A writer that drops the first byte written through it (the `{` of the tail object,
+/// which continues the document the attempts began).
+struct SkipFirst<'a> {
+    out: &'a mut dyn Write,
+    skipped: bool,
+}
+
+impl Write for SkipFirst<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.skipped && !buf.is_empty() {
+            self.skipped = true;
+            self.out.write_all(&buf[1..])?;
+            return Ok(buf.len());
+        }
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Writes the tail as the rest of the pretty-printed document (after `,`).
+pub fn write_tail(out: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(1 << 16, SkipFirst { out, skipped: false });
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut w,
+        serde_json::ser::PrettyFormatter::with_indent(b"  "),
+    );
+    tail_doc(r).serialize(&mut ser).map_err(io::Error::from)?;
+    w.flush()
+}
+
+/// The NDJSON closing record: `{"type": "summary", "schema_version", ...}` on one line.
+#[derive(Serialize)]
+pub struct SummaryRecord<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub tail: Tail<'a>,
 }

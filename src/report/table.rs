@@ -1,44 +1,47 @@
 //! `--format table`: the report for people. comfy-table with a fixed preset and no terminal
-//! width detection, so the output is the same on a terminal, in a pipe and in tests.
+//! width detection, so the output is the same on a terminal, in a pipe and in tests. The
+//! rows come from `rows`, the sentences from `words`.
 
 use std::io::{self, Write};
 
 use comfy_table::presets::ASCII_MARKDOWN;
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 
-use super::{Report, diagnosis, human_secs, thousands};
-use crate::attempt::{Outcome, ReuseClass};
-use crate::cli::TimeFormat;
-use crate::time::secs;
+use super::rows::{self, Align, Rows};
+use super::words::{self, human_secs, thousands};
+use super::Report;
+use crate::attempt::Outcome;
 
 pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     for line in r.headline() {
         writeln!(out, "{line}")?;
     }
     writeln!(out)?;
-    write_inputs(r, out)?;
-    let s = &r.summary;
-    if s.attempts() == 0 {
-        return write_warnings(r, out);
+    for line in r.input_lines() {
+        writeln!(out, "{line}")?;
+    }
+    let f = &r.findings;
+    if f.attempts() == 0 {
+        return write_quality(r, out);
     }
     writeln!(
         out,
         "\nAttempts by reuse of the 4-tuple and outcome (window {}):",
-        human_secs(r.window_ns)
+        human_secs(r.window_ns())
     )?;
-    writeln!(out, "{}", cross_table(r))?;
-    if s.flagged_total > 0 {
+    writeln!(out, "{}", table(r, &rows::cross(r)))?;
+    if f.flagged_total > 0 && !f.flagged.is_empty() {
         writeln!(
             out,
-            "\nFlagged attempts (failed, challenged, or reusing a 4-tuple inside the window):"
+            "\nFlagged attempts (failed, challenged, delayed, or reusing a 4-tuple the server held inside the window):"
         )?;
-        writeln!(out, "{}", flagged_table(r))?;
-        let rest = s.flagged_total - s.flagged.len() as u64;
-        if rest > 0 {
+        let flagged = rows::flagged(r);
+        writeln!(out, "{}", table(r, &flagged))?;
+        if flagged.more > 0 {
             writeln!(
                 out,
                 "... and {} more (--max-rows, or --format json for all).",
-                thousands(rest)
+                thousands(flagged.more)
             )?;
         }
     }
@@ -56,14 +59,12 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     writeln!(out, "\nPer server:")?;
-    writeln!(out, "{}", server_table(r))?;
-    write_diagnosis(r, out)?;
-    write_warnings(r, out)
-}
-
-/// The diagnosis sections; each appears only when it has something to say.
-fn write_diagnosis(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    for (title, lines) in diagnosis::sections(r) {
+    let servers = rows::servers(r);
+    writeln!(out, "{}", table(r, &servers))?;
+    if servers.more > 0 {
+        writeln!(out, "... and {} more servers (--format json for all).", thousands(servers.more))?;
+    }
+    for (title, lines) in words::sections(r) {
         writeln!(out, "\n{title}:")?;
         for line in lines {
             writeln!(out, "- {}", line.text)?;
@@ -72,13 +73,13 @@ fn write_diagnosis(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
-    Ok(())
+    write_quality(r, out)
 }
 
 /// The outcome, coloured when the table goes to a terminal (red failures, yellow unknown).
-fn outcome_cell(r: &Report, outcome: Outcome) -> Cell {
-    let cell = Cell::new(outcome.name());
-    if !r.colour {
+fn outcome_cell(colour: bool, outcome: Outcome, text: &str) -> Cell {
+    let cell = Cell::new(text);
+    if !colour {
         return cell;
     }
     match outcome {
@@ -88,137 +89,42 @@ fn outcome_cell(r: &Report, outcome: Outcome) -> Cell {
     }
 }
 
-/// A table with the fixed preset and no width detection; styled only when `colour`.
-fn new_table(colour: bool, header: &[&str]) -> Table {
+/// A computed table in the fixed preset, with no width detection; styled only when colour
+/// is on (the outcome column of attempt rows is coloured).
+fn table(r: &Report, rows: &Rows) -> Table {
     let mut t = Table::new();
     t.load_style(ASCII_MARKDOWN)
         .set_content_arrangement(ContentArrangement::Disabled);
-    if colour {
+    if r.render.colour {
         t.enforce_styling();
     } else {
         t.force_no_tty();
     }
-    t.set_header(header.iter().map(Cell::new));
-    t
-}
-
-fn right(text: impl ToString) -> Cell {
-    Cell::new(text.to_string()).set_alignment(CellAlignment::Right)
-}
-
-fn write_inputs(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    for line in r.input_lines() {
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
-}
-
-fn cross_table(r: &Report) -> Table {
-    let mut header = vec![""];
-    header.extend(Outcome::ALL.iter().map(|o| o.name()));
-    header.push("total");
-    let mut t = new_table(r.colour, &header);
-    for class in ReuseClass::ALL {
-        let row = &r.summary.cross[class as usize];
-        let mut cells = vec![Cell::new(class.label())];
-        cells.extend(Outcome::ALL.iter().map(|o| right(thousands(row.get(*o)))));
-        cells.push(right(thousands(row.total())));
-        t.add_row(cells);
-    }
-    let all = &r.summary.outcomes;
-    let mut cells = vec![Cell::new("total")];
-    cells.extend(Outcome::ALL.iter().map(|o| right(thousands(all.get(*o)))));
-    cells.push(right(thousands(all.total())));
-    t.add_row(cells);
-    t
-}
-
-fn flagged_table(r: &Report) -> Table {
-    let mut t = new_table(
-        r.colour,
-        &[
-            "frame",
-            "time",
-            "client",
-            "server",
-            "SYN rtx",
-            "outcome",
-            "chall. ACKs",
-            "prev. conn",
-            "gap",
-            "TIME_WAIT holder",
-        ],
-    );
-    let origin = r.first_ts.unwrap_or_default();
-    let time = |ts: crate::time::Ts| match r.time_format {
-        TimeFormat::Relative => format!("{:.6}", secs(ts.since(origin))),
-        TimeFormat::Absolute => ts.rfc3339(r.digits()).to_string(),
-    };
-    for a in &r.summary.flagged {
-        let (prev, gap, holder) = match a.reuse {
-            Some(reuse) => {
-                let holder = if reuse.open {
-                    "still open".to_string()
-                } else {
-                    reuse.holder.name().to_string()
+    t.set_header(rows.header.iter().map(Cell::new));
+    let outcome_column = rows.header.iter().position(|h| *h == "outcome");
+    for (cells, outcome) in rows.rows.iter().zip(&rows.outcomes) {
+        let row: Vec<Cell> = cells
+            .iter()
+            .zip(&rows.align)
+            .enumerate()
+            .map(|(i, (text, align))| {
+                let cell = match (outcome, Some(i) == outcome_column) {
+                    (Some(o), true) => outcome_cell(r.render.colour, *o, text),
+                    _ => Cell::new(text),
                 };
-                (
-                    r.frame_label(reuse.previous_frame),
-                    human_secs(reuse.gap_ns),
-                    holder,
-                )
-            }
-            None => ("-".into(), "-".into(), "-".into()),
-        };
-        t.add_row(vec![
-            right(r.frame_label(a.frame)),
-            right(time(a.ts)),
-            Cell::new(a.client),
-            Cell::new(a.server),
-            right(a.syn_retransmits),
-            outcome_cell(r, a.outcome),
-            right(a.challenge_acks),
-            right(prev),
-            right(gap),
-            Cell::new(holder),
-        ]);
+                match align {
+                    Align::Right => cell.set_alignment(CellAlignment::Right),
+                    Align::Left => cell,
+                }
+            })
+            .collect();
+        t.add_row(row);
     }
     t
 }
 
-fn server_table(r: &Report) -> Table {
-    let mut t = new_table(
-        r.colour,
-        &[
-            "server",
-            "attempts",
-            "established",
-            "failed",
-            "reused in window",
-            "failed in its TIME_WAIT",
-            "gaps of those",
-        ],
-    );
-    for (server, st) in &r.summary.servers {
-        let gaps = match (st.failed_gaps.min, st.failed_gaps.max) {
-            (Some(a), Some(b)) => format!("{} – {}", human_secs(a), human_secs(b)),
-            _ => "-".into(),
-        };
-        t.add_row(vec![
-            Cell::new(server),
-            right(thousands(st.outcomes.total())),
-            right(thousands(st.outcomes.get(Outcome::Established))),
-            right(thousands(st.outcomes.failed())),
-            right(thousands(st.reused_in_window)),
-            right(thousands(st.failed_server_time_wait)),
-            right(gaps),
-        ]);
-    }
-    t
-}
-
-fn write_warnings(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let lines = diagnosis::quality_lines(r);
+fn write_quality(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let lines = words::quality_lines(r);
     if !lines.is_empty() {
         writeln!(out, "\nCapture quality:")?;
     }
