@@ -94,17 +94,18 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         None => Stream::Nothing,
     };
     let options = Options::from_cli(cli);
-    let mut analysis =
-        match analyze(&options, names, captures, &mut |a, j| stream.attempt(out, a, j)) {
-            Ok(analysis) => analysis,
-            Err(err) => {
-                // Output began: end it as a valid document (issue 14), then fail.
-                if !is_broken_pipe(&err) {
-                    let _ = stream.fail(out, &format!("{err:#}"));
-                }
-                return Err(err);
+    let mut analysis = match analyze(&options, names, captures, &mut |a, j| {
+        stream.attempt(out, a, j)
+    }) {
+        Ok(analysis) => analysis,
+        Err(err) => {
+            // Output began: end it as a valid document (issue 14), then fail.
+            if !is_broken_pipe(&err) {
+                let _ = stream.fail(out, &format!("{err:#}"));
             }
-        };
+            return Err(err);
+        }
+    };
     analysis.report.render = RenderOptions {
         time: match cli.time {
             TimeFormat::Relative => TimeStyle::Relative,
@@ -298,6 +299,13 @@ impl Pipeline {
         self.drain(sink)
     }
 
+    /// A frame of the capture that belongs to another shard: it only moves the clock, so a
+    /// shard's attempts are decided against the whole capture's span (as the whole run's are).
+    pub fn advance(&mut self, ts: Ts, sink: &mut Sink) -> io::Result<()> {
+        self.tracker.advance(ts);
+        self.drain(sink)
+    }
+
     /// Hands on what the tracker decided: ended connections, then decided attempts.
     fn drain(&mut self, sink: &mut Sink) -> io::Result<()> {
         while let Some(end) = self.tracker.pop_ended() {
@@ -354,7 +362,7 @@ pub fn analyze(
             .map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
         let Some(item) = item else { break };
         pipeline.feed(&item, sink)?;
-        if pipeline.frames % 65_536 == 0 {
+        if pipeline.frames.is_multiple_of(65_536) {
             progress.update(&merger.files);
         }
     }

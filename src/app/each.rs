@@ -30,7 +30,13 @@ fn one(cli: &Cli, path: &Path) -> FileResult {
     let result = capture::open(path)
         .map_err(|e| e.to_string())
         .and_then(|c| {
-            analyze(&Options::from_cli(cli), vec![name.clone()], vec![c], &mut |_, _| Ok(())).map_err(|e| format!("{e:#}"))
+            analyze(
+                &Options::from_cli(cli),
+                vec![name.clone()],
+                vec![c],
+                &mut |_, _| Ok(()),
+            )
+            .map_err(|e| format!("{e:#}"))
         });
     match result {
         Ok(analysis) => {

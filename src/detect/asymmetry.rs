@@ -137,7 +137,13 @@ mod tests {
             ip: ip.parse().unwrap(),
             port,
         };
-        let mut a = Attempt::from_syn(FrameRef::default(), Ts(0), ep(from, 40000), ep(to, port), Seq(0));
+        let mut a = Attempt::from_syn(
+            FrameRef::default(),
+            Ts(0),
+            ep(from, 40000),
+            ep(to, port),
+            Seq(0),
+        );
         a.outcome = outcome;
         a.first_close = refused.then_some(FirstClose {
             by_server: true,
@@ -172,14 +178,22 @@ mod tests {
         let found = judge(&list);
         assert_eq!(found.len(), 1);
         let a = found[0];
-        assert_eq!((a.initiator.to_string(), a.refuser.to_string(), a.port), (e.into(), f.into(), 102));
+        assert_eq!(
+            (a.initiator.to_string(), a.refuser.to_string(), a.port),
+            (e.into(), f.into(), 102)
+        );
         assert_eq!(a.failing.refused_by_application(), 10);
     }
 
     #[test]
     fn a_port_closed_one_way_that_nobody_uses_the_other_way_is_not_an_asymmetry() {
         let list: Vec<Attempt> = (0..5)
-            .flat_map(|_| [attempt("10.0.0.5", "10.0.0.6", 81, Outcome::Refused, false), attempt("10.0.0.6", "10.0.0.5", 80, Outcome::Established, false)])
+            .flat_map(|_| {
+                [
+                    attempt("10.0.0.5", "10.0.0.6", 81, Outcome::Refused, false),
+                    attempt("10.0.0.6", "10.0.0.5", 80, Outcome::Established, false),
+                ]
+            })
             .collect();
         assert!(judge(&list).is_empty());
     }

@@ -101,9 +101,9 @@ pub fn cause(a: &Attempt, cx: &Context) -> Option<Cause> {
         .is_some_and(|start| a.ts.since(start) < cx.window_ns);
     let no_connection = a.reuse.is_none();
     match a.outcome {
-        Outcome::Established if a.challenge_acks > 0 => {
-            Some(before_capture(early && no_connection && cx.seen.challenges(a.server)))
-        }
+        Outcome::Established if a.challenge_acks > 0 => Some(before_capture(
+            early && no_connection && cx.seen.challenges(a.server),
+        )),
         Outcome::Established => a
             .first_close
             .and_then(|c| refusal(&c))
@@ -115,9 +115,9 @@ pub fn cause(a: &Attempt, cx: &Context) -> Option<Cause> {
                 && cx.seen.reuses_into_time_wait(a.client.ip, a.server)
                 && cx.seen.drops_silently(a.server),
         )),
-        Outcome::ChallengeAck => {
-            Some(before_capture(early && no_connection && cx.seen.challenges(a.server)))
-        }
+        Outcome::ChallengeAck => Some(before_capture(
+            early && no_connection && cx.seen.challenges(a.server),
+        )),
         Outcome::Refused if !cx.seen.accepted_any(a.server) => Some(Cause::PortClosed),
         Outcome::Refused => Some(Cause::NoAnswer),
         Outcome::IcmpUnreachable => Some(Cause::IcmpError),

@@ -138,7 +138,11 @@ mod tests {
             Distribution::default(),
         );
         for (i, gap) in [S / 20, 3 * S, 250 * S, S, 45 * S].into_iter().enumerate() {
-            if i % 2 == 0 { a.add(gap) } else { b.add(gap) }
+            if i % 2 == 0 {
+                a.add(gap)
+            } else {
+                b.add(gap)
+            }
             all.add(gap);
         }
         a.merge(&b);

@@ -15,8 +15,8 @@ use super::sources::{Pattern, SourceTally};
 use super::tally::{Collision, Flagged, Tally};
 use super::time_wait::{Judgement, judge};
 use crate::attempt::Outcome;
-use rustc_hash::FxHashMap;
 use crate::tcp::Endpoint;
+use rustc_hash::FxHashMap;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerFinding {
@@ -183,7 +183,14 @@ impl Findings {
             .map(|(ip, t)| {
                 let fix = worst.get(ip).and_then(|c| {
                     let s = &servers[*server_index.get(&c.server)?];
-                    Some(fix(*ip, t, c.server, t.time_wait_failures, &s.judgement.bracket, window))
+                    Some(fix(
+                        *ip,
+                        t,
+                        c.server,
+                        t.time_wait_failures,
+                        &s.judgement.bracket,
+                        window,
+                    ))
                 });
                 SourceFinding {
                     ip: *ip,

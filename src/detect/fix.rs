@@ -49,6 +49,8 @@ pub struct Fix {
     pub pool_ports: u64,
     pub pool_now: u64,
     pub rate_per_s: f64,
+    /// The source allocates from a pool (the registry setting and pool size apply).
+    pub pooled: bool,
 }
 
 /// The rest a server's TIME_WAIT requires, and what it is based on.
@@ -77,10 +79,12 @@ pub fn fix(
 ) -> Fix {
     let (rest_ns, rest_basis) = rest_needed(bracket, window_ns);
     let idle = s.port_idle.range.min;
-    let isa_default = idle.is_some_and(|i| {
-        let ms = i as f64 / 1e6;
-        (ms - ISA_MIN_TICK_DEFAULT_MS as f64).abs() <= ISA_MIN_TICK_DEFAULT_MS as f64 * 0.1
-    });
+    let pooled = s.pattern(window_ns) == Some(super::sources::Pattern::Pooled);
+    let isa_default = pooled
+        && idle.is_some_and(|i| {
+            let ms = i as f64 / 1e6;
+            (ms - ISA_MIN_TICK_DEFAULT_MS as f64).abs() <= ISA_MIN_TICK_DEFAULT_MS as f64 * 0.1
+        });
     Fix {
         source,
         server,
@@ -92,6 +96,7 @@ pub fn fix(
         pool_ports: s.pool_needed(rest_ns),
         pool_now: s.distinct_ports,
         rate_per_s: s.sustained_rate(),
+        pooled,
     }
 }
 

@@ -97,13 +97,16 @@ pub fn evidence(a: &Attempt) -> Option<Evidence> {
     let gap = |index: u32| syn_offset(a, index).map(|o| reuse.gap_ns.saturating_add(o));
     // The last SYN before the answer, or the last SYN of all when nothing came back. Past
     // the kept retransmission times, the last kept one still bounds from below.
-    let last_known = |index: u32| gap(index).or_else(|| gap(a.syn_retransmits.min(RETRANSMITS_KEPT as u32)));
+    let last_known =
+        |index: u32| gap(index).or_else(|| gap(a.syn_retransmits.min(RETRANSMITS_KEPT as u32)));
     let answered = a.answered_syn.unwrap_or(a.syn_retransmits);
     let before_answer = answered.checked_sub(1).and_then(last_known);
     let (handling, held_gap, admitted_gap) = match a.outcome {
-        Outcome::Established if a.challenge_acks > 0 => {
-            (Handling::ChallengedThenLetIn, before_answer.or(gap(0)), None)
-        }
+        Outcome::Established if a.challenge_acks > 0 => (
+            Handling::ChallengedThenLetIn,
+            before_answer.or(gap(0)),
+            None,
+        ),
         Outcome::Established if answered > 0 => {
             (Handling::IgnoredThenLetIn, before_answer, gap(answered))
         }
@@ -140,7 +143,10 @@ pub(crate) mod tests {
             port,
         };
         let mut a = Attempt::from_syn(
-            FrameRef { file: 0, number: 100 },
+            FrameRef {
+                file: 0,
+                number: 100,
+            },
             Ts(1_000 * S),
             ep("10.0.0.1", 3000),
             ep("10.0.0.2", 110),
@@ -175,7 +181,10 @@ pub(crate) mod tests {
         assert_eq!(e.handling, Handling::IgnoredThenLetIn);
         assert_eq!(e.held_gap, Some(238 * S));
         assert_eq!(e.admitted_gap, Some(244 * S));
-        assert_eq!(syn_gaps(&a).unwrap().as_slice(), [235 * S, 238 * S, 244 * S]);
+        assert_eq!(
+            syn_gaps(&a).unwrap().as_slice(),
+            [235 * S, 238 * S, 244 * S]
+        );
     }
 
     #[test]

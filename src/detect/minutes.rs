@@ -60,13 +60,7 @@ impl Minutes {
             }
             at => {
                 let index = at.map_or(0, |i| i + 1);
-                self.buckets.insert(
-                    index,
-                    Bucket {
-                        minute: start,
-                        ..b
-                    },
-                );
+                self.buckets.insert(index, Bucket { minute: start, ..b });
                 while self.buckets.len() > MAX_BUCKETS {
                     self.coarsen();
                 }
@@ -125,7 +119,8 @@ mod tests {
 
     #[test]
     fn a_long_history_doubles_its_width_and_merges_exactly() {
-        let (mut whole, mut a, mut b) = (Minutes::default(), Minutes::default(), Minutes::default());
+        let (mut whole, mut a, mut b) =
+            (Minutes::default(), Minutes::default(), Minutes::default());
         for minute in 0..500 {
             let part = if minute % 3 == 0 { &mut a } else { &mut b };
             part.add(at_minute(minute), minute % 7 == 0);

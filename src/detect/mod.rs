@@ -92,8 +92,10 @@ impl Detector {
             .add(a, time_wait);
         // A RST or ICMP error says something about TIME_WAIT only inside the window.
         let evidence = gaps::evidence(a).filter(|e| {
-            !matches!(e.handling, gaps::Handling::Refused | gaps::Handling::IcmpError)
-                || a.reuse.is_some_and(|r| r.in_window)
+            !matches!(
+                e.handling,
+                gaps::Handling::Refused | gaps::Handling::IcmpError
+            ) || a.reuse.is_some_and(|r| r.in_window)
         });
         t.servers
             .entry(a.server, Default::default)
@@ -102,7 +104,9 @@ impl Detector {
             && a.outcome.is_failure()
             && let Some(r) = a.reuse
         {
-            let c = t.collisions.entry((a.client.ip, a.server), Default::default);
+            let c = t
+                .collisions
+                .entry((a.client.ip, a.server), Default::default);
             c.outcomes.add(a.outcome);
             c.gaps.add(r.gap_ns);
         }
@@ -112,10 +116,7 @@ impl Detector {
         if flagged {
             t.flagged_total += 1;
             if t.flagged.len() < t.flag_cap {
-                t.flagged.push(Flagged {
-                    attempt: *a,
-                    cause,
-                });
+                t.flagged.push(Flagged { attempt: *a, cause });
             }
         }
         Judged { cause, flagged }

@@ -80,10 +80,22 @@ mod tests {
 
     #[test]
     fn the_forms_real_servers_use_are_refusals() {
-        assert_eq!(refusal(&close(false, 11, 300)), Some(RefusalForm::ShortRejectThenFin));
-        assert_eq!(refusal(&close(true, 0, 0)), Some(RefusalForm::ResetBeforeData));
-        assert_eq!(refusal(&close(true, 0, 120)), Some(RefusalForm::ResetAfterData));
-        assert_eq!(refusal(&close(false, 0, 0)), Some(RefusalForm::FinWithoutData));
+        assert_eq!(
+            refusal(&close(false, 11, 300)),
+            Some(RefusalForm::ShortRejectThenFin)
+        );
+        assert_eq!(
+            refusal(&close(true, 0, 0)),
+            Some(RefusalForm::ResetBeforeData)
+        );
+        assert_eq!(
+            refusal(&close(true, 0, 120)),
+            Some(RefusalForm::ResetAfterData)
+        );
+        assert_eq!(
+            refusal(&close(false, 0, 0)),
+            Some(RefusalForm::FinWithoutData)
+        );
     }
 
     #[test]

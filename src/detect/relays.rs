@@ -183,7 +183,14 @@ mod tests {
 
     const MS: i64 = 1_000_000;
 
-    fn end(client: &str, cport: u16, server: &str, start_ms: i64, frame: u64, bytes: (u64, u64)) -> ConnEnd {
+    fn end(
+        client: &str,
+        cport: u16,
+        server: &str,
+        start_ms: i64,
+        frame: u64,
+        bytes: (u64, u64),
+    ) -> ConnEnd {
         let ep = |ip: &str, port| Endpoint {
             ip: ip.parse().unwrap(),
             port,
@@ -191,7 +198,10 @@ mod tests {
         ConnEnd {
             client: ep(client, cport),
             server: ep(server, 102),
-            syn_frame: FrameRef { file: 0, number: frame },
+            syn_frame: FrameRef {
+                file: 0,
+                number: frame,
+            },
             established_ts: Ts(start_ms * MS),
             last_ts: Ts((start_ms + 8) * MS),
             first_end: Some((true, 6 * MS)),
@@ -204,20 +214,37 @@ mod tests {
     #[test]
     fn both_legs_of_a_transparent_relay_match_one_to_one() {
         let mut f = RelayFinder::new(1000);
-        assert_eq!(f.add(&end("172.16.5.20", 1100, "172.16.5.1", 0, 1, (300, 12))), None);
-        let r = f.add(&end("172.16.5.20", 40000, "10.1.1.10", 2, 9, (300, 12))).unwrap();
+        assert_eq!(
+            f.add(&end("172.16.5.20", 1100, "172.16.5.1", 0, 1, (300, 12))),
+            None
+        );
+        let r = f
+            .add(&end("172.16.5.20", 40000, "10.1.1.10", 2, 9, (300, 12)))
+            .unwrap();
         assert!(r.transparent);
-        assert_eq!((r.relay.to_string(), r.server.to_string()), ("172.16.5.1".into(), "10.1.1.10".into()));
+        assert_eq!(
+            (r.relay.to_string(), r.server.to_string()),
+            ("172.16.5.1".into(), "10.1.1.10".into())
+        );
     }
 
     #[test]
     fn different_bytes_late_starts_and_ambiguous_legs_do_not_match() {
         let mut f = RelayFinder::new(1000);
         f.add(&end("10.0.0.1", 1, "10.0.0.9", 0, 1, (300, 12)));
-        assert_eq!(f.add(&end("10.0.0.1", 2, "10.0.0.8", 2, 2, (301, 12))), None);
-        assert_eq!(f.add(&end("10.0.0.1", 3, "10.0.0.8", 500, 3, (300, 12))), None);
+        assert_eq!(
+            f.add(&end("10.0.0.1", 2, "10.0.0.8", 2, 2, (301, 12))),
+            None
+        );
+        assert_eq!(
+            f.add(&end("10.0.0.1", 3, "10.0.0.8", 500, 3, (300, 12))),
+            None
+        );
         f.add(&end("10.0.0.1", 4, "10.0.0.7", 1, 4, (300, 12)));
-        assert_eq!(f.add(&end("10.0.0.1", 5, "10.0.0.6", 3, 5, (300, 12))), None);
+        assert_eq!(
+            f.add(&end("10.0.0.1", 5, "10.0.0.6", 3, 5, (300, 12))),
+            None
+        );
         assert!(f.ambiguous > 0);
     }
 }

@@ -349,7 +349,9 @@ mod tests {
 
     #[test]
     fn two_halves_merge_into_the_whole() {
-        let all: Vec<(u16, i64)> = (0..100).map(|i| (3000 + (i % 5) as u16, i64::from(i) * 700)).collect();
+        let all: Vec<(u16, i64)> = (0..100)
+            .map(|i| (3000 + (i % 5) as u16, i64::from(i) * 700))
+            .collect();
         let whole = source(all.iter().copied());
         let mut first = source(all[..50].iter().copied());
         // The second half as a later file would see it: ports first used again count anew,
@@ -360,6 +362,9 @@ mod tests {
         assert_eq!(first.deltas, whole.deltas);
         // The busiest minute straddles the two parts: taken per part (documented above).
         assert!(first.per_minute.peak <= whole.per_minute.peak);
-        assert_eq!((first.min_port, first.max_port), (whole.min_port, whole.max_port));
+        assert_eq!(
+            (first.min_port, first.max_port),
+            (whole.min_port, whole.max_port)
+        );
     }
 }

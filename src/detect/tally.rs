@@ -91,7 +91,11 @@ impl Entry for SourceTally {
 
 impl Entry for ServerTally {
     fn rank(&self) -> u64 {
-        rank(self.matters(), self.outcomes.failed(), self.outcomes.total())
+        rank(
+            self.matters(),
+            self.outcomes.failed(),
+            self.outcomes.total(),
+        )
     }
     fn merge(&mut self, o: &ServerTally) {
         ServerTally::merge(self, o)
@@ -101,7 +105,11 @@ impl Entry for ServerTally {
 impl Entry for PortDirections {
     fn rank(&self) -> u64 {
         let [a, b] = self.0;
-        rank(self.both_ways(), a.failed() + b.failed(), a.attempts() + b.attempts())
+        rank(
+            self.both_ways(),
+            a.failed() + b.failed(),
+            a.attempts() + b.attempts(),
+        )
     }
     fn merge(&mut self, o: &PortDirections) {
         PortDirections::merge(self, o)

@@ -212,7 +212,11 @@ pub fn judge(e: &TimeWaitEvidence, window_ns: i64) -> Judgement {
         },
         conflict,
         bounded,
-        implied: if bounded { None } else { style.and_then(ResponseStyle::implies) },
+        implied: if bounded {
+            None
+        } else {
+            style.and_then(ResponseStyle::implies)
+        },
         beyond_window_ns: held
             .map(|h| h - window_ns)
             .filter(|d| *d > slack(window_ns)),
@@ -251,11 +255,23 @@ fn verdicts(e: &TimeWaitEvidence, accepted: &Accepted, lower: Option<i64>) -> Ve
     };
     let ignored = e.count(Handling::Ignored);
     let list = [
-        (Verdict::Ignored, ignored - e.ignored_isn_advanced.min(ignored), none),
-        (Verdict::IgnoredDespiteIsn, e.ignored_isn_advanced.min(ignored), none),
+        (
+            Verdict::Ignored,
+            ignored - e.ignored_isn_advanced.min(ignored),
+            none,
+        ),
+        (
+            Verdict::IgnoredDespiteIsn,
+            e.ignored_isn_advanced.min(ignored),
+            none,
+        ),
         (Verdict::IgnoredThenLetIn, e.let_in.count, e.let_in.gaps),
         (Verdict::Challenged, e.count(Handling::Challenged), none),
-        (Verdict::ChallengedThenLetIn, e.count(Handling::ChallengedThenLetIn), none),
+        (
+            Verdict::ChallengedThenLetIn,
+            e.count(Handling::ChallengedThenLetIn),
+            none,
+        ),
         (Verdict::AcceptedTimestampAdvanced, accepted.timestamp, none),
         (Verdict::AcceptedIsnAdvanced, accepted.isn, none),
         (plain_verdict, accepted.plain.count, accepted.plain.gaps),
@@ -326,7 +342,11 @@ mod tests {
         assert_eq!(j.bracket.consistent_with, Some(KnownTimeWait::Windows240));
         assert_eq!(j.style, Some(ResponseStyle::SilentDrop));
         // The accepts followed ignored SYNs whose ISN advanced: never "ISN advanced".
-        assert!(j.verdicts.iter().all(|v| v.verdict != Verdict::AcceptedIsnAdvanced));
+        assert!(
+            j.verdicts
+                .iter()
+                .all(|v| v.verdict != Verdict::AcceptedIsnAdvanced)
+        );
     }
 
     #[test]
@@ -338,7 +358,10 @@ mod tests {
         let j = judge(&server(&list).time_wait, 240 * S);
         assert_eq!(j.bracket.at_most_ns, Some(250 * S));
         let v: Vec<Verdict> = j.verdicts.iter().map(|v| v.verdict).collect();
-        assert_eq!(v, [Verdict::IgnoredDespiteIsn, Verdict::AcceptedAfterTimeWait]);
+        assert_eq!(
+            v,
+            [Verdict::IgnoredDespiteIsn, Verdict::AcceptedAfterTimeWait]
+        );
     }
 
     #[test]
@@ -350,7 +373,11 @@ mod tests {
         let c = j.bracket.conflict.unwrap();
         assert_eq!((c.held_ns, c.accepted_ns), (109 * S, 50 * S));
         assert_eq!(j.bracket.consistent_with, None);
-        assert!(j.verdicts.iter().any(|v| v.verdict == Verdict::AcceptedConflicting));
+        assert!(
+            j.verdicts
+                .iter()
+                .any(|v| v.verdict == Verdict::AcceptedConflicting)
+        );
     }
 
     #[test]
@@ -375,6 +402,9 @@ mod tests {
         let tick = [reusing(232.0, &[3.0, 9.0], Outcome::Unanswered)];
         let j = judge(&server(&tick).time_wait, 240 * S);
         assert_eq!(j.bracket.beyond_window_ns, None);
-        assert_eq!(known_default(Some(241 * S), Some(247 * S)), Some(KnownTimeWait::Windows240));
+        assert_eq!(
+            known_default(Some(241 * S), Some(247 * S)),
+            Some(KnownTimeWait::Windows240)
+        );
     }
 }

@@ -551,7 +551,11 @@ fn table(rows: &Rows) -> String {
             .map(|(cell, a)| {
                 format!(
                     "<td{}>{}</td>",
-                    if *a == Align::Right { " class=\"r\"" } else { "" },
+                    if *a == Align::Right {
+                        " class=\"r\""
+                    } else {
+                        ""
+                    },
                     escape(cell)
                 )
             })
@@ -641,13 +645,13 @@ fn quality_html(r: &Report) -> String {
 mod tests {
     use super::*;
     use crate::attempt::{Holder, Reuse};
-    use crate::capture::FileInfo;
-    use crate::report::FileMeta;
     use crate::budget::Budgets;
+    use crate::capture::FileInfo;
     use crate::detect::{self, Context, Detector};
-    use crate::track::seen::Seen;
+    use crate::report::FileMeta;
     use crate::tcp::{Endpoint, FrameRef, Seq};
     use crate::time::NANOS_PER_SEC;
+    use crate::track::seen::Seen;
 
     const S: i64 = NANOS_PER_SEC;
 

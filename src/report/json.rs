@@ -7,13 +7,14 @@
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
 use serde_json::Value;
 
 use super::Report;
 use super::words;
 use crate::attempt::{Attempt, Outcome, RETRANSMITS_KEPT};
+use crate::detect::Judged;
 use crate::detect::asymmetry::Direction;
 use crate::detect::cause::Cause;
 use crate::detect::counts::{DURATION_EDGES_S, Distribution, GapRange, OutcomeCounts};
@@ -25,7 +26,6 @@ use crate::detect::refusal::{RefusalForm, refusal};
 use crate::detect::schedule::Schedule;
 use crate::detect::sources::Pattern;
 use crate::detect::time_wait::{KnownTimeWait, ResponseStyle, Verdict};
-use crate::detect::Judged;
 use crate::tcp::{Endpoint, FrameRef};
 use crate::time::{NANOS_PER_SEC, Ts, secs};
 
@@ -100,7 +100,10 @@ impl Time {
         w.num(rem % 60, 2);
         if digits > 0 {
             w.byte(b'.');
-            w.num(nanos / 10i64.pow(9 - u32::from(digits)), usize::from(digits));
+            w.num(
+                nanos / 10i64.pow(9 - u32::from(digits)),
+                usize::from(digits),
+            );
         }
         w.byte(b'Z');
         let n = w.n;
@@ -361,7 +364,10 @@ struct Range {
 }
 
 fn range(g: &GapRange) -> Option<Range> {
-    g.both().map(|(a, b)| Range { min: s(a), max: s(b) })
+    g.both().map(|(a, b)| Range {
+        min: s(a),
+        max: s(b),
+    })
 }
 
 /// Causes as an object with every cause's key, and the count nothing explains.
@@ -561,7 +567,13 @@ fn server_line(x: &ServerFinding) -> ServerLine {
                 .minutes
                 .buckets()
                 .iter()
-                .map(|m| (Time(Ts(m.minute * 60 * NANOS_PER_SEC), 0), m.attempts, m.failed))
+                .map(|m| {
+                    (
+                        Time(Ts(m.minute * 60 * NANOS_PER_SEC), 0),
+                        m.attempts,
+                        m.failed,
+                    )
+                })
                 .collect(),
         },
         summary: words::server_sentence(x),
@@ -627,6 +639,7 @@ struct FixLine {
     pool_ports: u64,
     pool_now: u64,
     rate_per_s: f64,
+    pooled: bool,
     text: String,
 }
 
@@ -643,6 +656,7 @@ fn fix_line(f: &Fix) -> FixLine {
         pool_ports: f.pool_ports,
         pool_now: f.pool_now,
         rate_per_s: f.rate_per_s,
+        pooled: f.pooled,
         text: words::fix_sentence(f),
     }
 }
@@ -744,7 +758,12 @@ struct Felt<'a>(&'a Report);
 
 impl Serialize for Felt<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let list = self.0.findings.sources.iter().filter(|x| x.tally.felt.failed > 0);
+        let list = self
+            .0
+            .findings
+            .sources
+            .iter()
+            .filter(|x| x.tally.felt.failed > 0);
         let mut seq = ser.serialize_seq(None)?;
         for x in list {
             let t = &x.tally;
@@ -1003,7 +1022,13 @@ impl Write for SkipFirst<'_> {
 
 /// Writes the tail as the rest of the pretty-printed document (after `,`).
 pub fn write_tail(out: &mut dyn Write, r: &Report) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(1 << 16, SkipFirst { out, skipped: false });
+    let mut w = io::BufWriter::with_capacity(
+        1 << 16,
+        SkipFirst {
+            out,
+            skipped: false,
+        },
+    );
     let mut ser = serde_json::Serializer::with_formatter(
         &mut w,
         serde_json::ser::PrettyFormatter::with_indent(b"  "),

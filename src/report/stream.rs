@@ -7,7 +7,8 @@
 use std::io::{self, Write};
 
 use super::json::{
-    FileNames, SCHEMA_VERSION, SummaryRecord, Time, answer_frame, attempt_line, tail_doc, write_tail,
+    FileNames, SCHEMA_VERSION, SummaryRecord, Time, answer_frame, attempt_line, tail_doc,
+    write_tail,
 };
 use super::{Format, Report};
 use crate::attempt::Attempt;
@@ -17,9 +18,19 @@ use crate::time::secs;
 
 pub enum Stream {
     Table,
-    Json { files: FileNames, count: u64, buf: Vec<u8> },
-    Ndjson { files: FileNames, buf: Vec<u8> },
-    Csv { files: FileNames, buf: Vec<u8> },
+    Json {
+        files: FileNames,
+        count: u64,
+        buf: Vec<u8>,
+    },
+    Ndjson {
+        files: FileNames,
+        buf: Vec<u8>,
+    },
+    Csv {
+        files: FileNames,
+        buf: Vec<u8>,
+    },
     /// `--filter-only`: no attempts, the filter at the end.
     Nothing,
 }
@@ -32,8 +43,15 @@ impl Stream {
         Ok(match format {
             Format::Table => Stream::Table,
             Format::Json => {
-                write!(out, "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"attempts\": [")?;
-                Stream::Json { files, count: 0, buf }
+                write!(
+                    out,
+                    "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"attempts\": ["
+                )?;
+                Stream::Json {
+                    files,
+                    count: 0,
+                    buf,
+                }
             }
             Format::Ndjson => Stream::Ndjson { files, buf },
             Format::Csv => {
@@ -97,7 +115,10 @@ impl Stream {
                 write!(out, "{close},\n  \"error\": {message}\n}}\n")
             }
             Stream::Ndjson { .. } => {
-                writeln!(out, "{{\"type\":\"error\",\"schema_version\":{SCHEMA_VERSION},\"error\":{message}}}")
+                writeln!(
+                    out,
+                    "{{\"type\":\"error\",\"schema_version\":{SCHEMA_VERSION},\"error\":{message}}}"
+                )
             }
             Stream::Csv { .. } => {
                 csv_field(out, &format!("error: {error}"))?;

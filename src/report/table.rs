@@ -7,9 +7,9 @@ use std::io::{self, Write};
 use comfy_table::presets::ASCII_MARKDOWN;
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 
+use super::Report;
 use super::rows::{self, Align, Rows};
 use super::words::{self, human_secs, thousands};
-use super::Report;
 use crate::attempt::Outcome;
 
 pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -62,7 +62,11 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let servers = rows::servers(r);
     writeln!(out, "{}", table(r, &servers))?;
     if servers.more > 0 {
-        writeln!(out, "... and {} more servers (--format json for all).", thousands(servers.more))?;
+        writeln!(
+            out,
+            "... and {} more servers (--format json for all).",
+            thousands(servers.more)
+        )?;
     }
     for (title, lines) in words::sections(r) {
         writeln!(out, "\n{title}:")?;

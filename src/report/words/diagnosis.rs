@@ -81,6 +81,13 @@ fn basis(fix: &Fix) -> String {
 }
 
 fn fix_text(fix: &Fix) -> String {
+    if !fix.pooled {
+        return format!(
+            "let ports rest ≥ {} before reuse ({})",
+            human_secs(fix.rest_ns),
+            basis(fix)
+        );
+    }
     format!(
         "let ports rest ≥ {} before reuse ({}; ISA 2000: MinTickBeforePortReuse = {}), or make the pool ≥ {} ports at {:.2} conn/s",
         human_secs(fix.rest_ns),
@@ -97,23 +104,27 @@ fn fix_text(fix: &Fix) -> String {
 pub fn fix_sentence(fix: &Fix) -> String {
     let now = match fix.port_idle_ns {
         Some(idle) => {
-            let isa = if fix.isa_default {
-                " (ISA 2000's MinTickBeforePortReuse default is 1,200 ms)"
+            let mut notes = Vec::new();
+            if fix.pooled {
+                notes.push(format!("pooled, {}", count(fix.pool_now, "port")));
+            }
+            if fix.isa_default {
+                notes.push("ISA 2000's MinTickBeforePortReuse default is 1,200 ms".to_string());
+            }
+            let notes = if notes.is_empty() {
+                String::new()
             } else {
-                ""
+                format!(" ({})", notes.join("; "))
             };
             format!(
-                "{} reuses a source port {} after its connection ended{isa}, with {} in use",
+                "{} reuses a source port {} after its connection ended{notes}",
                 fix.source,
                 human_secs(idle),
-                count(fix.pool_now, "port")
             )
         }
         None => format!(
-            "{} reuses source ports inside {}'s TIME_WAIT, with {} in use",
-            fix.source,
-            fix.server,
-            count(fix.pool_now, "port")
+            "{} reuses source ports inside {}'s TIME_WAIT",
+            fix.source, fix.server
         ),
     };
     format!(
@@ -139,13 +150,17 @@ pub fn bracket_text(b: &Bracket, style: Option<ResponseStyle>) -> Option<String>
                 .map(|l| format!(" (SYNs were held up to {} after the previous connection ended, none let in later)", human_secs(l)))
                 .unwrap_or_default();
             let implied = match (style, b.implied) {
-                (Some(s), Some(KnownTimeWait::Linux60)) => format!("; {} is Linux's behaviour, whose TIME_WAIT is fixed at 60 s", style_name(s)),
-                (Some(s), Some(KnownTimeWait::Windows240)) => format!("; {} is Windows' behaviour (TcpTimedWaitDelay, 240 s by default on older versions)", style_name(s)),
-                _ => String::new(),
+                (Some(_), Some(KnownTimeWait::Linux60)) => {
+                    "; challenge ACK + RST + retry is how Linux answers, and Linux holds TIME_WAIT a fixed 60 s"
+                }
+                (Some(_), Some(KnownTimeWait::Windows240)) => {
+                    "; a silent drop is how Windows answers (TcpTimedWaitDelay, 240 s by default on older versions)"
+                }
+                _ => "",
             };
             return b
                 .at_least_ns
-                .map(|_| format!("this capture cannot bound it{held}{implied}"));
+                .map(|_| format!("not bounded by this capture{held}{implied}"));
         }
         (Some(l), Some(u)) => format!("between {} and {}", human_secs(l), human_secs(u)),
         (Some(l), None) => format!("at least {}", human_secs(l)),
@@ -167,13 +182,25 @@ pub fn verdict_text(v: &VerdictCount, b: &Bracket) -> String {
         .unwrap_or_else(|| "unknown".into());
     match v.verdict {
         Verdict::Ignored => format!("{n} ignored"),
-        Verdict::IgnoredDespiteIsn => format!("{n} ignored although the ISN advanced: the server does not let SYNs into TIME_WAIT early, like Windows 2000/2003"),
-        Verdict::IgnoredThenLetIn => format!("{n} ignored, then let in on a retransmission once TIME_WAIT had ended (at gaps of {gaps})"),
+        Verdict::IgnoredDespiteIsn => format!(
+            "{n} ignored although the ISN advanced: the server does not let SYNs into TIME_WAIT early, like Windows 2000/2003"
+        ),
+        Verdict::IgnoredThenLetIn => format!(
+            "{n} ignored, then let in on a retransmission once TIME_WAIT had ended (at gaps of {gaps})"
+        ),
         Verdict::Challenged => format!("{n} challenged (a bare ACK), never let in"),
-        Verdict::ChallengedThenLetIn => format!("{n} challenged, then let in once the client's RST cleared TIME_WAIT"),
-        Verdict::AcceptedTimestampAdvanced => format!("{n} let in early: the timestamp advanced (RFC 6191)"),
-        Verdict::AcceptedIsnAdvanced => format!("{n} let in early: the ISN advanced, as Linux and BSD allow (RFC 1122 4.2.2.13)"),
-        Verdict::AcceptedAfterTimeWait => format!("{n} let in at gaps of {gaps}, once TIME_WAIT had ended"),
+        Verdict::ChallengedThenLetIn => {
+            format!("{n} challenged, then let in once the client's RST cleared TIME_WAIT")
+        }
+        Verdict::AcceptedTimestampAdvanced => {
+            format!("{n} let in early: the timestamp advanced (RFC 6191)")
+        }
+        Verdict::AcceptedIsnAdvanced => format!(
+            "{n} let in early: the ISN advanced, as Linux and BSD allow (RFC 1122 4.2.2.13)"
+        ),
+        Verdict::AcceptedAfterTimeWait => {
+            format!("{n} let in at gaps of {gaps}, once TIME_WAIT had ended")
+        }
         Verdict::AcceptedConflicting => format!(
             "{n} let in at gaps of {gaps}, although SYNs were still held at gaps up to {}: these conflict",
             b.at_least_ns.map_or("?".into(), human_secs)
@@ -258,12 +285,27 @@ pub fn relay_sentence(relay: &Relay, n: u64) -> String {
     if relay.transparent {
         format!(
             "{} from {} to {}:{} went on as {} → {}:{} with the client's own address and the same bytes both ways: {} relays transparently (client-side transparency), so {} sees {}, not the relay.",
-            count(n, "conversation"), relay.client, relay.relay, relay.port, relay.client, relay.server, relay.port, relay.relay, relay.server, relay.client
+            count(n, "conversation"),
+            relay.client,
+            relay.relay,
+            relay.port,
+            relay.client,
+            relay.server,
+            relay.port,
+            relay.relay,
+            relay.server,
+            relay.client
         )
     } else {
         format!(
             "{}: {} → {}:{} relayed as {} → {}:{} (the relay's own address on the second leg, the same bytes both ways).",
-            count(n, "conversation"), relay.client, relay.relay, relay.port, relay.relay, relay.server, relay.port
+            count(n, "conversation"),
+            relay.client,
+            relay.relay,
+            relay.port,
+            relay.relay,
+            relay.server,
+            relay.port
         )
     }
 }
@@ -286,7 +328,8 @@ fn capped(mut lines: Vec<Line>) -> Vec<Line> {
 pub fn sections(r: &Report) -> Vec<(&'static str, Vec<Line>)> {
     let f = &r.findings;
     // Sources that collided or fail first, then the busiest.
-    let mut sources: Vec<&SourceFinding> = f.sources.iter().filter(|s| s.pattern.is_some()).collect();
+    let mut sources: Vec<&SourceFinding> =
+        f.sources.iter().filter(|s| s.pattern.is_some()).collect();
     sources.sort_by_key(|s| {
         (
             std::cmp::Reverse(s.tally.time_wait_failures),
@@ -370,7 +413,10 @@ pub fn sections(r: &Report) -> Vec<(&'static str, Vec<Line>)> {
         ("Servers and their TIME_WAIT", capped(servers)),
         ("What the clients felt", capped(felt)),
         ("Direction asymmetry", capped(asymmetries)),
-        ("Relayed conversations (both legs in the capture)", capped(relays)),
+        (
+            "Relayed conversations (both legs in the capture)",
+            capped(relays),
+        ),
     ];
     all.into_iter()
         .filter(|(_, lines)| !lines.is_empty())

@@ -1,8 +1,10 @@
 //! The headline: who collided with whose TIME_WAIT, which direction is refused, the failures
 //! by cause (and how many remain unexplained), the fix, and a window shorter than the data.
 
-use super::{asymmetry_sentence, cause_phrase, count, fix_sentence, human_secs, range_text, thousands};
 use super::outcome_list;
+use super::{
+    asymmetry_sentence, cause_phrase, count, fix_sentence, human_secs, range_text, thousands,
+};
 use crate::detect::cause::Cause;
 use crate::report::Report;
 
@@ -71,7 +73,12 @@ pub fn headline(r: &Report) -> Vec<String> {
     }
     for s in &f.servers {
         if let Some(beyond) = s.judgement.bracket.beyond_window_ns {
-            lines.push(window_warning(&s.server.to_string(), s.judgement.bracket.at_least_ns.unwrap_or(0), beyond, f.window_ns));
+            lines.push(window_warning(
+                &s.server.to_string(),
+                s.judgement.bracket.at_least_ns.unwrap_or(0),
+                beyond,
+                f.window_ns,
+            ));
         }
     }
     if f.challenged_then_established > 0 {
@@ -117,13 +124,19 @@ fn causes_line(r: &Report) -> Option<String> {
     let explained: Vec<String> = f
         .by_cause()
         .filter(|(c, _)| c.explains())
-        .map(|(c, n)| format!("{} {}", thousands(n), cause_phrase(c)))
+        .map(|(c, n)| format!("{} {}", thousands(n), cause_phrase(c, n)))
         .collect();
     let unexplained = f.cause_count(Cause::NoAnswer);
     let rest = match unexplained {
         0 => "none is unexplained".to_string(),
-        n if n == total => format!("nothing in the capture explains any of them ({} unexplained)", thousands(n)),
-        n => format!("{} remain unexplained (nothing in the capture explains them)", thousands(n)),
+        n if n == total => format!(
+            "nothing in the capture explains any of them ({} unexplained)",
+            thousands(n)
+        ),
+        n => format!(
+            "{} remain unexplained (nothing in the capture explains them)",
+            thousands(n)
+        ),
     };
     let list = if explained.is_empty() {
         rest

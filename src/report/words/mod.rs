@@ -11,8 +11,8 @@ pub use diagnosis::{
     server_sentence, source_sentence, verdict_text,
 };
 pub use headline::headline;
-pub use quality::{detect_warnings, quality_lines, quality_notes};
 pub use headline::window_warning;
+pub use quality::{detect_warnings, quality_lines, quality_notes};
 
 use crate::attempt::Outcome;
 use crate::detect::cause::Cause;
@@ -86,7 +86,13 @@ pub fn outcome_list(counts: &OutcomeCounts) -> String {
     Outcome::ALL
         .iter()
         .filter(|o| o.is_failure() && counts.get(**o) > 0)
-        .map(|o| format!("{} {}", thousands(counts.get(*o)), o.name().replace('_', " ")))
+        .map(|o| {
+            format!(
+                "{} {}",
+                thousands(counts.get(*o)),
+                o.name().replace('_', " ")
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -104,16 +110,20 @@ pub fn cross_label(r: CrossRow) -> &'static str {
 }
 
 /// What a cause did, as a verb phrase after a count ("117 hit a server's TIME_WAIT").
-pub fn cause_phrase(c: Cause) -> &'static str {
+pub fn cause_phrase(c: Cause, n: u64) -> &'static str {
+    let one = n == 1;
     match c {
         Cause::ServerTimeWait => "hit a server's TIME_WAIT",
         Cause::TimeWaitBeforeCapture => {
             "hit a TIME_WAIT of a connection closed before the capture began"
         }
         Cause::Open4Tuple => "reused a 4-tuple whose connection was still open",
+        Cause::PortClosed if one => "was refused by a closed port",
         Cause::PortClosed => "were refused by a closed port",
+        Cause::ApplicationRefused if one => "was accepted by TCP, then refused by the application",
         Cause::ApplicationRefused => "were accepted by TCP, then refused by the application",
         Cause::IcmpError => "got an ICMP error",
+        Cause::NoAnswer if one => "has nothing in the capture to explain it",
         Cause::NoAnswer => "have nothing in the capture to explain them",
     }
 }
@@ -161,37 +171,10 @@ pub fn schedule_name(s: Schedule) -> &'static str {
 
 pub fn refusal_name(f: RefusalForm) -> &'static str {
     match f {
-        RefusalForm::ShortRejectThenFin => "a short reject, then FIN",
-        RefusalForm::ResetBeforeData => "a RST before the client's data",
-        RefusalForm::ResetAfterData => "a RST after the client's data",
-        RefusalForm::FinWithoutData => "a FIN without data",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_058), "1,058");
-        assert_eq!(thousands(10_241_000), "10,241,000");
-    }
-
-    #[test]
-    fn human_seconds() {
-        assert_eq!(human_secs(1_200_000_000), "1.2 s");
-        assert_eq!(human_secs(118_000_000_000), "118 s");
-        assert_eq!(human_secs(4_000_000), "4 ms");
-        assert_eq!(human_secs(40_000_000), "0.04 s");
-        assert_eq!(human_secs(240_000_000_000), "240 s");
-        assert_eq!(range_text(1_300_000_000, 118_000_000_000), "1.3–118 s");
-        assert_eq!(human_secs(310_000), "0.31 ms");
-        assert_eq!(human_secs(0), "0 s");
-        assert_eq!(count(1, "attempt"), "1 attempt");
-        assert_eq!(count(1_089, "attempt"), "1,089 attempts");
+        RefusalForm::ShortRejectThenFin => "with a short reject, then FIN",
+        RefusalForm::ResetBeforeData => "with a RST before the client's data",
+        RefusalForm::ResetAfterData => "with a RST after the client's data",
+        RefusalForm::FinWithoutData => "with a FIN and no data",
     }
 }
 
@@ -222,4 +205,31 @@ pub fn input_lines(r: &crate::report::Report) -> [String; 2] {
             count(r.findings.attempts(), "connection attempt")
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_058), "1,058");
+        assert_eq!(thousands(10_241_000), "10,241,000");
+    }
+
+    #[test]
+    fn human_seconds() {
+        assert_eq!(human_secs(1_200_000_000), "1.2 s");
+        assert_eq!(human_secs(118_000_000_000), "118 s");
+        assert_eq!(human_secs(4_000_000), "4 ms");
+        assert_eq!(human_secs(40_000_000), "0.04 s");
+        assert_eq!(human_secs(240_000_000_000), "240 s");
+        assert_eq!(range_text(1_300_000_000, 118_000_000_000), "1.3–118 s");
+        assert_eq!(human_secs(310_000), "0.31 ms");
+        assert_eq!(human_secs(0), "0 s");
+        assert_eq!(count(1, "attempt"), "1 attempt");
+        assert_eq!(count(1_089, "attempt"), "1,089 attempts");
+    }
 }
