@@ -127,6 +127,7 @@ fn generator_self_test() {
     let mut cover: BTreeMap<String, usize> = BTreeMap::new();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     let mut add = |k: String| *cover.entry(k).or_default() += 1;
+    let mut oracle = Report::default();
     for seed in seeds() {
         let sc = generate(seed);
         let bytes = sc.pcap();
@@ -141,6 +142,16 @@ fn generator_self_test() {
             );
         }
         coverage(&sc, &mut add);
+        // The checks pass a perfect reader, whatever the window.
+        for window_s in [f64::from(sc.truth.max_time_wait_s), 30.0] {
+            let json = scenarios::oracle::json(&sc.truth, window_s);
+            let run = Run {
+                variant: "short-window",
+                window_s,
+                json: &json,
+            };
+            check(&sc.truth, &run, &mut oracle);
+        }
         for a in &sc.truth.attempts {
             *kinds.entry(a.kind.clone()).or_default() += 1;
         }
@@ -156,6 +167,12 @@ fn generator_self_test() {
     for (k, n) in &cover {
         println!("  {k:<50} {n:>5}");
     }
+    println!(
+        "checks against the truth's own perfect JSON:\n{}",
+        oracle.table()
+    );
+    oracle.failures.iter().for_each(|f| print!("{f}"));
+    assert_eq!(oracle.failing_runs, 0, "the checks fail a perfect reader");
     println!("attempt kinds:");
     for (k, n) in &kinds {
         println!("  {k:<70} {n:>6}");

@@ -196,11 +196,12 @@ fn style(st: &super::truth::ServerTruth, js: &Value, v1: bool, cx: &mut Ctx) {
             .v1_equivalents
             .insert("servers[].response_style (v1 strings)");
     }
+    // A server seen only letting in advanced SYNs shows "accept", whatever it does otherwise.
     let ok: &[&str] = match st.response_style {
+        _ if st.held_syns == 0 => &["accept"],
         Style::SilentDrop => &["silent_drop"],
         Style::ChallengeAck => &["challenge_ack"],
         Style::Rst => &["rst"],
-        Style::Accept if st.held_syns == 0 => &["accept"],
         Style::Accept => &["accept", "silent_drop"],
     };
     if !ok.contains(&got) {
@@ -337,7 +338,11 @@ fn cause(truth: &Truth, at: &AttemptTruth, ja: &Value, window_s: f64, cx: &mut C
     if !ok {
         cx.confused("cause", at.cause, got);
     }
-    let entry = cx.report.cause_by_kind.entry(at.kind.clone()).or_default();
+    let label = match ok_set.len() {
+        1 => at.kind.clone(),
+        n => format!("{} [any of {n}]", at.kind),
+    };
+    let entry = cx.report.cause_by_kind.entry(label).or_default();
     entry.0 += 1;
     entry.1 += usize::from(!ok);
     cx.check("cause", ok, || {

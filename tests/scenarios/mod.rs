@@ -12,6 +12,7 @@ pub mod alloc;
 pub mod check;
 pub mod conn;
 pub mod model;
+pub mod oracle;
 pub mod pcap;
 pub mod rng;
 pub mod sim;

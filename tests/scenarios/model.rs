@@ -115,6 +115,9 @@ pub struct Host {
     pub ip: [u8; 4],
     pub time_wait_s: u32,
     pub style: Style,
+    /// Lets in a SYN whose ISN or timestamp advanced (always for `Accept`; for half the
+    /// challenge-ACK servers, as Linux does; never for the others).
+    pub accepts_advanced: bool,
     pub ttl: u8,
     pub delay_ns: u64,
 }
@@ -230,10 +233,15 @@ impl Params {
                 .map(|v| format!("{}{}", v.port, service_tag(v)))
                 .collect();
             s += &format!(
-                "; server {} TW {} s {:?} ports {}",
+                "; server {} TW {} s {:?}{} ports {}",
                 ip(h.ip),
                 h.time_wait_s,
                 h.style,
+                if h.accepts_advanced && h.style != Style::Accept {
+                    " (accepts advanced)"
+                } else {
+                    ""
+                },
                 ports.join(",")
             );
         }
@@ -319,6 +327,8 @@ fn draw_hosts(r: &mut Rng) -> Vec<Host> {
                 ip: [10, 20, 0, 10 + i as u8],
                 time_wait_s,
                 style,
+                accepts_advanced: style == Style::Accept
+                    || (style == Style::ChallengeAck && r.chance(0.5)),
                 ttl: if style == Style::ChallengeAck {
                     64
                 } else {

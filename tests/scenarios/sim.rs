@@ -462,8 +462,19 @@ impl<'p> Sim<'p> {
         if !in_tw {
             return self.accept(t, a, k, Some(ci), false);
         }
+        // RFC 1122 4.2.2.13 / RFC 6191: a SYN whose ISN is above the old connection's last
+        // sequence number, or whose timestamp advanced, may reopen the 4-tuple.
+        let isn_adv = seq_gt(self.attempts[a].isn, c.cli_nxt);
+        let ts_adv = match (self.attempts[a].syns[k].tsval, c.ts_recent) {
+            (Some(new), Some(old)) => seq_gt(new, old),
+            _ => false,
+        };
+        if self.p.hosts[host].accepts_advanced && (isn_adv || ts_adv) {
+            self.conns[ci].ended_early = Some(t);
+            return self.accept(t, a, k, Some(ci), true);
+        }
         match style {
-            Style::SilentDrop => SynResult::Dropped { conn: ci },
+            Style::SilentDrop | Style::Accept => SynResult::Dropped { conn: ci },
             Style::ChallengeAck => {
                 self.challenge(a, ci, reply_t);
                 SynResult::Challenged {
@@ -474,19 +485,6 @@ impl<'p> Sim<'p> {
             Style::Rst => {
                 self.server_rst(a, reply_t);
                 SynResult::ResetInTimeWait { conn: ci }
-            }
-            Style::Accept => {
-                let isn_adv = seq_gt(self.attempts[a].isn, c.cli_nxt);
-                let ts_adv = match (self.attempts[a].syns[k].tsval, c.ts_recent) {
-                    (Some(new), Some(old)) => seq_gt(new, old),
-                    _ => false,
-                };
-                if isn_adv || ts_adv {
-                    self.conns[ci].ended_early = Some(t);
-                    self.accept(t, a, k, Some(ci), true)
-                } else {
-                    SynResult::Dropped { conn: ci }
-                }
             }
         }
     }
