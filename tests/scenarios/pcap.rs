@@ -83,7 +83,7 @@ pub fn frame(out: &mut Vec<u8>, p: &Packet, ip_id: u16, pad_to_60: bool) -> usiz
     out.extend_from_slice(&[0x08, 0x00]);
     let ip = out.len();
     let options = if p.syn_options { 12 } else { 0 } + if p.ts.is_some() { 12 } else { 0 };
-    let tcp_len = (20 + options + p.payload_len) as u16;
+    let tcp_len = 20 + options + p.payload_len;
     out.extend_from_slice(&[0x45, 0]);
     out.extend_from_slice(&(20 + tcp_len).to_be_bytes());
     out.extend_from_slice(&ip_id.to_be_bytes());
