@@ -317,7 +317,9 @@ fn attempts(truth: &Truth, run: &Run, cx: &mut Ctx) {
             cause(truth, at, ja, run.window_s, cx);
         }
     }
-    for (k, _) in by_key {
+    let mut extra: Vec<_> = by_key.into_keys().collect();
+    extra.sort_unstable_by(|a, b| a.2.cmp(&b.2));
+    for k in extra {
         cx.check("attempts_matched", false, || {
             format!(
                 "reported attempt {} {} frame {} not in the truth",

@@ -276,11 +276,13 @@ fn attempt(
             .iter()
             .position(|&k| matches!(a.syns[k].result, SynResult::Accepted { .. }))
     });
+    // Port idle where the capture shows both uses whole (the previous one from its first
+    // SYN to its end; an abandoned one never ended).
     let port_idle_s = a.port_prev.and_then(|(prev, last_t)| {
-        let prev_open = sim.attempts[prev]
-            .conn
-            .is_some_and(|ci| sim.conns[ci].end.is_none());
-        let in_capture = last_t >= p.capture_start_ns && first == 0 && !prev_open;
+        let pa = &sim.attempts[prev];
+        let prev_open = pa.conn.is_some_and(|ci| sim.conns[ci].end.is_none());
+        let prev_whole = vis(pa.syns[0].pkt) && last_t < end;
+        let in_capture = prev_whole && first == 0 && !prev_open;
         in_capture.then(|| (a.syns[0].t - last_t) as f64 / 1e9)
     });
     let kind = kind_label(a.state, outcome, cause, &blocker, first);
@@ -326,8 +328,14 @@ fn syn_truth(sim: &Sim, frame_of: &[u32], ai: usize, k: usize) -> SynTruth {
         SynResult::NoListener => ("no_listener", None),
         SynResult::Pending => ("pending", None),
     };
+    // From the connection's last packet (an open one's last packet so far).
     let gap_s = conn
-        .and_then(|ci| sim.conns[ci].end.filter(|&e| e <= s.t))
+        .map(|ci| &sim.conns[ci])
+        .and_then(|c| {
+            c.end
+                .or(Some(sim.packets[c.last_pkt].t))
+                .filter(|&e| e <= s.t)
+        })
         .map(|e| (s.t - e) as f64 / 1e9);
     SynTruth {
         frame: frame_of[s.pkt],
