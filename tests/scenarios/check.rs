@@ -318,7 +318,7 @@ fn attempts(truth: &Truth, run: &Run, cx: &mut Ctx) {
         }
     }
     let mut extra: Vec<_> = by_key.into_keys().collect();
-    extra.sort_unstable_by(|a, b| a.2.cmp(&b.2));
+    extra.sort_unstable();
     for k in extra {
         cx.check("attempts_matched", false, || {
             format!(
