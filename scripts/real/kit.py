@@ -190,22 +190,25 @@ def tshark_compare(frames, rows):
     syns = [f for f in live if f.flags & SYN and not f.flags & ACK]
     by_at = {}
     for r in rows:
-        by_at[id(r["at"])] = r
+        by_at[(r["client"], r["server"], r["isn"])] = r
     new_but_retx = [f.no for f in syns if f.role.startswith("SYN") and "retrans" not in f.role
                     and RETX in f.expert]
     retx_but_new = [f.no for f in syns if "retrans" in f.role and RETX not in f.expert]
     reused_flag = [f for f in syns if REUSED in f.expert]
     reused_wrong = []
     for f in reused_flag:
-        r = by_at.get(id(f.attempt))
+        at = f.attempt
+        r = by_at.get((expect.ep(*at.client), expect.ep(*at.server), str(at.isn))) if at else None
         if r is None or r["previous_connection_end_frame"] == "-":
             reused_wrong.append(f.no)
     reuse_missed = []
+    first_syn = {}
+    for f in syns:
+        first_syn.setdefault((expect.ep(f.src, f.sport), expect.ep(f.dst, f.dport), str(f.seq)), f)
     for r in rows:
-        at = r["at"]
-        if r["previous_connection_end_frame"] != "-" and at.syns and \
-                REUSED not in at.syns[0].expert:
-            reuse_missed.append(at.syns[0].no)
+        f = first_syn.get((r["client"], r["server"], r["isn"]))
+        if r["previous_connection_end_frame"] != "-" and f is not None and REUSED not in f.expert:
+            reuse_missed.append(f.no)
 
     def lst(xs):
         xs = list(xs)

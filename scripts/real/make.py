@@ -137,6 +137,17 @@ table inet {table} {{
 """)
 
 
+def netstat(lab, side, keys):
+    """TcpExt counters of a namespace (/proc/net/netstat)."""
+    txt = lab.run_ns(lab.c if side == "c" else lab.s, ["cat", "/proc/net/netstat"])
+    lines = txt.splitlines()
+    vals = {}
+    for h, v in zip(lines[::2], lines[1::2]):
+        for k, x in zip(h.split()[1:], v.split()[1:]):
+            vals[k] = x
+    return {k: vals.get(k, "?") for k in keys}
+
+
 @group("same-isn", "A2", ["win-same-isn-later.pcap"])
 def g_same_isn(d):
     with Lab(tag="2", net=2) as lab:
@@ -366,7 +377,7 @@ def g_no_synack(d):
             "data. Expected: 3 established, established_by server_acked_data (a server "
             "segment acknowledges client data beyond ISN+1; the client's handshake ACK and "
             "data are there too, see notes).")
-        truth = Output("full", full, "A5", "", "")
+        truth = Output("the unfiltered capture made alongside", full, "A5", "", "")
 
     def chk(rows):
         need(outcomes(rows) == ["established"] * 3, outcomes(rows))
@@ -414,7 +425,7 @@ def g_synack_first(d):
             "server's data and FIN before the request they answer. Expected: 3 established "
             "with established_by syn_ack_before_syn, 1 refused (its RST also precedes the "
             "SYN); the server holds TIME_WAIT after each connection (it closed first).")
-        truth = Output("truth", tr, "A6", "", "")
+        truth = Output("the unshifted merge", tr, "A6", "", "")
 
     def chk(rows):
         need(outcomes(rows) == ["established"] * 3 + ["refused"], outcomes(rows))
@@ -496,6 +507,8 @@ def g_flood(d):
             log("  flood: " + line)
         time.sleep(3.5)
         lab.stop_tcpdump(td)
+        ctr = netstat(lab, "s", ["SyncookiesSent", "ListenOverflows", "ListenDrops",
+                                 "TCPReqQFullDoCookies", "TCPReqQFullDrop"])
         cap = os.path.join(d, "linux-syn-flood.pcap.gz")
         sh(f"sh -c 'gzip -9 -n -c {raw} > {cap}'")
         how = std_how(lab, (
@@ -517,7 +530,8 @@ def g_flood(d):
             "ISN (tcp_check_req: out-of-window SYN); on a cookie 4-tuple it gets a fresh "
             "SYN-ACK. The real client's 3 connections are established as usual (possibly via "
             "cookies). No spoofed handshake completes, so no attempt reuses a completed "
-            "connection.")
+            f"connection. The server namespace's counters after the run (/proc/net/netstat): "
+            + ", ".join(f"{k} {v}" for k, v in ctr.items()) + ".")
 
     def chk(rows):
         real = [r for r in rows if r["client"].startswith("10.93.8.1:")]
@@ -525,6 +539,262 @@ def g_flood(d):
         need(len(rows) == 2103, len(rows))
         need(all(r["previous_connection_end_frame"] == "-" for r in rows), "phantom reuse")
     return [Output("linux-syn-flood.pcap.gz", cap, "A8", how, kernel, check=chk)]
+
+
+# ------------------------------------------------------------------------- class B --
+BIND_REQ = "send:@X400-BIND mta=pr3c pw=secret01\\n"      # 31 bytes
+FORMS = {
+    # name: (B:102 server script, A client script, description)
+    "reject": ("recv,send:@REFUSED 01\\n,close", BIND_REQ + ",recv-eof,close",
+               "reads the 31-byte bind request, answers an 11-byte protocol reject "
+               "(`REFUSED 01\\n`) and closes (FIN) at once"),
+    "rst-before-data": ("rst", "sleep:0.3," + BIND_REQ + ",recv-eof,close",
+                        "closes with SO_LINGER {1, 0} right after accept(): a RST before "
+                        "the client's first data (the client waits 0.3 s before sending)"),
+    "rst-after-data": ("recv,rst", BIND_REQ + ",recv-eof,close",
+                       "reads the client's first data, then closes with SO_LINGER {1, 0}: a "
+                       "RST right after it"),
+    "fin-nodata": ("close", "recv-eof,close",
+                   "closes right after accept(): a FIN with no data (the client waits for a "
+                   "greeting and gets EOF)"),
+}
+
+
+def asym_run(lab, cap, forms, per_form):
+    """A -> B:102 refused in the given forms, B -> A:102 working, A -> B:80 web, A -> B:81
+    closed; returns a description of the sequence."""
+    td = lab.tcpdump("s", lab.sif, cap, snap=128)
+    seq = []
+    for form in forms:
+        srv, cli, _ = FORMS[form]
+        p = lab.server(name=f"b102-{form}", ip=lab.sip, port=102, script=srv)
+        lab.client(name=f"a-{form}", dst=lab.sip, port=102, count=per_form, gap=0.2, script=cli)
+        lab.stop(p)
+        seq.append(f"{per_form} x A -> B:102 ({form})")
+        time.sleep(0.2)
+    lab.client(name="b-to-a", side="s", dst=lab.cip, port=102, count=3, gap=0.2,
+               script="send:@X400-BIND mta=pr3s pw=secret02\\n,recv:120,close")
+    seq.append("3 x B -> A:102 (works)")
+    time.sleep(0.2)
+    lab.client(name="web", dst=lab.sip, port=80, count=2, gap=0.2,
+               script="send:@GET / HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n,recv:1500,close")
+    seq.append("2 x A -> B:80 (web, works)")
+    time.sleep(0.2)
+    lab.client(name="closed", dst=lab.sip, port=81, count=2, gap=0.2,
+               script="send:@x,recv-eof,close")
+    seq.append("2 x A -> B:81 (closed: RST)")
+    lab.stop_tcpdump(td)
+    return ", then ".join(seq)
+
+
+@group("asym", "B", ["asym-x400-all-forms.pcap"] + [f"asym-x400-{f}.pcap" for f in FORMS])
+def g_asym(d):
+    outs = []
+    with Lab(tag="9", net=9) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=1")
+        # A:102 (in A's namespace) works for B; B:80 is a web-like service; B:81 is closed
+        lab.server(name="a102", side="c", ip=lab.cip, port=102,
+                   script="recv,send:120,recv-eof,close")
+        lab.server(name="b80", ip=lab.sip, port=80, script="recv,send:1500,recv-eof,close")
+        common = std_how(lab, (
+            f"Host A = {lab.cip} (namespace {lab.c}), host B = {lab.sip} (namespace {lab.s}). "
+            "Services: on A:102 a peer.py server that reads a request, answers 120 bytes and "
+            "waits for the client to close (`recv,send:120,recv-eof,close`); on B:80 a "
+            "web-like one (`recv,send:1500,recv-eof,close`: the client reads 1500 bytes and "
+            "closes first); nothing on B:81. On B:102 a server that refuses: {forms}. "
+            "Clients use ephemeral ports, 0.2 s between connections: A sends a 31-byte "
+            "bind request to B:102 (`" + BIND_REQ + "`) and reads to EOF; B sends a bind "
+            "request to A:102 and reads the 120-byte answer, then closes; A sends a GET to "
+            "B:80, reads 1500 bytes, closes; A connects to B:81. Sequence: {seq}. tcpdump -s 128 "
+            "on B's veth."))
+        spec = {"refusers": [[lab.sip, 102]]}
+        kern = ("TCP accepts every connection to B:102; the application then {what}. A's "
+                "connections to B:102 are established and refused by the application "
+                "(application_refused), B's to A:102 work (data, client closes first: B holds "
+                "TIME_WAIT), the web connections work (client closes first), the SYNs to B:81 "
+                "get RST/ACK (port_closed). Expected diagnosis: an asymmetry on port 102, "
+                "initiator A (10.93.9.1), refuser B (10.93.9.2), and nothing else: the web "
+                "service and the closed port are other ports.")
+        for form in FORMS:
+            cap = os.path.join(d, f"asym-x400-{form}.pcap")
+            seq = asym_run(lab, cap, [form], 3)
+
+            def chk(rows, form=form):
+                o = [(r["server"], r["outcome"], r["expected_cause"]) for r in rows]
+                need(o == [(f"{lab.sip}:102", "established", "application_refused")] * 3
+                     + [(f"{lab.cip}:102", "established", "-")] * 3
+                     + [(f"{lab.sip}:80", "established", "-")] * 2
+                     + [(f"{lab.sip}:81", "refused", "port_closed")] * 2, o)
+            outs.append(Output(f"asym-x400-{form}.pcap", cap, "B",
+                               common.replace("{forms}", FORMS[form][2]).replace("{seq}", seq),
+                               kern.replace("{what}", FORMS[form][2]), spec=spec, check=chk))
+        cap = os.path.join(d, "asym-x400-all-forms.pcap")
+        seq = asym_run(lab, cap, list(FORMS), 2)
+
+        def chk_all(rows):
+            o = [(r["server"], r["outcome"], r["expected_cause"]) for r in rows]
+            need(o == [(f"{lab.sip}:102", "established", "application_refused")] * 8
+                 + [(f"{lab.cip}:102", "established", "-")] * 3
+                 + [(f"{lab.sip}:80", "established", "-")] * 2
+                 + [(f"{lab.sip}:81", "refused", "port_closed")] * 2, o)
+        forms_txt = "; ".join(f"{k}: {v[2]}" for k, v in FORMS.items())
+        outs.insert(0, Output("asym-x400-all-forms.pcap", cap, "B",
+                              common.replace("{forms}", "in turn (a new server process per "
+                                             "form) " + forms_txt).replace("{seq}", seq),
+                              kern.replace("{what}", "refuses in each form in turn"),
+                              spec=spec, check=chk_all))
+    return outs
+
+
+# ------------------------------------------------------------------------- class C --
+MB16 = 16 * 1024 * 1024
+
+
+def xfer(n):
+    return f"send:{n},send:@\\n,recv-eof,close"
+
+
+TW_SERVER = "recv-line,send:@250 hello from pr3s\\n,close"
+
+
+@group("tw-ts-on", "C", ["linux-tw-gaps-ts-on.pcap"])
+def g_tw_ts_on(d):
+    gaps = [2, 30, 65, 90]
+    with Lab(tag="10", net=10) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=1", "net.ipv4.tcp_rfc1337=0")
+        lab.server(ip=lab.sip, port=SPORT, script=TW_SERVER)
+        cap = os.path.join(d, "linux-tw-gaps-ts-on.pcap")
+        td = lab.tcpdump("s", lab.sif, cap, snap=128)
+        lab.client(ip=lab.cip, dst=lab.sip, port=SPORT, sport=40001,
+                   gaps=",".join(map(str, gaps)), script=xfer(1000))
+        lab.stop_tcpdump(td)
+        how = std_how(lab, (
+            f"Server {lab.sip}:8110 reads a request up to its newline, answers one line and "
+            f"closes first (`{TW_SERVER}`): it holds TIME_WAIT (60 s on Linux). The client "
+            f"binds {lab.cip}:40001 (SO_REUSEADDR) and connects 5 times, sending 1000 bytes + "
+            f"newline each time, pausing {gaps} s between the end of one connection and the "
+            "next: two reuses inside the server's TIME_WAIT, two after it. tcpdump -s 128 on "
+            "the server veth."))
+        kernel = (
+            "Timestamps on: the reuses at 2 s and 30 s land in TIME_WAIT and are accepted at "
+            "once (the timestamp advanced, RFC 6191; the server's ISN continues the old "
+            "sequence space + 65537... Linux's tw_snd_nxt + 65535 + 2); those at 65 s and "
+            "90 s find no TIME_WAIT and reach the listener. All 5 established with one SYN "
+            "each; nothing failed, so no cause.")
+
+    def chk(rows):
+        need(outcomes(rows) == ["established"] * 5, outcomes(rows))
+        need(all(len(r["syn_frames"].split(",")) == 1 for r in rows), rows)
+    return [Output("linux-tw-gaps-ts-on.pcap", cap, "C", how, kernel, check=chk)]
+
+
+@group("tw-ts-off", "C", ["linux-tw-gaps-ts-off.pcap"])
+def g_tw_ts_off(d):
+    each = [xfer(MB16), xfer(MB16), xfer(1000), xfer(1000), xfer(1000)]
+    gaps = [0.3, 3, 0.3, 65]
+    with Lab(tag="11", net=11) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=0")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_rfc1337=0")
+        lab.server(ip=lab.sip, port=SPORT, script=TW_SERVER)
+        cap = os.path.join(d, "linux-tw-gaps-ts-off.pcap")
+        td = lab.tcpdump("s", lab.sif, cap, snap=96)
+        lab.client(ip=lab.cip, dst=lab.sip, port=SPORT, sport=40001,
+                   gaps=",".join(map(str, gaps)), each=";".join(each))
+        lab.stop_tcpdump(td)
+        how = std_how(lab, (
+            f"Server {lab.sip}:8110 `{TW_SERVER}` (closes first, holds TIME_WAIT). The client "
+            f"binds {lab.cip}:40001 and connects 5 times: 16 MiB, 16 MiB, 1000 B, 1000 B, "
+            f"1000 B (each + newline), pausing {gaps} s between one connection's end and the "
+            "next. tcpdump -s 96 on the server veth (headers only)."))
+        kernel = (
+            "Timestamps off, so TIME_WAIT accepts a SYN only when its ISN is after the old "
+            "connection's rcv_nxt. Linux's ISN clock runs at 1 per 64 ns (~15.6 M/s): 0.3 s "
+            "after a 16 MiB connection the new ISN is still behind rcv_nxt, so TIME_WAIT "
+            "answers the 2nd connection's SYN with a bare ACK (challenge), the client's "
+            "SYN_SENT answers that with a RST (seq = its ack), which ends TIME_WAIT "
+            "(tcp_rfc1337=0), and the SYN retransmitted ~10 ms later reaches the listener: "
+            "established with cause server_time_wait. 3 s after the second 16 MiB the clock "
+            "has passed it: the 3rd SYN is accepted in TIME_WAIT at once; so is the 4th, 0.3 s "
+            "after a 1000-byte connection. The 5th, 65 s later, finds no TIME_WAIT.")
+
+    def chk(rows):
+        need(outcomes(rows) == ["established"] * 5, outcomes(rows))
+        need([len(r["syn_frames"].split(",")) for r in rows] == [1, 2, 1, 1, 1], rows)
+        need(rows[1]["expected_cause"] == "server_time_wait", rows[1])
+    return [Output("linux-tw-gaps-ts-off.pcap", cap, "C", how, kernel, check=chk)]
+
+
+@group("tw-rfc1337", "C", ["linux-tw-rfc1337-gaps.pcap"])
+def g_tw_rfc1337(d):
+    each = [xfer(MB16), xfer(1000), xfer(1000)]
+    gaps = [0.3, 55]
+    with Lab(tag="12", net=12) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=0")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_rfc1337=1")
+        lab.server(ip=lab.sip, port=SPORT, script=TW_SERVER)
+        cap = os.path.join(d, "linux-tw-rfc1337-gaps.pcap")
+        td = lab.tcpdump("s", lab.sif, cap, snap=96)
+        lab.client(ip=lab.cip, dst=lab.sip, port=SPORT, sport=40001, syn_retries=2,
+                   gaps=",".join(map(str, gaps)), each=";".join(each))
+        lab.stop_tcpdump(td)
+        how = std_how(lab, (
+            f"Server {lab.sip}:8110 `{TW_SERVER}` (closes first). tcp_rfc1337=1 on the server. "
+            f"The client binds {lab.cip}:40001 with TCP_SYNCNT=2 and connects 3 times: 16 MiB, "
+            f"then 1000 B 0.3 s after the first ended, then 1000 B again {gaps[1]} s after the "
+            "second gave up (about 65 s after the first ended). tcpdump -s 96 on the server veth."))
+        kernel = (
+            "The second connection's SYN lands in TIME_WAIT with an ISN behind rcv_nxt: bare "
+            "ACK, client RST, but with tcp_rfc1337=1 TIME_WAIT ignores RSTs, so every SYN "
+            "retransmission meets the same TIME_WAIT (a bare ACK each, except the fast "
+            "retransmission ~10 ms after the first RST, which the 0.5 s out-of-window ACK rate "
+            "limit leaves unanswered) until connect() fails with ETIMEDOUT (TCP_SYNCNT=2 + "
+            "tcp_syn_linear_timeouts=4 retransmissions). The third connection comes after the "
+            "60 s TIME_WAIT and is established at once. Expected: established, challenge_ack "
+            "(server_time_wait), established (gap beyond 60 s, no cause).")
+
+    def chk(rows):
+        need(outcomes(rows) == ["established", "challenge_ack", "established"], outcomes(rows))
+        need(rows[1]["expected_cause"] == "server_time_wait", rows[1])
+    return [Output("linux-tw-rfc1337-gaps.pcap", cap, "C", how, kernel, check=chk)]
+
+
+@group("tw-mid", "C", ["linux-tw-mid-capture.pcap"])
+def g_tw_mid(d):
+    with Lab(tag="13", net=13) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=0")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_rfc1337=1")
+        lab.server(ip=lab.sip, port=SPORT, script=TW_SERVER)
+        lab.client(ip=lab.cip, dst=lab.sip, port=SPORT, sport=40001, script=xfer(2 * MB16))
+        cap = os.path.join(d, "linux-tw-mid-capture.pcap")
+        td = lab.tcpdump("s", lab.sif, cap, snap=96)
+        lab.client(name="other", ip=lab.cip, dst=lab.sip, port=SPORT, sport=40002,
+                   script=xfer(1000))
+        lab.client(ip=lab.cip, dst=lab.sip, port=SPORT, sport=40001, syn_retries=2,
+                   script=xfer(1000))
+        time.sleep(3.5)
+        lab.stop_tcpdump(td)
+        how = std_how(lab, (
+            f"Server {lab.sip}:8110 `{TW_SERVER}` (closes first); tcp_rfc1337=1 on the server. "
+            f"Before the capture starts the client sends 32 MiB from {lab.cip}:40001; the "
+            "server closes first and holds that 4-tuple in TIME_WAIT. Then tcpdump -s 96 "
+            "starts on the server veth, the client makes one normal connection from 40002, "
+            "and reconnects from 40001 (TCP_SYNCNT=2), about a second after the first "
+            "connection ended."))
+        kernel = (
+            "The reused SYN from 40001 hits the TIME_WAIT of a connection the capture does not "
+            "show: its ISN is behind that connection's rcv_nxt (32 MiB in ~1 s outruns the ISN "
+            "clock), so TIME_WAIT answers with a bare ACK whose ack number belongs to the "
+            "unseen connection; the client's RSTs are ignored (rfc1337=1); connect() fails "
+            "with ETIMEDOUT after about 10 s. Expected: the 40002 connection established; "
+            "the 40001 attempt challenge_ack with cause time_wait_before_capture (no earlier "
+            "connection on the 4-tuple in the capture).")
+
+    def chk(rows):
+        need(outcomes(rows) == ["established", "challenge_ack"], outcomes(rows))
+        need(rows[1]["expected_cause"] == "time_wait_before_capture", rows[1])
+    return [Output("linux-tw-mid-capture.pcap", cap, "C", how, kernel, check=chk)]
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@ Both roles follow a script of steps separated by commas, applied to each connect
   recv          one recv() (waits for the first data)
   recv:N        read exactly N bytes
   recv-eof      read until the peer's FIN (ECONNRESET ends it too)
+  recv-line     read until a newline ends what was read so far
   send:N        send N bytes of b"x"
   send:@TEXT    send TEXT (\\n = newline)
   sleep:S       sleep S seconds
@@ -45,6 +46,14 @@ def run_script(s, script, who):
                         break
                     n -= len(b)
                     got += len(b)
+            elif op == "recv-line":
+                buf = b""
+                while not buf.endswith(b"\n"):
+                    b = s.recv(1 << 20)
+                    if not b:
+                        break
+                    got += len(b)
+                    buf = (buf + b)[-2:]
             elif op == "recv-eof":
                 while True:
                     b = s.recv(1 << 20)
