@@ -171,6 +171,17 @@ fn servers(truth: &Truth, run: &Run, v1: bool, cx: &mut Ctx) {
                 st.data_at_most_s
             )
         });
+        // Informative: a bound wherever the capture supports one.
+        if st.data_at_least_s.is_some() || st.data_at_most_s.is_some() {
+            let ok = (st.data_at_least_s.is_none() || lo.is_some())
+                && (st.data_at_most_s.is_none() || hi.is_some());
+            cx.check("bracket_bounded", ok, || {
+                format!(
+                    "{}: data supports [{:?}, {:?}], reported [{lo:?}, {hi:?}]",
+                    st.server, st.data_at_least_s, st.data_at_most_s
+                )
+            });
+        }
         if st.held_syns + st.accepted_advanced_syns > 0 {
             style(st, js, v1, cx);
         }

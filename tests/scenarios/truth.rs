@@ -82,7 +82,8 @@ pub struct ServerTruth {
     /// SYNs in the capture the server held in TIME_WAIT (dropped, challenged or reset).
     pub held_syns: usize,
     pub accepted_advanced_syns: usize,
-    /// The tightest bracket the capture itself supports (for reading failures).
+    /// The bracket the capture itself supports, from connections wholly in it: the longest
+    /// gap of a held SYN, the shortest gap of a SYN let in after being held.
     pub data_at_least_s: Option<f64>,
     pub data_at_most_s: Option<f64>,
 }
@@ -383,7 +384,7 @@ fn server(p: &Params, svc: &super::model::Service, attempts: &[AttemptTruth]) ->
     let tw_held = |a: &AttemptTruth| {
         a.blocker
             .as_ref()
-            .is_some_and(|b| !b.open && b.end_frame.is_some())
+            .is_some_and(|b| !b.open && b.visibility == Visibility::InCapture)
     };
     let data_at_least_s = mine
         .iter()
