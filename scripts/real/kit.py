@@ -123,8 +123,11 @@ def map_halves(out, frames, own_rows):
                     and f.t <= pe_frame.t]
             o["previous_connection_end_frame"] = str(max(seen)) if seen else "-"
         ev = []
-        if not syns:
+        if not syns and (at.synacks or at.rsts) and (o["answer_frame"] != "-"):
             ev.append("SYN not in this capture (implied by the answer's ack)")
+        elif not syns:
+            ev.append("SYN not in this capture; the ISN is the truth's: nothing here "
+                      "acknowledges it (a challenge ACK acknowledges the old connection)")
         if o["answer_frame"] == "-" and ans is not None:
             ev.append(f"answer ({ans.role}) not in this capture")
         o["notes"] = "; ".join(ev + ([f"truth: {out.truth.name} frame {r['first_syn_frame']}"]

@@ -796,5 +796,214 @@ def g_tw_mid(d):
         need(rows[1]["expected_cause"] == "time_wait_before_capture", rows[1])
     return [Output("linux-tw-mid-capture.pcap", cap, "C", how, kernel, check=chk)]
 
+
+# ------------------------------------------------------------------------- class D --
+def three_captures(lab, d, base, snap):
+    """Start the two-direction capture on the server veth and the one-direction ones
+    (tcpdump -Q out on each side's veth)."""
+    full = os.path.join(d, base + ".pcap")
+    co = os.path.join(d, base + "-client-only.pcap")
+    so = os.path.join(d, base + "-server-only.pcap")
+    f = "tcp or icmp"
+    tds = [lab.tcpdump("s", lab.sif, full, snap=snap, filt=f),
+           lab.tcpdump("c", lab.cif, co, snap=snap, direction="out", filt=f),
+           lab.tcpdump("s", lab.sif, so, snap=snap, direction="out", filt=f)]
+    return (full, co, so), tds
+
+
+def half_outputs(base, cls, paths, how, kernel, full_check, spec=None, half_checks=None):
+    full, co, so = paths
+    spec = spec or {}
+    fo = Output(base + ".pcap", full, cls, how + " Published as the two-direction reference "
+                "for the two one-direction captures made at the same time.", kernel,
+                spec=spec, check=full_check)
+    hc = half_checks or {}
+    co_o = Output(base + "-client-only.pcap", co, cls, how + " This file: `tcpdump -Q out` on "
+                  "the client's veth, in the client namespace, at the same time: only the "
+                  "client's packets.", kernel + " Outcome, holder and cause in the expected "
+                  "account are the truth from the two-direction capture; the capture itself "
+                  "holds only the client's side of it.", spec=spec, truth=fo,
+                  check=hc.get("client"))
+    so_o = Output(base + "-server-only.pcap", so, cls, how + " This file: `tcpdump -Q out` on "
+                  "the server's veth at the same time: only the server's packets.",
+                  kernel + " Outcome, holder and cause in the expected account are the truth "
+                  "from the two-direction capture; attempts the server never answered leave "
+                  "nothing in this file (listed below).", spec=spec, truth=fo,
+                  check=hc.get("server"))
+    return [fo, co_o, so_o]
+
+
+@group("mixed", "D", ["linux-mixed.pcap", "linux-mixed-client-only.pcap",
+                      "linux-mixed-server-only.pcap"])
+def g_mixed(d):
+    with Lab(tag="14", net=14) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=0")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_rfc1337=0")
+        lab.server(ip=lab.sip, port=SPORT, script=TW_SERVER)
+        lab.server(name="web", ip=lab.sip, port=8080, script="recv,send:500,recv-eof,close")
+        lab.nft("s", """
+table inet pr3rej {
+    chain in {
+        type filter hook input priority 0; policy accept;
+        tcp dport 8113 reject with icmp type port-unreachable
+    }
+}
+""")
+        paths, tds = three_captures(lab, d, "linux-mixed", 96)
+        lab.client(name="normal", ip=lab.cip, dst=lab.sip, port=SPORT, count=2, gap=0.2,
+                   script=xfer(1000))
+        lab.client(name="web", ip=lab.cip, dst=lab.sip, port=8080, count=2, gap=0.2,
+                   script="send:@GET / HTTP/1.1\\r\\n\\r\\n,recv:500,close")
+        lab.client(name="refused", ip=lab.cip, dst=lab.sip, port=8111, sport=40003,
+                   script=xfer(10))
+        lab.client(name="icmp", ip=lab.cip, dst=lab.sip, port=8113, sport=40004,
+                   script=xfer(10))
+        w = drop_first_syns(lab, "s", "tcp sport 40005 tcp dport 8110", 2)
+        lab.client(name="dropped-twice", ip=lab.cip, dst=lab.sip, port=SPORT, sport=40005,
+                   script=xfer(1000))
+        w.join(5)
+        lab.client(name="challenge", ip=lab.cip, dst=lab.sip, port=SPORT, sport=40001,
+                   gaps="0.3", each=xfer(MB16) + ";" + xfer(1000))
+        time.sleep(0.5)
+        for t in tds:
+            lab.stop_tcpdump(t)
+        how = std_how(lab, (
+            f"Server {lab.sip}: 8110 `{TW_SERVER}` (closes first), 8080 web-like "
+            "(`recv,send:500,recv-eof,close`: the client closes first), nothing on 8111, an "
+            "nftables rule `tcp dport 8113 reject with icmp type port-unreachable`, and a "
+            "counted nftables rule that drops the first two SYNs from port 40005. Client "
+            f"{lab.cip}, in this order: 2 connections to 8110 from ephemeral ports (1000 B + "
+            "newline); 2 to 8080 (GET, read 500 B, close); 40003 -> 8111; 40004 -> 8113; "
+            "40005 -> 8110; 40001 -> 8110 with 16 MiB, and 0.3 s after it ended 40001 -> 8110 "
+            "again with 1000 B. tcpdump -s 96, filter `tcp or icmp`."))
+        kernel = (
+            "Normal connections: established, the server holds TIME_WAIT on 8110, the client "
+            "on 8080. 8111: RST/ACK (port_closed). 8113: the SYN is answered by ICMP port "
+            "unreachable quoting it; Linux's connect() fails at once (ECONNREFUSED), so one "
+            "SYN (icmp_unreachable). 40005: two SYNs dropped, the third (2 s "
+            "later, linear timeouts) gets in. 40001 reuse: timestamps off and the ISN clock "
+            "behind the 16 MiB: TIME_WAIT's bare ACK, the client's RST (ends TIME_WAIT, "
+            "rfc1337=0), its SYN retransmitted ~10 ms later gets in: established, "
+            "server_time_wait.")
+
+        spec = {"override": {}}
+
+        def chk(rows):
+            need(outcomes(rows) == ["established"] * 4 + ["refused", "icmp_unreachable"] +
+                 ["established"] * 3, outcomes(rows))
+            need(rows[-1]["expected_cause"] == "server_time_wait", rows[-1])
+            need([r["time_wait_holder"] for r in rows][-1] == "server", rows)
+    return half_outputs("linux-mixed", "D", paths, how, kernel, chk, spec=spec)
+
+
+@group("silent-drop", "D", ["emu-silent-drop-mid.pcap", "emu-silent-drop-mid-client-only.pcap",
+                            "emu-silent-drop-mid-server-only.pcap"])
+def g_silent(d):
+    with Lab(tag="15", net=15) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=1")
+        lab.server(ip=lab.sip, port=SPORT, script=TW_SERVER)
+        lab.nft("s", """
+table inet pr3tw {
+    set tw {
+        type ipv4_addr . inet_service
+        flags timeout
+        timeout 30s
+    }
+    chain out {
+        type filter hook output priority 0; policy accept;
+        tcp sport 8110 tcp flags & fin == fin add @tw { ip daddr . tcp dport }
+    }
+    chain in {
+        type filter hook input priority 0; policy accept;
+        tcp dport 8110 tcp flags & (syn|ack) == syn ip saddr . tcp sport @tw counter drop
+    }
+}
+""")
+        clients = []
+        t0 = time.monotonic()
+        clients.append(lab.client(name="p40001", background=True, ip=lab.cip, dst=lab.sip,
+                                  port=SPORT, sport=40001, syn_retries=1, gaps="3,30",
+                                  script=xfer(1000)))
+        L.wait_for("first connection", lambda: "closed" in open(clients[0].logname).read(), 5)
+        paths, tds = three_captures(lab, d, "emu-silent-drop-mid", 128)
+        for i, port in enumerate((40002, 40003)):
+            clients.append(lab.client(name=f"p{port}", background=True, ip=lab.cip,
+                                      dst=lab.sip, port=SPORT, sport=port, syn_retries=1,
+                                      gaps="3,30", script=xfer(1000)))
+            time.sleep(1.0)
+        for c in clients:
+            c.wait()
+            lab.procs.remove(c)
+            for line in open(c.logname).read().splitlines():
+                log(f"  {os.path.basename(c.logname)}: {line}")
+        time.sleep(3.5)
+        for t in tds:
+            lab.stop_tcpdump(t)
+        log(f"silent-drop took {time.monotonic() - t0:.1f}s")
+        drops = lab.nft_cmd("s", "list", "chain", "inet", "pr3tw", "in")
+        how = std_how(lab, (
+            "EMULATED silent drop: Linux answers a SYN it will not accept in TIME_WAIT with "
+            "a bare ACK; Windows (2000/2003 era) ignores it. To emulate the Windows server, "
+            "nftables in the server namespace remembers each 4-tuple on which the server sent "
+            "a FIN (`tcp sport 8110 tcp flags & fin == fin add @tw { ip daddr . tcp dport }`, "
+            "set timeout 30 s: an emulated 30 s TIME_WAIT) and drops SYNs from those "
+            "4-tuples (`tcp dport 8110 tcp flags & (syn|ack) == syn ip saddr . tcp sport @tw "
+            f"drop`). Server {lab.sip}:8110 `{TW_SERVER}` (closes first). Three pooled-port "
+            f"clients, 40001, 40002, 40003 (started 1 s apart), each with TCP_SYNCNT=1: "
+            "connect + 1000 B, then 3 s later the same port again, then 30 s after that "
+            "attempt gave up the same port again. The capture starts after 40001's first "
+            "connection has ended (mid-traffic), before 40002's and 40003's first connections."))
+        kernel = (
+            "Each port's second connect (3 s after its first ended) meets the emulated "
+            "TIME_WAIT: its 3 SYNs (1 s apart: with TCP_SYNCNT=1 this kernel sends the SYN and "
+            "2 retransmissions) are dropped without answer and connect() fails with ETIMEDOUT "
+            "after ~3 s. The third connect, ~36 s after the first connection ended, is past "
+            "the emulated 30 s; the real Linux TIME_WAIT (60 "
+            "s) still holds the 4-tuple and accepts the SYN (timestamps on). Expected: "
+            "40002/40003: established, unanswered (server_time_wait), established (no cause: "
+            "answered at once). 40001: its first connection is not in the capture, so its "
+            "unanswered attempt is time_wait_before_capture (the same source is seen reusing "
+            "ports into this server's TIME_WAIT and the server is seen silently dropping "
+            "them); its third is established. nft drop counter at the end: "
+            + (next((ln.strip() for ln in drops.splitlines() if "counter" in ln), "?")) + ".")
+
+        def chk(rows):
+            by = {}
+            for r in rows:
+                by.setdefault(r["client"].split(":")[1], []).append(
+                    (r["outcome"], r["expected_cause"]))
+            need(by.get("40001") == [("unanswered", "time_wait_before_capture"),
+                                     ("established", "-")], by)
+            for p in ("40002", "40003"):
+                need(by.get(p) == [("established", "-"), ("unanswered", "server_time_wait"),
+                                   ("established", "-")], by)
+    return half_outputs("emu-silent-drop-mid", "D", paths, how, kernel, chk)
+
+
+@group("halves-legacy", "D", [f"{n}-{h}.pcap" for n in ("linux-tw-ts-on", "linux-tw-ts-off-bigxfer",
+                                                         "linux-tw-never-let-in", "linux-refused")
+                              for h in ("client-only", "server-only")])
+def g_halves_legacy(d):
+    outs = []
+    for n in ("linux-tw-ts-on", "linux-tw-ts-off-bigxfer", "linux-tw-never-let-in",
+              "linux-refused"):
+        src = os.path.join(OUT, n + ".pcap")
+        truth = Output(n + ".pcap", src, "C", "", "")
+        for half, host in (("client-only", "10.99.0.1"), ("server-only", "10.99.0.2")):
+            dst = os.path.join(d, f"{n}-{half}.pcap")
+            tmp = dst + ".full"
+            L.sh(["tcpdump", "-r", src, "-w", tmp, "src", "host", host])
+            editcap("-s", "128", tmp, dst)
+            how = (f"A direction filter applied to `{n}.pcap` (scripts/real-captures.sh, see "
+                   f"its note): `tcpdump -r {n}.pcap -w half.pcap src host {host}`, then "
+                   f"`editcap -s 128 half.pcap {n}-{half}.pcap` (payload cut, lengths kept): "
+                   f"only the {'client' if half == 'client-only' else 'server'}'s packets, "
+                   "timestamps unchanged.")
+            kernel = (f"As in `{n}.pcap`; outcome, holder and cause in the expected account are "
+                      f"that capture's (the truth), frame numbers this file's.")
+            outs.append(Output(f"{n}-{half}.pcap", dst, "D", how, kernel, truth=truth))
+    return outs
+
 if __name__ == "__main__":
     main()
