@@ -340,7 +340,8 @@ def g_tfo(d):
     return [Output("linux-tfo.pcap", cap, "A4", how, kernel, check=chk)]
 
 
-@group("no-synack", "A5", ["linux-synack-not-captured.pcap"])
+@group("no-synack", "A5", ["linux-synack-not-captured.pcap",
+                          "linux-synack-not-captured-unfiltered.pcap"])
 def g_no_synack(d):
     with Lab(tag="5", net=5) as lab:
         lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
@@ -377,17 +378,23 @@ def g_no_synack(d):
             "data. Expected: 3 established, established_by server_acked_data (a server "
             "segment acknowledges client data beyond ISN+1; the client's handshake ACK and "
             "data are there too, see notes).")
-        truth = Output("the unfiltered capture made alongside", full, "A5", "", "")
+        truth = Output("linux-synack-not-captured-unfiltered.pcap", full, "A5", how.replace(
+            "and the published one with", "and the other one with").replace(
+            "(the truth, not published)", "(this file, the truth for the filtered one)"),
+            "All three connections are established normally, each with its SYN-ACK. "
+            "Expected: 3 established (syn_ack).")
 
     def chk(rows):
         need(outcomes(rows) == ["established"] * 3, outcomes(rows))
         need([r["established_by"] for r in rows] == ["server_acked_data"] * 3, rows)
         need([r["answer_frame"] for r in rows] == ["-"] * 3, rows)
-    return [Output("linux-synack-not-captured.pcap", cap, "A5", how, kernel, check=chk,
-                   truth=truth)]
+    return [truth, Output("linux-synack-not-captured.pcap", cap, "A5", how.replace(
+        "(the truth, not published)", "(published as linux-synack-not-captured-unfiltered.pcap, "
+        "the truth)"), kernel, check=chk, truth=truth)]
 
 
-@group("synack-first", "A6", ["linux-synack-before-syn.pcap"])
+@group("synack-first", "A6", ["linux-synack-before-syn.pcap",
+                              "linux-synack-before-syn-unshifted.pcap"])
 def g_synack_first(d):
     with Lab(tag="6", net=6) as lab:
         lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
@@ -425,13 +432,17 @@ def g_synack_first(d):
             "server's data and FIN before the request they answer. Expected: 3 established "
             "with established_by syn_ack_before_syn, 1 refused (its RST also precedes the "
             "SYN); the server holds TIME_WAIT after each connection (it closed first).")
-        truth = Output("the unshifted merge", tr, "A6", "", "")
+        truth = Output("linux-synack-before-syn-unshifted.pcap", tr, "A6", how.split(
+            " The server side's clock")[0] + " Merged without a shift (`mergecap -F pcap -w "
+            "linux-synack-before-syn-unshifted.pcap client-side.pcap server-side.pcap`): the "
+            "truth for the shifted merge.", "3 established connections (one SYN each) and one "
+            "RST/ACK for the closed port; the server holds TIME_WAIT after each connection.")
 
     def chk(rows):
         need(outcomes(rows) == ["established"] * 3 + ["refused"], outcomes(rows))
         need([r["established_by"] for r in rows] == ["syn_ack_before_syn"] * 3 + ["-"], rows)
-    return [Output("linux-synack-before-syn.pcap", cap, "A6", how, kernel, check=chk,
-                   truth=truth)]
+    return [truth, Output("linux-synack-before-syn.pcap", cap, "A6", how, kernel, check=chk,
+                          truth=truth)]
 
 
 @group("cut", "A7", ["linux-syn-dropped-twice.pcap", "linux-syn-dropped-twice-cut.pcap"])
