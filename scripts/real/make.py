@@ -690,8 +690,8 @@ def g_tw_ts_on(d):
             "the server veth."))
         kernel = (
             "Timestamps on: the reuses at 2 s and 30 s land in TIME_WAIT and are accepted at "
-            "once (the timestamp advanced, RFC 6191; the server's ISN continues the old "
-            "sequence space + 65537... Linux's tw_snd_nxt + 65535 + 2); those at 65 s and "
+            "once (the timestamp advanced, RFC 6191; the server's new ISN is the old "
+            "connection's snd_nxt + 65537, Linux's tw_snd_nxt + 65535 + 2); those at 65 s and "
             "90 s find no TIME_WAIT and reach the listener. All 5 established with one SYN "
             "each; nothing failed, so no cause.")
 
@@ -1015,6 +1015,101 @@ def g_halves_legacy(d):
                       f"that capture's (the truth), frame numbers this file's.")
             outs.append(Output(f"{n}-{half}.pcap", dst, "D", how, kernel, truth=truth))
     return outs
+
+
+@group("win-cut", "A7", ["win-syn-dropped-twice.pcap", "win-syn-dropped-twice-cut.pcap"])
+def g_win_cut(d):
+    with Lab(tag="16", net=16) as lab:
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=1")
+        input_drop(lab, "c", "tcp dport 49301")
+        lab.server(ip=lab.sip, port=SPORT, script="recv,send:@HTTP/1.0 200 OK\\r\\n\\r\\nhi\\n,close")
+        cap = os.path.join(d, "win-syn-dropped-twice.pcap")
+        td = lab.tcpdump("s", lab.sif, cap, snap=128)
+        w = drop_first_syns(lab, "s", "tcp sport 49301 tcp dport 8110", 2)
+        t0 = time.monotonic()
+        wc = lab.raw(name="win", background=True, args=[
+            "winclient", "--src", lab.cip, "--sport", "49301", "--dst", lab.sip, "--dport",
+            "8110", "--at", "0,3,9", "--isn", "3300000001", "--iface", lab.cif, "--linger", "3"])
+        time.sleep(max(0, t0 + 6.5 - time.monotonic()))
+        lab.client(name="other", ip=lab.cip, dst=lab.sip, port=SPORT, sport=40010,
+                   script="send:@GET / HTTP/1.0\\r\\n\\r\\n,recv-eof,close")
+        wc.wait()
+        lab.procs.remove(wc)
+        for line in open(wc.logname).read().splitlines():
+            log("  win: " + line)
+        w.join(5)
+        time.sleep(1)
+        lab.stop_tcpdump(td)
+        fr = frames_of(cap)
+        t_first = fr[0].t
+        last = max(f.no for f in fr if f.t - t_first < 8.0)
+        cut = os.path.join(d, "win-syn-dropped-twice-cut.pcap")
+        editcap("-r", cap, cut, f"1-{last}")
+        how = std_how(lab, (
+            "A raw-socket client (raw.py winclient) emulates a Windows connect(): one ISN, "
+            "Windows SYN options, TTL 128, SYNs at +0, +3 s and +9 s (the Windows schedule) "
+            f"from {lab.cip}:49301 to {lab.sip}:8110; the client namespace drops its own "
+            "kernel's view of port 49301 so it sends no RST of its own. A counted nftables rule "
+            "in the server namespace drops the first two of those SYNs. 6.5 s after the first "
+            "SYN a real Linux client makes one normal connection from port 40010. tcpdump -s "
+            "128 on the server veth."))
+        kernel = (
+            "The first two SYNs (+0, +3 s) are dropped; the third (+9 s) reaches the listener, "
+            "gets a SYN-ACK, and the raw client completes the exchange (request, reply, "
+            "server FIN, its FIN). Expected: the Windows-like attempt established on its 3rd "
+            "SYN (answered_syn 2), the Linux connection established.")
+        how_cut = how + (f" The cut: `editcap -r win-syn-dropped-twice.pcap "
+                         f"win-syn-dropped-twice-cut.pcap 1-{last}` keeps the frames of the "
+                         "first 8 s: the capture ends with the Linux connection, about 3.6 s "
+                         "after the second SYN and before the third (+9 s).")
+        kernel_cut = (
+            "As in the full capture, but the capture ends before the third SYN. After SYNs at "
+            "+0 and +3 s the client's next retransmission (Windows: +9 s; by the rule 2 x the "
+            "last interval = 6 s after the last SYN) is not yet due when the capture ends, "
+            "although more than 3 s have passed since the last SYN: the attempt is `unknown`, "
+            "not `unanswered` (a 3 s rule would call it a failure; the full capture shows it "
+            "established). Expected: the Linux connection established, the Windows-like "
+            "attempt unknown.")
+
+    def chk(rows):
+        need(outcomes(rows) == ["established"] * 2, outcomes(rows))
+        need(len(rows[0]["syn_frames"].split(",")) == 3, rows[0])
+
+    def chk_cut(rows):
+        need(outcomes(rows) == ["unknown", "established"], outcomes(rows))
+    return [Output("win-syn-dropped-twice.pcap", cap, "A7", how, kernel, check=chk),
+            Output("win-syn-dropped-twice-cut.pcap", cut, "A7", how_cut, kernel_cut,
+                   check=chk_cut)]
+
+
+@group("v6", "C", ["linux-tw-ts-on-ipv6.pcap"])
+def g_v6(d):
+    with Lab(tag="17", net=17, v6=True) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=1")
+        lab.server(ip=lab.sip6, port=SPORT, script=TW_SERVER)
+        cap = os.path.join(d, "linux-tw-ts-on-ipv6.pcap")
+        td = lab.tcpdump("s", lab.sif, cap, snap=128, filt="tcp")
+        lab.client(ip=lab.cip6, dst=lab.sip6, port=SPORT, sport=40001, count=3, gap=1,
+                   script=xfer(1000))
+        lab.client(name="closed", ip=lab.cip6, dst=lab.sip6, port=8111, sport=40002,
+                   script=xfer(10))
+        lab.stop_tcpdump(td)
+        how = std_how(lab, (
+            f"IPv6: client [{lab.cip6}], server [{lab.sip6}] (fd93::/64, no DAD). Server port "
+            f"8110 `{TW_SERVER}` (closes first). The client binds [{lab.cip6}]:40001 and "
+            "connects 3 times 1 s apart (1000 B + newline), then once from 40002 to the closed "
+            "port 8111. net.ipv4.tcp_timestamps also governs IPv6. tcpdump -s 128 on the "
+            "server veth, filter `tcp`."))
+        kernel = (
+            "As over IPv4: timestamps on, each reuse of the 4-tuple lands in the server's "
+            "TIME_WAIT and is accepted (RFC 6191); the closed port answers RST/ACK. Expected: "
+            "3 established (two reuses, server holds TIME_WAIT), 1 refused (port_closed).")
+
+    def chk(rows):
+        need(outcomes(rows) == ["established"] * 3 + ["refused"], outcomes(rows))
+        need(rows[0]["client"].startswith("[fd93::17:1]:"), rows[0])
+    return [Output("linux-tw-ts-on-ipv6.pcap", cap, "C", how, kernel, check=chk)]
 
 if __name__ == "__main__":
     main()
