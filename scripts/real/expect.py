@@ -41,7 +41,7 @@ def ep(ip, port):
 class Frame:
     __slots__ = ("no", "t", "src", "dst", "sport", "dport", "flags", "seq", "ack", "len",
                  "ipid", "csum", "stream", "expert", "icmp", "quoted", "tfo", "dup_of",
-                 "role", "attempt")
+                 "role", "attempt", "ttl_hint")
 
     def fl(self):
         x = self.flags

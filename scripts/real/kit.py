@@ -132,6 +132,12 @@ def map_halves(out, frames, own_rows):
                       "acknowledges it (a challenge ACK acknowledges the old connection)")
         if o["answer_frame"] == "-" and ans is not None:
             ev.append(f"answer ({ans.role}) not in this capture")
+            if r["outcome"] in ("refused", "icmp_unreachable") and len(syns) <= 2:
+                ev.append(f"from this side alone: {len(syns)} SYN(s), then no retransmission "
+                          "although the capture goes on, so something ended the attempt (a "
+                          "silently dropped Linux SYN is retransmitted after 1 s); whether a "
+                          "RST or an ICMP error cannot be told (Linux stops at a RST at once, "
+                          "and at a port unreachable at once or at the next SYN)")
         o["notes"] = "; ".join(ev + ([f"truth: {out.truth.name} frame {r['first_syn_frame']}"]
                                      + ([r["notes"]] if r["notes"] else [])))
         over = out.spec.get("half_override", {}).get(r["first_syn_frame"])

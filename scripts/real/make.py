@@ -993,21 +993,24 @@ table inet pr3tw {
 
 
 @group("halves-legacy", "D", [f"{n}-{h}.pcap" for n in ("linux-tw-ts-on", "linux-tw-ts-off-bigxfer",
-                                                         "linux-tw-never-let-in", "linux-refused")
+                                                         "linux-tw-never-let-in", "linux-refused",
+                                                         "win-same-isn-later")
                               for h in ("client-only", "server-only")])
 def g_halves_legacy(d):
     outs = []
-    for n in ("linux-tw-ts-on", "linux-tw-ts-off-bigxfer", "linux-tw-never-let-in",
-              "linux-refused"):
+    for n, cip, sip in (("linux-tw-ts-on", "10.99.0.1", "10.99.0.2"),
+                        ("linux-tw-ts-off-bigxfer", "10.99.0.1", "10.99.0.2"),
+                        ("linux-tw-never-let-in", "10.99.0.1", "10.99.0.2"),
+                        ("linux-refused", "10.99.0.1", "10.99.0.2"),
+                        ("win-same-isn-later", "10.93.2.1", "10.93.2.2")):
         src = os.path.join(OUT, n + ".pcap")
         truth = Output(n + ".pcap", src, "C", "", "")
-        for half, host in (("client-only", "10.99.0.1"), ("server-only", "10.99.0.2")):
+        for half, host in (("client-only", cip), ("server-only", sip)):
             dst = os.path.join(d, f"{n}-{half}.pcap")
             tmp = dst + ".full"
             L.sh(["tcpdump", "-r", src, "-w", tmp, "src", "host", host])
             editcap("-s", "128", tmp, dst)
-            how = (f"A direction filter applied to `{n}.pcap` (scripts/real-captures.sh, see "
-                   f"its note): `tcpdump -r {n}.pcap -w half.pcap src host {host}`, then "
+            how = (f"A direction filter applied to `{n}.pcap` (see its note): `tcpdump -r {n}.pcap -w half.pcap src host {host}`, then "
                    f"`editcap -s 128 half.pcap {n}-{half}.pcap` (payload cut, lengths kept): "
                    f"only the {'client' if half == 'client-only' else 'server'}'s packets, "
                    "timestamps unchanged.")
