@@ -132,7 +132,12 @@ def map_halves(out, frames, own_rows):
                       "acknowledges it (a challenge ACK acknowledges the old connection)")
         if o["answer_frame"] == "-" and ans is not None:
             ev.append(f"answer ({ans.role}) not in this capture")
-            if r["outcome"] in ("refused", "icmp_unreachable") and len(syns) <= 2:
+            half_end = max(f.t for f in frames)
+            last_syn_t = max((f.t for f in frames if f.no in set(syns)), default=half_end)
+            if r["outcome"] in ("refused", "icmp_unreachable") and half_end - last_syn_t < 1.5:
+                ev.append("from this side alone: the capture ends right after the SYN, so "
+                          "nothing tells what answered it")
+            elif r["outcome"] in ("refused", "icmp_unreachable") and len(syns) <= 2:
                 ev.append(f"from this side alone: {len(syns)} SYN(s), then no retransmission "
                           "although the capture goes on, so something ended the attempt (a "
                           "silently dropped Linux SYN is retransmitted after 1 s); whether a "
