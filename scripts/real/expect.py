@@ -1,6 +1,6 @@
-"""The expected account of a capture, from tshark's fields and the definitions of
-/work-independent issue text (attempt = SYN without ACK with one ISN on a 4-tuple), written
-without reading or running portreuse.
+"""The expected account of a capture, from tshark's fields and the definitions in the issues
+(attempt = SYN without ACK with one ISN on a 4-tuple; outcome precedence; end of a connection
+and its TIME_WAIT holder; reuse), written without reading or running portreuse.
 
     expect.py analyze CAPTURE [--spec SPEC.json] [--tsv OUT.tsv]  -> JSON on stdout
 

@@ -1061,10 +1061,13 @@ def g_win_cut(d):
             "gets a SYN-ACK, and the raw client completes the exchange (request, reply, "
             "server FIN, its FIN). Expected: the Windows-like attempt established on its 3rd "
             "SYN (answered_syn 2), the Linux connection established.")
+        syn2 = [f.t for f in fr if f.sport == 49301 and f.flags & 0x12 == 0x02][1]
+        end_t = max(f.t for f in fr if f.no <= last)
         how_cut = how + (f" The cut: `editcap -r win-syn-dropped-twice.pcap "
                          f"win-syn-dropped-twice-cut.pcap 1-{last}` keeps the frames of the "
-                         "first 8 s: the capture ends with the Linux connection, about 3.6 s "
-                         "after the second SYN and before the third (+9 s).")
+                         f"first 8 s: the capture ends with the Linux connection, "
+                         f"{end_t - syn2:.1f} s after the second SYN and before the third "
+                         "(+9 s).")
         kernel_cut = (
             "As in the full capture, but the capture ends before the third SYN. After SYNs at "
             "+0 and +3 s the client's next retransmission (Windows: +9 s; by the rule 2 x the "
