@@ -313,6 +313,48 @@ def cause_summary(rows):
     return ", ".join(f"{v} {k}" for k, v in sorted(c.items(), key=lambda kv: kv[0]))
 
 
+# Judgements written by hand after reading tshark's account of each capture (the automatic
+# bullets above them say who is right for the generic disagreements).
+JUDGEMENTS = {
+    "linux-synack-before-syn.pcap": (
+        "tshark reads each SYN-ACK that sorts before its SYN against the previous session on "
+        "the 4-tuple: it calls them 'TCP SYN-ACK accepting TFO data' (there is no TFO here: "
+        "they acknowledge ISN+1 of a SYN that comes 100 ms later), 'ACKed segment that "
+        "wasn't captured' and 'Previous segment(s) not captured' (nothing is missing), and a "
+        "request that follows the server's early ACK of it a 'spurious retransmission'. All "
+        "of these are artefacts of the shifted clock; the expected account (SYN-ACK matched "
+        "to its SYN by acknowledgment number, established_by syn_ack_before_syn) is right."),
+    "linux-synack-not-captured.pcap": (
+        "tshark says nothing about the missing SYN-ACKs (no expert message on the handshake "
+        "ACK or the data); it still puts each connection in its own stream. The expected "
+        "account calls all three established from the server's ACK of the request."),
+    "dup-appended.pcap": (
+        "tshark starts 3 new streams at the copied SYNs (7 streams for 4 attempts) and flags "
+        "them 'new session with the same ports'; the rest of the copy passes without a flag. "
+        "The expected account is right: frames with the same header fields and the same "
+        "timestamp are the file repeated, not new connections."),
+    "linux-syn-storm-interleaved.pcap": (
+        "tshark loses the real client's connection among the storm: its two retransmissions "
+        "(frames 18 and 24) follow storm SYNs with other ISNs and become "
+        "new streams instead of retransmissions; the challenge ACKs of the open connection "
+        "are 'ACKed segment that wasn't captured' in the storm SYN's stream. The expected "
+        "account (one ISN, one attempt, matched however late) is right."),
+    "linux-syn-flood.pcap.gz": (
+        "tshark agrees on the 2,103 attempts (2,103 streams). Its 'new session with the same "
+        "ports' on the 100 second SYNs is true of the ports only: none of the spoofed "
+        "handshakes completed, so none is a reuse of a connection. The 3 bare ACKs from "
+        "request sockets in SYN_RECV carry no tshark flag."),
+}
+for _h in ("linux-tw-ts-on-server-only.pcap", "linux-mixed-server-only.pcap",
+           "emu-silent-drop-mid-server-only.pcap", "linux-tw-never-let-in-server-only.pcap",
+           "linux-tw-ts-off-bigxfer-server-only.pcap"):
+    JUDGEMENTS[_h] = (
+        "Without the client's SYNs tshark cannot see where a new connection on a reused "
+        "4-tuple starts, so it runs several connections into one stream (fewer streams than "
+        "attempts). The expected account takes the attempts from the SYN-ACKs' "
+        "acknowledgment numbers and the truth from the two-direction capture.")
+
+
 def write_notes(out, frames, rows, dest_dir):
     size = os.path.getsize(out.path)
     live = [f for f in frames if f.dup_of is None]
@@ -343,8 +385,9 @@ def write_notes(out, frames, rows, dest_dir):
         md.append(f"({len(rows)} rows; see the TSV.)")
     md += ["", "## tshark's analysis against the expected account", ""]
     md += [f"- {n}" for n in tshark_compare(frames, rows)]
-    if out.judgement:
-        md += ["", "Judgement: " + out.judgement.strip()]
+    judgement = out.judgement or JUDGEMENTS.get(out.name, "")
+    if judgement:
+        md += ["", "Judgement: " + judgement.strip()]
     md += ["", "## Frame by frame", "",
            "tshark fields (`frame.number frame.time_relative ip.src tcp.srcport ip.dst "
            "tcp.dstport tcp.flags tcp.seq_raw tcp.ack_raw tcp.len ip.id _ws.expert.message`), "
