@@ -2,6 +2,7 @@
 //! detect as the attempts are decided (and stream them out), then render; or, with --each,
 //! analyse every capture on its own in parallel.
 
+use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -230,6 +231,12 @@ impl Options {
     }
 }
 
+/// How long after its first SYN an early attempt that nothing explains yet may wait for the
+/// evidence that would explain it, beyond the window: the tracker decides an unanswered
+/// attempt 130 s after its last SYN, before later reuses can show that its source reuses
+/// ports into that server's TIME_WAIT.
+const HOLD_BEYOND_WINDOW_NS: i64 = 130 * 1_000_000_000;
+
 /// Where each decided attempt goes, with what the detector judged of it.
 pub type Sink<'a> = dyn FnMut(&Attempt, &Judged) -> io::Result<()> + 'a;
 
@@ -241,6 +248,9 @@ pub struct Pipeline {
     selection: Selection,
     chart: Option<ChartSample>,
     window_ns: i64,
+    /// Decided attempts waiting for evidence (and the ones behind them, to keep the order).
+    held: VecDeque<Attempt>,
+    hold_cap: usize,
     pub frames: u64,
     pub first_ts: Option<Ts>,
     pub last_ts: Option<Ts>,
@@ -276,6 +286,8 @@ impl Pipeline {
             selection: Selection::new(o.keep.write_ranges),
             chart: o.keep.chart.then(ChartSample::new),
             window_ns: o.window_ns,
+            held: VecDeque::new(),
+            hold_cap: (o.budgets.pending / 8).max(1024),
             frames: 0,
             first_ts: None,
             last_ts: None,
@@ -312,6 +324,50 @@ impl Pipeline {
             self.detector.add_end(&end);
         }
         while let Some(attempt) = self.tracker.pop_decided() {
+            self.held.push_back(attempt);
+        }
+        self.release(false, sink)
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            seen: self.tracker.seen(),
+            window_ns: self.window_ns,
+            capture_start: self.tracker.seen().capture_start(),
+        }
+    }
+
+    /// An attempt early in the capture, on a 4-tuple with no connection in it, that failed
+    /// with nothing to explain it yet (no answer, or a RST from a port that accepted nothing
+    /// so far) waits for the evidence of later packets (issue 10's
+    /// `time_wait_before_capture`, `port_closed`), up to the window plus the tracker's
+    /// settling time. Attempts behind it wait too, so the output keeps the first-SYN order.
+    fn waits(&self, a: &Attempt) -> bool {
+        let cx = self.context();
+        let Some(start) = cx.capture_start else {
+            return false;
+        };
+        if a.reuse.is_some() || a.ts.since(start) >= self.window_ns {
+            return false;
+        }
+        let deadline =
+            a.ts.add_nanos(self.window_ns.saturating_add(HOLD_BEYOND_WINDOW_NS));
+        self.tracker.end_ts() < deadline
+            && matches!(
+                detect::cause::cause(a, &cx),
+                Some(detect::Cause::NoAnswer | detect::Cause::PortClosed)
+            )
+    }
+
+    /// Judges and hands on the held attempts that need not wait (all of them with `all`).
+    fn release(&mut self, all: bool, sink: &mut Sink) -> io::Result<()> {
+        while let Some(front) = self.held.front() {
+            if !all && self.held.len() <= self.hold_cap && self.waits(front) {
+                break;
+            }
+            let Some(attempt) = self.held.pop_front() else {
+                break;
+            };
             let cx = Context {
                 seen: self.tracker.seen(),
                 window_ns: self.window_ns,
@@ -331,6 +387,7 @@ impl Pipeline {
     pub fn finish(mut self, sink: &mut Sink) -> io::Result<Finished> {
         self.tracker.finish();
         self.drain(sink)?;
+        self.release(true, sink)?;
         Ok(Finished {
             track: *self.tracker.stats(),
             dropped: self.tracker.dropped(),

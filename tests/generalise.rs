@@ -260,7 +260,6 @@ fn coverage(sc: &Scenario, add: &mut impl FnMut(String)) {
 }
 
 #[test]
-#[ignore = "needs JSON schema v2 (branch detect)"]
 fn properties_hold_on_generated_scenarios() {
     let started = Instant::now();
     let export = scenarios::export_dir();

@@ -30,7 +30,8 @@ pub enum Cause {
     /// A RST to a SYN on a server port that accepted nothing in the capture.
     PortClosed,
     /// TCP accepted, then the application refused the peer within a second: a RST right
-    /// after the handshake, or a FIN with no data (refusal.rs).
+    /// after the handshake, or a FIN with no data (refusal.rs; a short reply then FIN is
+    /// not a cause on its own).
     ApplicationRefused,
     /// An ICMP error (host or port unreachable, administratively prohibited) answered.
     IcmpError,
@@ -101,9 +102,13 @@ pub fn cause(a: &Attempt, cx: &Context) -> Option<Cause> {
         .is_some_and(|start| a.ts.since(start) < cx.window_ns);
     let no_connection = a.reuse.is_none();
     match a.outcome {
-        Outcome::Established if a.challenge_acks > 0 => Some(before_capture(
-            early && no_connection && cx.seen.challenges(a.server),
-        )),
+        // A challenge ACK on a 4-tuple with no connection in the capture: the server holds
+        // state for it that the capture does not show; early in the capture, a TIME_WAIT
+        // of a connection closed before it began (a challenge ACK is what Linux's TIME_WAIT
+        // sends, RFC 5961 4.2).
+        Outcome::Established if a.challenge_acks > 0 => {
+            Some(before_capture(early && no_connection))
+        }
         Outcome::Established => a
             .first_close
             .and_then(|c| refusal(&c))
@@ -115,9 +120,7 @@ pub fn cause(a: &Attempt, cx: &Context) -> Option<Cause> {
                 && cx.seen.reuses_into_time_wait(a.client.ip, a.server)
                 && cx.seen.drops_silently(a.server),
         )),
-        Outcome::ChallengeAck => Some(before_capture(
-            early && no_connection && cx.seen.challenges(a.server),
-        )),
+        Outcome::ChallengeAck => Some(before_capture(early && no_connection)),
         Outcome::Refused if !cx.seen.accepted_any(a.server) => Some(Cause::PortClosed),
         Outcome::Refused => Some(Cause::NoAnswer),
         Outcome::IcmpUnreachable => Some(Cause::IcmpError),

@@ -74,6 +74,8 @@ pub struct Findings {
     pub cross: Cross,
     /// Attempts by cause (indexed by `Cause as usize`).
     pub causes: [u64; 7],
+    /// Of the `application_refused` attempts, by form (`RefusalForm as usize`).
+    pub refusal_forms: [u64; 4],
     pub syn_retransmits: u64,
     pub challenged_then_established: u64,
     pub flagged_total: u64,
@@ -101,6 +103,7 @@ impl PartialEq for Findings {
             && self.outcomes == o.outcomes
             && self.cross == o.cross
             && self.causes == o.causes
+            && self.refusal_forms == o.refusal_forms
             && self.syn_retransmits == o.syn_retransmits
             && self.challenged_then_established == o.challenged_then_established
             && self.flagged_total == o.flagged_total
@@ -238,6 +241,7 @@ impl Findings {
             outcomes: tally.outcomes,
             cross: tally.cross,
             causes: tally.causes,
+            refusal_forms: tally.refusal_forms,
             syn_retransmits: tally.syn_retransmits,
             challenged_then_established: tally.challenged_then_established,
             flagged_total: tally.flagged_total,

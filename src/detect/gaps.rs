@@ -64,6 +64,8 @@ pub enum Handling {
     Accepted,
     /// A RST answered.
     Refused,
+    /// A RST answered the first SYNs, a retransmission got in once TIME_WAIT had ended.
+    RefusedThenLetIn,
     /// An ICMP error answered.
     IcmpError,
 }
@@ -107,6 +109,9 @@ pub fn evidence(a: &Attempt) -> Option<Evidence> {
             before_answer.or(gap(0)),
             None,
         ),
+        Outcome::Established if answered > 0 && a.rst.is_some() => {
+            (Handling::RefusedThenLetIn, before_answer, gap(answered))
+        }
         Outcome::Established if answered > 0 => {
             (Handling::IgnoredThenLetIn, before_answer, gap(answered))
         }

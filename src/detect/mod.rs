@@ -84,6 +84,11 @@ impl Detector {
         if let Some(c) = cause {
             t.causes[c as usize] += 1;
         }
+        if cause == Some(Cause::ApplicationRefused)
+            && let Some(form) = a.first_close.as_ref().and_then(refusal::refusal)
+        {
+            t.refusal_forms[form as usize] += 1;
+        }
         t.syn_retransmits += u64::from(a.syn_retransmits);
         t.challenged_then_established +=
             u64::from(a.outcome == Outcome::Established && a.challenge_acks > 0);

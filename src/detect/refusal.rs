@@ -33,9 +33,12 @@ pub enum RefusalForm {
 
 impl RefusalForm {
     /// Whether this form is a refusal on its own. A short reply then FIN is also how an
-    /// ordinary short dialogue ends (a POP3 greeting, `QUIT`, `+OK bye`, FIN: 32 bytes in
-    /// 13 ms); the totals cannot tell the two apart, so only a direction that fails while
-    /// the other direction of the same service works (asymmetry.rs) counts it as refused.
+    /// ordinary service ends a short exchange: the real Linux capture
+    /// `testdata/real/linux-tw-ts-on.pcap` is a server that sends "hello from prs\n" (15
+    /// bytes) and closes, and the bundled POP3 sessions are a 23-byte greeting, `QUIT`, a
+    /// 9-byte `+OK bye`, FIN. Byte totals cannot tell that from a 12-byte reject, so the form
+    /// is a refusal only where the other direction of the same service port works
+    /// (asymmetry.rs), not a cause by itself.
     pub fn unambiguous(self) -> bool {
         self != RefusalForm::ShortRejectThenFin
     }

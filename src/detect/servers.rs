@@ -58,7 +58,7 @@ impl Longest {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimeWaitEvidence {
     /// Attempts by handling (indexed by `Handling as usize`).
-    pub handled: [u64; 7],
+    pub handled: [u64; 8],
     /// Ignored or challenged SYNs: TIME_WAIT is longer than these gaps (a RST or ICMP error
     /// says less: kept apart).
     pub held: Longest,
@@ -72,6 +72,8 @@ pub struct TimeWaitEvidence {
     pub accepts: [[Accepts; 2]; 2],
     /// Retransmissions let in after the first SYNs were ignored: TIME_WAIT had ended.
     pub let_in: Accepts,
+    /// The same after the first SYNs were refused (a RST-style server).
+    pub refused_let_in: Accepts,
 }
 
 impl TimeWaitEvidence {
@@ -82,9 +84,12 @@ impl TimeWaitEvidence {
                 self.accepts[usize::from(e.isn_advanced)][usize::from(e.ts_advanced)]
                     .add(e.admitted_gap);
             }
-            Handling::Refused | Handling::IcmpError => {
+            Handling::Refused | Handling::IcmpError | Handling::RefusedThenLetIn => {
                 if let Some(g) = e.held_gap {
                     self.refused_held.add(g, frame);
+                }
+                if e.handling == Handling::RefusedThenLetIn {
+                    self.refused_let_in.add(e.admitted_gap);
                 }
             }
             _ => {
@@ -118,6 +123,7 @@ impl TimeWaitEvidence {
             }
         }
         self.let_in.merge(&o.let_in);
+        self.refused_let_in.merge(&o.refused_let_in);
     }
 
     pub fn count(&self, h: Handling) -> u64 {

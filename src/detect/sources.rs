@@ -253,19 +253,35 @@ impl SourceTally {
     }
 
     /// The allocation pattern, judged only with enough attempts to see one (8 or more).
-    pub fn pattern(&self, window_ns: i64) -> Option<Pattern> {
+    ///
+    /// Pooled: ports come back while TIME_WAITs could still hold them, again and again. At
+    /// least a tenth of the attempts (and 3) reuse a port the source used before, most of
+    /// those reuses come within 60 s of the port's previous connection (Linux's TIME_WAIT,
+    /// the shortest common one) and the fastest within 30 s (Windows' shortest). An
+    /// operating system's allocator brings a port back only after cycling its range (a
+    /// sequential one) or by chance (a random one: reuses are rare and spread out), so
+    /// neither looks like this unless it cycles a small range in seconds, which collides
+    /// the same way. Judged without `--time-wait`, so a wrong window does not change it.
+    pub fn pattern(&self, _window_ns: i64) -> Option<Pattern> {
         if self.attempts < 8 {
             return None;
         }
-        let recycled = self.distinct_ports * 2 <= self.attempts;
-        let fast_return = self
-            .port_idle
-            .range
-            .min
-            .or(self.reuse_interval.range.min)
-            .is_some_and(|i| i < window_ns / 10);
+        let repeats = self.attempts.saturating_sub(self.distinct_ports);
+        let idle = &self.port_idle;
+        let within = |secs: f64| -> u64 {
+            super::counts::DURATION_EDGES_S
+                .iter()
+                .zip(idle.histogram.0)
+                .filter(|(edge, _)| **edge <= secs)
+                .map(|(_, n)| n)
+                .sum()
+        };
+        let quick = idle.count() > 0 && within(60.0) * 2 >= idle.count();
+        let fastest = self
+            .fastest_return_ns()
+            .is_some_and(|m| m < 30 * NANOS_PER_SEC);
         let steps = self.deltas.total().max(1) as f64;
-        if recycled && fast_return {
+        if repeats >= 3 && repeats * 10 >= self.attempts && quick && fastest {
             Some(Pattern::Pooled)
         } else if self.deltas.small_up as f64 / steps >= 0.6 {
             Some(Pattern::Sequential)

@@ -130,6 +130,8 @@ pub struct Tally {
     pub cross: Cross,
     /// Attempts by cause (indexed by `Cause as usize`).
     pub causes: [u64; 7],
+    /// Of the `application_refused` ones, by form (`RefusalForm as usize`).
+    pub refusal_forms: [u64; 4],
     pub syn_retransmits: u64,
     pub challenged_then_established: u64,
     pub flagged_total: u64,
@@ -157,6 +159,7 @@ impl Tally {
             outcomes: OutcomeCounts::default(),
             cross: Cross::default(),
             causes: [0; 7],
+            refusal_forms: [0; 4],
             syn_retransmits: 0,
             challenged_then_established: 0,
             flagged_total: 0,
@@ -189,6 +192,9 @@ impl Tally {
         self.outcomes.merge(&o.outcomes);
         self.cross.merge(&o.cross);
         for (a, b) in self.causes.iter_mut().zip(o.causes) {
+            *a += b;
+        }
+        for (a, b) in self.refusal_forms.iter_mut().zip(o.refusal_forms) {
             *a += b;
         }
         self.syn_retransmits += o.syn_retransmits;

@@ -126,6 +126,8 @@ pub enum Verdict {
     /// to explain it: the evidence conflicts.
     AcceptedConflicting,
     Refused,
+    /// Refused (RST), then a retransmission got in once TIME_WAIT had ended.
+    RefusedThenLetIn,
     IcmpError,
 }
 
@@ -190,7 +192,10 @@ pub fn judge(e: &TimeWaitEvidence, window_ns: i64) -> Judgement {
         (Some(_), _) => e.held.frame,
         _ => e.refused_held.frame,
     };
-    let upper = min_opt(accepted.plain.gaps.min, e.let_in.gaps.min);
+    let upper = min_opt(
+        accepted.plain.gaps.min,
+        min_opt(e.let_in.gaps.min, e.refused_let_in.gaps.min),
+    );
     let conflict = match (lower, upper) {
         (Some(l), Some(u)) if u <= l => Some(Conflict {
             held_ns: l,
@@ -231,20 +236,22 @@ pub fn judge(e: &TimeWaitEvidence, window_ns: i64) -> Judgement {
 fn style(e: &TimeWaitEvidence, accepted: &Accepted) -> Option<ResponseStyle> {
     let challenged = e.count(Handling::Challenged) + e.count(Handling::ChallengedThenLetIn);
     let silent = e.count(Handling::Ignored) + e.count(Handling::IgnoredThenLetIn);
-    // A server that challenged SYNs is never "accept" (issue 10 item 2).
-    Some(if challenged > 0 && challenged >= silent {
-        ResponseStyle::ChallengeAck
-    } else if silent > 0 {
-        ResponseStyle::SilentDrop
-    } else if e.count(Handling::Refused) > 0 {
-        ResponseStyle::Rst
-    } else if e.count(Handling::IcmpError) > 0 {
-        ResponseStyle::IcmpUnreachable
-    } else if accepted.timestamp + accepted.isn > 0 {
-        ResponseStyle::Accept
-    } else {
-        return None;
-    })
+    let refused = e.count(Handling::Refused) + e.count(Handling::RefusedThenLetIn);
+    let icmp = e.count(Handling::IcmpError);
+    // The way it held most SYNs; a server that challenged SYNs is never "accept" (issue
+    // 10 item 2), and challenges win ties (a Linux server lets some SYNs go unanswered
+    // when it rate-limits its challenge ACKs).
+    let held = [
+        (challenged, ResponseStyle::ChallengeAck),
+        (silent, ResponseStyle::SilentDrop),
+        (refused, ResponseStyle::Rst),
+        (icmp, ResponseStyle::IcmpUnreachable),
+    ];
+    let most = held.iter().map(|(n, _)| *n).max().unwrap_or(0);
+    if most > 0 {
+        return held.iter().find(|(n, _)| *n == most).map(|(_, s)| *s);
+    }
+    (accepted.timestamp + accepted.isn > 0).then_some(ResponseStyle::Accept)
 }
 
 fn verdicts(e: &TimeWaitEvidence, accepted: &Accepted, lower: Option<i64>) -> Vec<VerdictCount> {
@@ -276,6 +283,11 @@ fn verdicts(e: &TimeWaitEvidence, accepted: &Accepted, lower: Option<i64>) -> Ve
         (Verdict::AcceptedIsnAdvanced, accepted.isn, none),
         (plain_verdict, accepted.plain.count, accepted.plain.gaps),
         (Verdict::Refused, e.count(Handling::Refused), none),
+        (
+            Verdict::RefusedThenLetIn,
+            e.refused_let_in.count,
+            e.refused_let_in.gaps,
+        ),
         (Verdict::IcmpError, e.count(Handling::IcmpError), none),
     ];
     list.into_iter()

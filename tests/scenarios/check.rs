@@ -371,6 +371,15 @@ fn cause(truth: &Truth, at: &AttemptTruth, ja: &Value, window_s: f64, cx: &mut C
 /// still supports (issue 10's conditions for `time_wait_before_capture`).
 pub fn acceptable(truth: &Truth, at: &AttemptTruth, window_s: f64) -> Vec<Option<&'static str>> {
     let mut ok = vec![at.cause];
+    // A short reply then FIN is also how ordinary services end a short exchange (the real
+    // capture testdata/real/linux-tw-ts-on.pcap: "hello from prs\n", 15 bytes, then FIN);
+    // byte totals cannot tell it from a reject, so it is a refusal only in the per-port
+    // asymmetry, and null is an acceptable cause.
+    if at.cause == Some("application_refused")
+        && at.app_refusal == Some(super::model::Refusal::RejectThenFin)
+    {
+        ok.push(None);
+    }
     let Some(b) = &at.blocker else { return ok };
     if at.app_refusal.is_some() {
         ok.push(Some("application_refused"));
@@ -401,6 +410,16 @@ pub fn acceptable(truth: &Truth, at: &AttemptTruth, window_s: f64) -> Vec<Option
     match (b.open, b.how) {
         (true, _) | (false, "challenged") => {
             ok.extend([Some("open_4tuple"), Some("no_answer")]);
+            // The challenge ACK (and the client's RST) came before the capture began: the
+            // capture shows a SYN that simply got in, and a cause would be a sentence the
+            // data does not support (issue 10: null for attempts that simply worked).
+            let seen_held = at
+                .syns
+                .iter()
+                .any(|s| matches!(s.result, "dropped" | "challenged" | "reset_in_time_wait"));
+            if at.outcome == Some("established") && !seen_held {
+                ok.push(None);
+            }
         }
         (false, "reset") => {
             ok.push(Some("no_answer"));

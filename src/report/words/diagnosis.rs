@@ -206,6 +206,9 @@ pub fn verdict_text(v: &VerdictCount, b: &Bracket) -> String {
             b.at_least_ns.map_or("?".into(), human_secs)
         ),
         Verdict::Refused => format!("{n} refused (RST)"),
+        Verdict::RefusedThenLetIn => {
+            format!("{n} refused (RST), then let in on a retransmission (at gaps of {gaps})")
+        }
         Verdict::IcmpError => format!("{n} answered by an ICMP error"),
     }
 }

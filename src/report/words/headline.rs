@@ -6,6 +6,7 @@ use super::{
     asymmetry_sentence, cause_phrase, count, fix_sentence, human_secs, range_text, thousands,
 };
 use crate::detect::cause::Cause;
+use crate::detect::refusal::RefusalForm;
 use crate::report::Report;
 
 /// Collision and asymmetry lines shown before "and N more".
@@ -28,8 +29,9 @@ pub fn headline(r: &Report) -> Vec<String> {
     let window = human_secs(f.window_ns);
     if r.track.server_packets == 0 {
         lines.push(format!(
-            "No packet from any server is in the capture (one direction only): the {} cannot be judged answered or not, and are reported unknown.",
-            count(f.attempts(), "attempt")
+            "No packet from any server is in the capture (one direction only): the {} cannot be judged answered or not, and {} reported unknown.",
+            count(f.attempts(), "attempt"),
+            if f.attempts() == 1 { "is" } else { "are" }
         ));
         let in_window = f.cross.in_window().total();
         if in_window > 0 {
@@ -129,10 +131,12 @@ fn causes_line(r: &Report) -> Option<String> {
     let unexplained = f.cause_count(Cause::NoAnswer);
     let rest = match unexplained {
         0 => "none is unexplained".to_string(),
+        1 if total == 1 => "nothing in the capture explains it".to_string(),
         n if n == total => format!(
             "nothing in the capture explains any of them ({} unexplained)",
             thousands(n)
         ),
+        1 => "1 remains unexplained (nothing in the capture explains it)".to_string(),
         n => format!(
             "{} remain unexplained (nothing in the capture explains them)",
             thousands(n)
@@ -143,8 +147,22 @@ fn causes_line(r: &Report) -> Option<String> {
     } else {
         format!("{}; {rest}", explained.join(", "))
     };
+    // Short replies then FIN are refusals only where a direction asymmetry shows it.
+    let short: u64 = f
+        .asymmetries
+        .iter()
+        .map(|a| a.failing.refusals[RefusalForm::ShortRejectThenFin as usize])
+        .sum();
+    let short = if short > 0 {
+        format!(
+            " (besides, {} refused with a short reply then FIN, in the direction asymmetry above)",
+            count(short, "attempt")
+        )
+    } else {
+        String::new()
+    };
     Some(format!(
-        "Causes of the {} that failed, were challenged or were delayed: {list}.",
+        "Causes of the {} that failed, were challenged or were delayed: {list}{short}.",
         count(total, "attempt")
     ))
 }
