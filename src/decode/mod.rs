@@ -8,6 +8,7 @@ use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket};
 mod icmp;
 mod link;
 mod tunnel;
+mod udp_tunnel;
 
 pub use icmp::IcmpError;
 
