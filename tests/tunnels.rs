@@ -18,17 +18,23 @@ fn dir() -> PathBuf {
 /// header an ICMP error quotes, which tshark's `tcp.flags.syn` matches too) has the SYN flag.
 /// A read error ends the list (the frames before it stay).
 fn syn_frames(path: &Path) -> BTreeMap<u64, u8> {
+    tcp_frames(path, true)
+}
+
+/// Frame number -> TCP flags for the frames with a TCP header (only SYNs if `syn_only`).
+fn tcp_frames(path: &Path, syn_only: bool) -> BTreeMap<u64, u8> {
     let mut syns = BTreeMap::new();
     let Ok(mut capture) = capture::open(path) else {
         return syns;
     };
     while let Ok(Some(found)) = capture.next_frame(|f| {
         let flags = match decode(f, 0) {
-            Ok(Decoded::Segment(s)) => Some(s.flags),
-            Ok(Decoded::Icmp(e)) => e.flags,
+            Ok(Decoded::Segment(s)) => Some(s.flags.0),
+            // A quote of 8 bytes has ports but no flags: a TCP header all the same.
+            Ok(Decoded::Icmp(e)) => e.flags.map(|fl| fl.0).or((!syn_only).then_some(0)),
             Err(_) => None,
         };
-        (f.number, flags.filter(|fl| fl.syn()).map(|fl| fl.0))
+        (f.number, flags.filter(|&fl| !syn_only || fl & 0x02 != 0))
     }) {
         if let (number, Some(flags)) = found {
             syns.insert(number, flags);
@@ -86,7 +92,8 @@ fn every_tunnel_capture_decodes_the_syns_tshark_decodes() {
 
 /// Development aid, not a check: prints `path<TAB>frame<TAB>flags` for each frame with a
 /// SYN in the captures named by PORTREUSE_SYN_DUMP (colon-separated), to compare with
-/// `tshark -r F -Y tcp.flags.syn==1 -T fields -e frame.number -e tcp.flags`.
+/// `tshark -r F -Y tcp.flags.syn==1 -T fields -e frame.number -e tcp.flags`; with
+/// PORTREUSE_DUMP_ALL=1, every frame with a TCP header (compare with `-Y tcp`).
 #[test]
 #[ignore]
 fn dump_syn_frames() {
@@ -94,7 +101,8 @@ fn dump_syn_frames() {
         return;
     };
     for path in paths.split(':').filter(|p| !p.is_empty()) {
-        for (number, flags) in syn_frames(Path::new(path)) {
+        let all = std::env::var_os("PORTREUSE_DUMP_ALL").is_some();
+        for (number, flags) in tcp_frames(Path::new(path), !all) {
             println!("{path}\t{number}\t0x{flags:04x}");
         }
     }
