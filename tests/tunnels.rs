@@ -3,12 +3,39 @@
 //! in which tshark found a TCP header with the SYN flag. portreuse's decoder must find exactly
 //! those frames, with the same flags (SYN or SYN-ACK). tshark is not needed here.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use portreuse::capture;
 use portreuse::decode::{Decoded, decode};
+
+/// Counts this thread's allocations, so a test can tell that decoding allocates nothing.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tunnels")
@@ -88,6 +115,46 @@ fn every_tunnel_capture_decodes_the_syns_tshark_decodes() {
         view.len(),
         "syns.tsv names a capture that is missing"
     );
+}
+
+#[test]
+fn decoding_a_tunnelled_frame_allocates_nothing() {
+    let before = allocations();
+    drop(std::hint::black_box(vec![1u8]));
+    assert!(allocations() > before, "the counting allocator counts");
+    let mut frames = 0;
+    for entry in fs::read_dir(dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "pcap") {
+            continue;
+        }
+        let mut capture = capture::open(&path).unwrap();
+        while let Some(allocated) = capture
+            .next_frame(|f| {
+                // Every prefix too: the truncated paths must not allocate either.
+                let before = allocations();
+                for len in 0..=f.data.len() {
+                    let cut = portreuse::capture::Frame {
+                        data: &f.data[..len],
+                        ..*f
+                    };
+                    let _ = std::hint::black_box(decode(&cut, 0));
+                }
+                allocations() - before
+            })
+            .unwrap()
+        {
+            assert_eq!(
+                allocated,
+                0,
+                "{}: frame {}",
+                path.display(),
+                capture.info.frames
+            );
+            frames += 1;
+        }
+    }
+    assert!(frames > 500, "{frames} frames");
 }
 
 /// Development aid, not a check: prints `path<TAB>frame<TAB>flags` for each frame with a

@@ -8,6 +8,8 @@ use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket};
 mod icmp;
 mod link;
 mod tunnel;
+#[cfg(test)]
+mod tunnel_tests;
 mod udp_tunnel;
 
 pub use icmp::IcmpError;
