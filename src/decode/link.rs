@@ -13,6 +13,7 @@ const NFLOG: u32 = 239;
 const IPOIB: u32 = 242;
 const PPP: u32 = 9;
 const PPP_HDLC: u32 = 50;
+const C_HDLC: u32 = 104;
 
 /// The frame's network layer, through whatever link layer `linktype` names.
 pub fn network(linktype: u32, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
@@ -29,6 +30,8 @@ pub fn network(linktype: u32, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> 
         linktype::TOKEN_RING => from_token_ring(data),
         linktype::FDDI => from_snap(data.get(13..).ok_or(Skip::Truncated)?),
         PPP | PPP_HDLC => from_ppp(hdlc_stripped(data)),
+        // Cisco HDLC: address, control, then an EtherType.
+        C_HDLC => from_ether_type(data, 2, 4),
         IEEE802_11 => from_wifi(data),
         IEEE802_11_RADIOTAP => from_wifi(data.get(le16(data, 2)?..).ok_or(Skip::Truncated)?),
         PPI => {
@@ -149,12 +152,13 @@ pub fn hdlc_stripped(data: &[u8]) -> &[u8] {
     }
 }
 
-/// PPP protocol field, then IPv4 (0x0021) or IPv6 (0x0057). A protocol field compressed to
+/// PPP protocol field, then IPv4 (0x0021), IPv6 (0x0057) or MPLS (0x0281, 0x0283). A protocol field compressed to
 /// one byte (RFC 1661 section 6.5, common on PPTP links) is told by its odd first byte.
 pub fn from_ppp(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     match data {
         [0x21 | 0x57, rest @ ..] => from_ip(rest),
         [0x00, 0x21 | 0x57, rest @ ..] => from_ip(rest),
+        [0x02, 0x81 | 0x83, rest @ ..] => from_mpls(rest), // MPLS unicast, multicast
         [] | [0x00] => Err(Skip::Truncated),
         _ => Err(Skip::NotIp),
     }

@@ -438,3 +438,26 @@ fn what_tshark_does_not_decode_is_not_guessed() {
         );
     }
 }
+
+#[test]
+fn cisco_hdlc_and_mpls_over_ppp_links() {
+    let label = ((100u32 << 12) | (1 << 8) | 64).to_be_bytes();
+    for (linktype, data) in [
+        (104, cat(&[&[0x0f, 0x00, 0x08, 0x00], &inner_ip()])),
+        (9, cat(&[&[0xff, 0x03, 0x02, 0x81], &label, &inner_ip()])),
+    ] {
+        let flags_end = data.len() - 20 + 14;
+        for len in 0..=data.len() {
+            let f = Frame {
+                linktype,
+                ..frame(&data[..len])
+            };
+            let result = decode(&f, 0);
+            assert_eq!(
+                result.is_ok(),
+                len >= flags_end,
+                "{linktype}: {len} bytes: {result:?}"
+            );
+        }
+    }
+}
