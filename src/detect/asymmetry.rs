@@ -14,48 +14,57 @@ use super::counts::OutcomeCounts;
 use super::refusal::{RefusalForm, refusal};
 use crate::attempt::{Attempt, Outcome};
 
-/// Attempts opened in one direction on one service port.
+/// Attempts opened in one direction on one service port (32-bit counts, saturating: one
+/// entry per host pair and port must stay small).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Direction {
-    pub outcomes: OutcomeCounts,
+    /// By outcome (`Outcome as usize`).
+    counts: [u32; 6],
     /// Established, then refused by the application, by form (`RefusalForm as usize`).
-    pub refusals: [u64; 4],
+    pub refusals: [u32; 4],
 }
 
 impl Direction {
     pub fn add(&mut self, a: &Attempt) {
-        self.outcomes.add(a.outcome);
+        let n = &mut self.counts[a.outcome as usize];
+        *n = n.saturating_add(1);
         if a.outcome == Outcome::Established
             && let Some(form) = a.first_close.as_ref().and_then(refusal)
         {
-            self.refusals[form as usize] += 1;
+            let n = &mut self.refusals[form as usize];
+            *n = n.saturating_add(1);
         }
     }
     pub fn merge(&mut self, o: &Direction) {
-        self.outcomes.merge(&o.outcomes);
+        for (a, b) in self.counts.iter_mut().zip(o.counts) {
+            *a = a.saturating_add(b);
+        }
         for (a, b) in self.refusals.iter_mut().zip(o.refusals) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
     }
+    pub fn outcomes(&self) -> OutcomeCounts {
+        OutcomeCounts(self.counts.map(u64::from))
+    }
     pub fn attempts(&self) -> u64 {
-        self.outcomes.total()
+        self.outcomes().total()
     }
     pub fn refused_by_application(&self) -> u64 {
-        self.refusals.iter().sum()
+        self.refusals.iter().map(|n| u64::from(*n)).sum()
     }
     /// Attempts that failed at the TCP level or were refused by the application.
     pub fn failed(&self) -> u64 {
-        self.outcomes.failed() + self.refused_by_application()
+        self.outcomes().failed() + self.refused_by_application()
     }
     pub fn succeeded(&self) -> u64 {
-        self.outcomes
+        self.outcomes()
             .get(Outcome::Established)
             .saturating_sub(self.refused_by_application())
     }
     pub fn forms(&self) -> impl Iterator<Item = (RefusalForm, u64)> + '_ {
         RefusalForm::ALL
             .into_iter()
-            .map(|f| (f, self.refusals[f as usize]))
+            .map(|f| (f, u64::from(self.refusals[f as usize])))
             .filter(|(_, n)| *n > 0)
     }
     fn fails(&self) -> bool {

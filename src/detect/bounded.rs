@@ -64,6 +64,24 @@ impl<K: Hash + Eq + Clone, V: Entry> Bounded<K, V> {
         self.map.is_empty()
     }
 
+    /// Takes the exact entries out, leaving the summary, the count and the capacity.
+    pub fn take(&mut self) -> FxIndexMap<K, V> {
+        std::mem::take(&mut self.map)
+    }
+
+    /// Puts entries taken out with `take` back (or any entries: past the capacity, the
+    /// lower-ranked ones are folded into the summary).
+    pub fn restore(&mut self, entries: impl IntoIterator<Item = (K, V)>) {
+        for (k, v) in entries {
+            match self.map.get_mut(&k) {
+                Some(mine) => mine.merge(&v),
+                None => {
+                    self.entry(k, || v);
+                }
+            }
+        }
+    }
+
     /// Folds the lower-ranked half into `others`.
     fn evict(&mut self) {
         let keep = self.capacity / 2;

@@ -33,28 +33,47 @@ impl OutcomeCounts {
     }
 }
 
-/// The smallest and largest of some gaps (nanoseconds), with the frame where each was seen.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The smallest and largest of some gaps (nanoseconds); 16 bytes (no `Option`s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GapRange {
-    pub min: Option<i64>,
-    pub max: Option<i64>,
+    lo: i64,
+    hi: i64,
+}
+
+impl Default for GapRange {
+    fn default() -> GapRange {
+        GapRange {
+            lo: i64::MAX,
+            hi: i64::MIN,
+        }
+    }
 }
 
 impl GapRange {
+    pub const EMPTY: GapRange = GapRange {
+        lo: i64::MAX,
+        hi: i64::MIN,
+    };
+
     pub fn add(&mut self, gap: i64) {
-        self.min = Some(self.min.map_or(gap, |m| m.min(gap)));
-        self.max = Some(self.max.map_or(gap, |m| m.max(gap)));
+        self.lo = self.lo.min(gap);
+        self.hi = self.hi.max(gap);
     }
     pub fn merge(&mut self, other: &GapRange) {
-        if let Some(min) = other.min {
-            self.add(min);
-        }
-        if let Some(max) = other.max {
-            self.add(max);
-        }
+        self.lo = self.lo.min(other.lo);
+        self.hi = self.hi.max(other.hi);
+    }
+    pub fn is_empty(&self) -> bool {
+        self.lo > self.hi
+    }
+    pub fn min(&self) -> Option<i64> {
+        (!self.is_empty()).then_some(self.lo)
+    }
+    pub fn max(&self) -> Option<i64> {
+        (!self.is_empty()).then_some(self.hi)
     }
     pub fn both(&self) -> Option<(i64, i64)> {
-        Some((self.min?, self.max?))
+        (!self.is_empty()).then_some((self.lo, self.hi))
     }
 }
 
@@ -78,21 +97,23 @@ pub fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 /// "this long or longer". Fixed edges, so two histograms always merge exactly.
 pub const DURATION_EDGES_S: [f64; 10] = [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 240.0];
 
-/// How many durations fell in each bucket of DURATION_EDGES_S (plus one for the rest).
+/// How many durations fell in each bucket of DURATION_EDGES_S (plus one for the rest);
+/// 32-bit counts (saturating), to keep per-host state small.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Histogram(pub [u64; DURATION_EDGES_S.len() + 1]);
+pub struct Histogram(pub [u32; DURATION_EDGES_S.len() + 1]);
 
 impl Histogram {
     pub fn add(&mut self, nanos: i64) {
-        self.0[bucket(nanos)] += 1;
+        let b = &mut self.0[bucket(nanos)];
+        *b = b.saturating_add(1);
     }
     pub fn merge(&mut self, other: &Histogram) {
         for (a, b) in self.0.iter_mut().zip(other.0) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
     }
     pub fn total(&self) -> u64 {
-        self.0.iter().sum()
+        self.0.iter().map(|n| u64::from(*n)).sum()
     }
 }
 
@@ -111,6 +132,11 @@ pub struct Distribution {
 }
 
 impl Distribution {
+    pub const EMPTY: Distribution = Distribution {
+        range: GapRange::EMPTY,
+        histogram: Histogram([0; DURATION_EDGES_S.len() + 1]),
+    };
+
     pub fn add(&mut self, nanos: i64) {
         self.range.add(nanos);
         self.histogram.add(nanos);
@@ -148,7 +174,7 @@ mod tests {
         a.merge(&b);
         assert_eq!(a, all);
         assert_eq!(all.range.both(), Some((S / 20, 250 * S)));
-        assert_eq!(all.histogram.0[0], 1);
+        assert_eq!(all.histogram.0[0], 1u32);
         assert_eq!(all.histogram.0[DURATION_EDGES_S.len()], 1);
     }
 }

@@ -140,22 +140,35 @@ impl Findings {
         self.servers.get(*self.server_index.get(e)?)
     }
 
+    /// The tally these findings came from (for merging).
+    fn tally(&self) -> Tally {
+        let mut t = self.tally.clone();
+        t.sources
+            .restore(self.sources.iter().map(|s| (s.ip, s.tally.clone())));
+        t.servers
+            .restore(self.servers.iter().map(|s| (s.server, s.tally.clone())));
+        t
+    }
+
     /// Merges two partial results (shards split by client address, or two files).
     pub fn merge(a: &Findings, b: &Findings) -> Findings {
-        let mut tally = a.tally.clone();
-        tally.merge(&b.tally);
+        let mut tally = a.tally();
+        tally.merge(&b.tally());
         Findings::from_tally(tally)
     }
 
-    pub fn from_tally(tally: Tally) -> Findings {
+    /// What the tally amounts to. The per-host tallies move into the findings (nothing is
+    /// copied); the rest of the tally stays for merging.
+    pub fn from_tally(mut tally: Tally) -> Findings {
         let window = tally.window_ns;
         let mut servers: Vec<ServerFinding> = tally
             .servers
-            .iter()
+            .take()
+            .into_iter()
             .map(|(server, t)| ServerFinding {
-                server: *server,
-                tally: t.clone(),
+                server,
                 judgement: judge(&t.time_wait, window),
+                tally: t,
             })
             .collect();
         servers.sort_by_key(|s| (s.tally.first_ts, s.server));
@@ -182,24 +195,26 @@ impl Findings {
         }
         let mut sources: Vec<SourceFinding> = tally
             .sources
-            .iter()
+            .take()
+            .into_iter()
             .map(|(ip, t)| {
-                let fix = worst.get(ip).and_then(|c| {
+                let fix = worst.get(&ip).and_then(|c| {
                     let s = &servers[*server_index.get(&c.server)?];
+                    let failures = t.time_wait_failures;
                     Some(fix(
-                        *ip,
-                        t,
+                        ip,
+                        &t,
                         c.server,
-                        t.time_wait_failures,
+                        failures,
                         &s.judgement.bracket,
                         window,
                     ))
                 });
                 SourceFinding {
-                    ip: *ip,
-                    tally: *t,
+                    ip,
                     pattern: t.pattern(window),
                     fix,
+                    tally: t,
                 }
             })
             .collect();
@@ -224,7 +239,7 @@ impl Findings {
             .max_by(|a, b| a.failures.cmp(&b.failures).then(b.source.cmp(&a.source)));
         let summarised = Summarised {
             sources: tally.sources.dropped,
-            source_attempts: tally.sources.others.map_or(0, |o| o.attempts),
+            source_attempts: tally.sources.others.as_ref().map_or(0, |o| o.attempts),
             servers: tally.servers.dropped,
             server_attempts: tally
                 .servers
@@ -270,7 +285,7 @@ fn collision(t: &Tally, source: IpAddr, server: Endpoint, c: &Collision) -> Coll
     let mut failed = t
         .ports
         .get(&key)
-        .map_or(c.outcomes, |d| d.0[direction].outcomes);
+        .map_or(c.outcomes, |d| d.0[direction].outcomes());
     failed.0[Outcome::Established as usize] = 0;
     failed.0[Outcome::Unknown as usize] = 0;
     CollisionFinding {
@@ -291,7 +306,7 @@ fn relayed_most(t: &Tally, r: &Relay, matched: u64) -> bool {
         ((r.relay, r.client, r.port), 1)
     };
     t.ports.get(&key).is_some_and(|d| {
-        let established = d.0[direction].outcomes.get(Outcome::Established);
+        let established = d.0[direction].outcomes().get(Outcome::Established);
         matched * 2 >= established
     })
 }

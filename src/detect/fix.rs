@@ -78,7 +78,7 @@ pub fn fix(
     window_ns: i64,
 ) -> Fix {
     let (rest_ns, rest_basis) = rest_needed(bracket, window_ns);
-    let idle = s.port_idle.range.min;
+    let idle = s.returns().port_idle.range.min();
     let pooled = s.pattern(window_ns) == Some(super::sources::Pattern::Pooled);
     let isa_default = pooled
         && idle.is_some_and(|i| {

@@ -43,6 +43,16 @@ impl RefusalForm {
         self != RefusalForm::ShortRejectThenFin
     }
 
+    /// The JSON value.
+    pub fn name(self) -> &'static str {
+        match self {
+            RefusalForm::ShortRejectThenFin => "short_reject_then_fin",
+            RefusalForm::ResetBeforeData => "reset_before_data",
+            RefusalForm::ResetAfterData => "reset_after_data",
+            RefusalForm::FinWithoutData => "fin_without_data",
+        }
+    }
+
     pub const ALL: [RefusalForm; 4] = [
         RefusalForm::ShortRejectThenFin,
         RefusalForm::ResetBeforeData,

@@ -55,6 +55,9 @@ struct Leg {
     syn_frame: FrameRef,
     established: Ts,
     last: Ts,
+    key: Key,
+    /// The previous leg with the same key (a chain through the ring, newest first).
+    previous: Option<u64>,
     matched: bool,
 }
 
@@ -62,10 +65,13 @@ type Key = (u16, u64, u64);
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The recent connection ends, indexed for matching (transient: not part of the findings).
+/// The legs sit in one ring, oldest first; the index holds each key's newest leg, and each
+/// leg the one before it with the same key: no allocation per key.
 pub struct RelayFinder {
-    legs: VecDeque<(u64, Key, Leg)>,
-    index: FxMap<Key, Vec<u64>>,
-    next_id: u64,
+    legs: VecDeque<Leg>,
+    /// Id of `legs[0]`.
+    base: u64,
+    index: FxMap<Key, u64>,
     capacity: usize,
     /// Ends that fitted more than one other leg (not counted).
     pub ambiguous: u64,
@@ -75,11 +81,16 @@ impl RelayFinder {
     pub fn new(capacity: usize) -> RelayFinder {
         RelayFinder {
             legs: VecDeque::new(),
+            base: 0,
             index: FxMap::default(),
-            next_id: 0,
             capacity: capacity.max(16),
             ambiguous: 0,
         }
+    }
+
+    fn get(&self, id: u64) -> Option<&Leg> {
+        self.legs
+            .get(usize::try_from(id.checked_sub(self.base)?).ok()?)
     }
 
     /// A connection ended; returns the relay it proves a leg of, if it completes a match.
@@ -94,29 +105,34 @@ impl RelayFinder {
             syn_frame: end.syn_frame,
             established: end.established_ts,
             last: end.last_ts,
+            key,
+            previous: self.index.get(&key).copied(),
             matched: false,
         };
-        let base = self.legs.front().map_or(self.next_id, |l| l.0);
-        let mut found: Option<(u64, Relay)> = None;
-        let mut fits = 0;
-        for id in self.index.get(&key).into_iter().flatten() {
-            let Some((_, _, other)) = self.legs.get((id - base) as usize) else {
-                continue;
+        let (mut found, mut fits) = (None, 0);
+        let mut at = leg.previous;
+        for _ in 0..PER_KEY {
+            let Some(other) = at.and_then(|id| self.get(id)) else {
+                break;
             };
             if let Some(relay) = pair(other, &leg) {
                 fits += 1;
                 if !other.matched {
-                    found = Some((*id, relay));
+                    found = at.map(|id| (id, relay));
                 }
             }
+            at = other.previous;
         }
-        let id = self.push(key, leg);
-        match found {
+        let id = self.base + self.legs.len() as u64;
+        self.legs.push_back(leg);
+        self.index.insert(key, id);
+        let result = match found {
             Some((other, relay)) if fits == 1 => {
-                let base = self.legs.front().map_or(0, |l| l.0);
                 for x in [other, id] {
-                    if let Some(l) = self.legs.get_mut((x - base) as usize) {
-                        l.2.matched = true;
+                    if let Some(i) = x.checked_sub(self.base)
+                        && let Some(l) = self.legs.get_mut(i as usize)
+                    {
+                        l.matched = true;
                     }
                 }
                 Some(relay)
@@ -125,30 +141,17 @@ impl RelayFinder {
                 self.ambiguous += u64::from(fits > 1);
                 None
             }
-        }
-    }
-
-    fn push(&mut self, key: Key, leg: Leg) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.legs.push_back((id, key, leg));
-        let ids = self.index.entry(key).or_default();
-        ids.push(id);
-        if ids.len() > PER_KEY {
-            ids.remove(0);
-        }
+        };
         while self.legs.len() > self.capacity {
-            let Some((old, old_key, _)) = self.legs.pop_front() else {
+            let Some(old) = self.legs.pop_front() else {
                 break;
             };
-            if let Some(ids) = self.index.get_mut(&old_key) {
-                ids.retain(|i| *i != old);
-                if ids.is_empty() {
-                    self.index.remove(&old_key);
-                }
+            if self.index.get(&old.key) == Some(&self.base) {
+                self.index.remove(&old.key);
             }
+            self.base += 1;
         }
-        id
+        result
     }
 }
 

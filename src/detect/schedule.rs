@@ -48,22 +48,23 @@ impl Schedule {
 
 /// Counts per schedule (indexed by `Schedule as usize`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Schedules(pub [u64; 5]);
+pub struct Schedules(pub [u32; 5]);
 
 impl Schedules {
     pub fn add(&mut self, s: Schedule) {
-        self.0[s as usize] += 1;
+        let n = &mut self.0[s as usize];
+        *n = n.saturating_add(1);
     }
     pub fn merge(&mut self, other: &Schedules) {
         for (a, b) in self.0.iter_mut().zip(other.0) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
     }
     /// The schedules seen, with their counts, in enum order.
     pub fn seen(&self) -> impl Iterator<Item = (Schedule, u64)> + '_ {
         Schedule::ALL
             .into_iter()
-            .map(|s| (s, self.0[s as usize]))
+            .map(|s| (s, u64::from(self.0[s as usize])))
             .filter(|(_, n)| *n > 0)
     }
 }

@@ -27,66 +27,81 @@ pub enum Pattern {
     Pooled,
 }
 
-/// Steps between consecutive attempts' source ports, as a signed 16-bit difference.
+/// Steps between consecutive attempts' source ports, as a signed 16-bit difference
+/// (32-bit counts, saturating).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Deltas {
-    pub zero: u64,
+    pub zero: u32,
     /// +1 to +8.
-    pub small_up: u64,
+    pub small_up: u32,
     /// +9 to +256.
-    pub medium_up: u64,
+    pub medium_up: u32,
     /// -1 to -256.
-    pub small_down: u64,
+    pub small_down: u32,
     /// |step| > 256.
-    pub large: u64,
+    pub large: u32,
 }
 
 impl Deltas {
     fn add(&mut self, from: u16, to: u16) {
-        match i32::from(to.wrapping_sub(from) as i16) {
-            0 => self.zero += 1,
-            1..=8 => self.small_up += 1,
-            9..=256 => self.medium_up += 1,
-            -256..=-1 => self.small_down += 1,
-            _ => self.large += 1,
-        }
+        let n = match i32::from(to.wrapping_sub(from) as i16) {
+            0 => &mut self.zero,
+            1..=8 => &mut self.small_up,
+            9..=256 => &mut self.medium_up,
+            -256..=-1 => &mut self.small_down,
+            _ => &mut self.large,
+        };
+        *n = n.saturating_add(1);
     }
     fn merge(&mut self, o: &Deltas) {
-        self.zero += o.zero;
-        self.small_up += o.small_up;
-        self.medium_up += o.medium_up;
-        self.small_down += o.small_down;
-        self.large += o.large;
+        self.zero = self.zero.saturating_add(o.zero);
+        self.small_up = self.small_up.saturating_add(o.small_up);
+        self.medium_up = self.medium_up.saturating_add(o.medium_up);
+        self.small_down = self.small_down.saturating_add(o.small_down);
+        self.large = self.large.saturating_add(o.large);
     }
     pub fn total(&self) -> u64 {
-        self.zero + self.small_up + self.medium_up + self.small_down + self.large
+        [
+            self.zero,
+            self.small_up,
+            self.medium_up,
+            self.small_down,
+            self.large,
+        ]
+        .iter()
+        .map(|n| u64::from(*n))
+        .sum()
     }
 }
 
 /// The busiest aligned interval of some width: the current one and the peak so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Peak {
-    current: (i64, u64),
-    pub peak: u64,
+    index: i64,
+    count: u32,
+    peak: u32,
 }
 
 impl Peak {
     fn add(&mut self, ts: Ts, width_ns: i64) {
         let index = ts.0.div_euclid(width_ns);
-        if self.current.0 == index && self.current.1 > 0 {
-            self.current.1 += 1;
-        } else if index > self.current.0 || self.current.1 == 0 {
-            self.current = (index, 1);
+        if self.index == index && self.count > 0 {
+            self.count = self.count.saturating_add(1);
+        } else if index > self.index || self.count == 0 {
+            (self.index, self.count) = (index, 1);
         }
-        self.peak = self.peak.max(self.current.1);
+        self.peak = self.peak.max(self.count);
     }
     fn merge(&mut self, o: &Peak) {
-        if self.current.0 == o.current.0 {
-            self.current.1 += o.current.1;
-        } else if o.current.0 > self.current.0 {
-            self.current = o.current;
+        if self.index == o.index {
+            self.count = self.count.saturating_add(o.count);
+        } else if o.index > self.index {
+            (self.index, self.count) = (o.index, o.count);
         }
-        self.peak = self.peak.max(o.peak).max(self.current.1);
+        self.peak = self.peak.max(o.peak).max(self.count);
+    }
+    pub fn peak(&self) -> u64 {
+        u64::from(self.peak)
     }
 }
 
@@ -104,23 +119,36 @@ impl Felt {
     }
 }
 
-/// Everything kept per SYN sender: a few dozen counters, whatever its traffic.
+/// How soon a source's ports came back: kept only for sources that reuse ports at all
+/// (allocated on the first reuse), so an ordinary client costs nothing here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SourceTally {
-    pub attempts: u64,
-    /// Attempts whose port the tracker had not seen this source use before.
-    pub distinct_ports: u64,
-    pub min_port: u16,
-    pub max_port: u16,
-    last_port: Option<(Ts, u16)>,
-    first_port: Option<(Ts, u16)>,
-    pub deltas: Deltas,
+pub struct Returns {
     /// SYN to SYN on the same port, to any destination.
     pub reuse_interval: Distribution,
     /// SYN to SYN on the same 4-tuple.
     pub same_destination: GapRange,
     /// From the end of the port's previous use to its next SYN (issue 10 item 3).
     pub port_idle: Distribution,
+}
+
+const NO_RETURNS: Returns = Returns {
+    reuse_interval: Distribution::EMPTY,
+    same_destination: GapRange::EMPTY,
+    port_idle: Distribution::EMPTY,
+};
+
+/// Everything kept per SYN sender: about 150 bytes, whatever its traffic (and 140 more for
+/// one whose ports come back).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceTally {
+    pub attempts: u64,
+    /// Attempts whose port the tracker had not seen this source use before.
+    pub distinct_ports: u64,
+    pub min_port: u16,
+    pub max_port: u16,
+    first_port: Option<u16>,
+    last_port: Option<u16>,
+    pub deltas: Deltas,
     pub per_second: Peak,
     pub per_minute: Peak,
     pub first_ts: Ts,
@@ -129,6 +157,7 @@ pub struct SourceTally {
     pub felt: Felt,
     /// Attempts whose cause was the server's TIME_WAIT: a source that matters.
     pub time_wait_failures: u64,
+    returns: Option<Box<Returns>>,
 }
 
 impl SourceTally {
@@ -138,12 +167,9 @@ impl SourceTally {
             distinct_ports: 0,
             min_port: u16::MAX,
             max_port: 0,
-            last_port: None,
             first_port: None,
+            last_port: None,
             deltas: Deltas::default(),
-            reuse_interval: Distribution::default(),
-            same_destination: GapRange::default(),
-            port_idle: Distribution::default(),
             per_second: Peak::default(),
             per_minute: Peak::default(),
             first_ts: ts,
@@ -151,7 +177,17 @@ impl SourceTally {
             schedules: Schedules::default(),
             felt: Felt::default(),
             time_wait_failures: 0,
+            returns: None,
         }
+    }
+
+    /// How soon ports came back (empty when none did).
+    pub fn returns(&self) -> &Returns {
+        self.returns.as_deref().unwrap_or(&NO_RETURNS)
+    }
+
+    fn returns_mut(&mut self) -> &mut Returns {
+        self.returns.get_or_insert_with(|| Box::new(NO_RETURNS))
     }
 
     pub fn add(&mut self, a: &Attempt, time_wait: bool) {
@@ -162,18 +198,18 @@ impl SourceTally {
         self.distinct_ports += u64::from(a.port_previous_syn_ns.is_none());
         self.min_port = self.min_port.min(port);
         self.max_port = self.max_port.max(port);
-        if let Some((_, prev)) = self.last_port.replace((ts, port)) {
+        if let Some(prev) = self.last_port.replace(port) {
             self.deltas.add(prev, port);
         }
-        self.first_port.get_or_insert((ts, port));
+        self.first_port.get_or_insert(port);
         if let Some(interval) = a.port_previous_syn_ns {
-            self.reuse_interval.add(interval);
+            self.returns_mut().reuse_interval.add(interval);
         }
         if let Some(gap) = a.previous_attempt_gap_ns {
-            self.same_destination.add(gap);
+            self.returns_mut().same_destination.add(gap);
         }
         if let Some(idle) = a.port_idle_ns {
-            self.port_idle.add(idle);
+            self.returns_mut().port_idle.add(idle);
         }
         self.per_second.add(ts, NANOS_PER_SEC);
         self.per_minute.add(ts, 60 * NANOS_PER_SEC);
@@ -191,33 +227,32 @@ impl SourceTally {
 
     /// Adds another part of the same source's attempts (a shard or a later file).
     pub fn merge(&mut self, o: &SourceTally) {
+        // The step from the earlier part's last port to the later part's first.
+        let (earlier_last, later_first) = if o.first_ts >= self.first_ts {
+            (self.last_port, o.first_port)
+        } else {
+            (o.last_port, self.first_port)
+        };
+        if let (Some(a), Some(b)) = (earlier_last, later_first) {
+            self.deltas.add(a, b);
+        }
+        if o.last_ts >= self.last_ts {
+            self.last_port = o.last_port.or(self.last_port);
+        }
+        if o.first_ts < self.first_ts {
+            self.first_port = o.first_port.or(self.first_port);
+        }
         self.attempts += o.attempts;
         self.distinct_ports += o.distinct_ports;
         self.min_port = self.min_port.min(o.min_port);
         self.max_port = self.max_port.max(o.max_port);
         self.deltas.merge(&o.deltas);
-        // The step from one part's last port to the other's first.
-        let (first, second) = if o.first_ts >= self.first_ts {
-            (self.last_port, o.first_port)
-        } else {
-            (o.last_port, self.first_port)
-        };
-        if let (Some((_, a)), Some((_, b))) = (first, second) {
-            self.deltas.add(a, b);
+        if let Some(r) = &o.returns {
+            let mine = self.returns_mut();
+            mine.reuse_interval.merge(&r.reuse_interval);
+            mine.same_destination.merge(&r.same_destination);
+            mine.port_idle.merge(&r.port_idle);
         }
-        let later = |x: Option<(Ts, u16)>, y: Option<(Ts, u16)>| match (x, y) {
-            (Some(x), Some(y)) => Some(if y.0 >= x.0 { y } else { x }),
-            (x, y) => x.or(y),
-        };
-        let earlier = |x: Option<(Ts, u16)>, y: Option<(Ts, u16)>| match (x, y) {
-            (Some(x), Some(y)) => Some(if y.0 < x.0 { y } else { x }),
-            (x, y) => x.or(y),
-        };
-        self.last_port = later(self.last_port, o.last_port);
-        self.first_port = earlier(self.first_port, o.first_port);
-        self.reuse_interval.merge(&o.reuse_interval);
-        self.same_destination.merge(&o.same_destination);
-        self.port_idle.merge(&o.port_idle);
         self.per_second.merge(&o.per_second);
         self.per_minute.merge(&o.per_minute);
         self.first_ts = self.first_ts.min(o.first_ts);
@@ -234,7 +269,7 @@ impl SourceTally {
     pub fn sustained_rate(&self) -> f64 {
         let span = self.last_ts.since(self.first_ts) as f64 / NANOS_PER_SEC as f64;
         if span >= 60.0 {
-            self.per_minute.peak as f64 / 60.0
+            self.per_minute.peak() as f64 / 60.0
         } else if span > 0.0 {
             self.attempts as f64 / span.max(1.0)
         } else {
@@ -249,7 +284,10 @@ impl SourceTally {
 
     /// The shortest time a port rested before its next SYN, else the shortest SYN-to-SYN.
     pub fn fastest_return_ns(&self) -> Option<i64> {
-        min_opt(self.port_idle.range.min, self.reuse_interval.range.min)
+        min_opt(
+            self.returns().port_idle.range.min(),
+            self.returns().reuse_interval.range.min(),
+        )
     }
 
     /// The allocation pattern, judged only with enough attempts to see one (8 or more).
@@ -267,13 +305,13 @@ impl SourceTally {
             return None;
         }
         let repeats = self.attempts.saturating_sub(self.distinct_ports);
-        let idle = &self.port_idle;
+        let idle = &self.returns().port_idle;
         let within = |secs: f64| -> u64 {
             super::counts::DURATION_EDGES_S
                 .iter()
                 .zip(idle.histogram.0)
                 .filter(|(edge, _)| **edge <= secs)
-                .map(|(_, n)| n)
+                .map(|(_, n)| u64::from(n))
                 .sum()
         };
         let quick = idle.count() > 0 && within(60.0) * 2 >= idle.count();
@@ -332,15 +370,15 @@ mod tests {
         let s = source((0..100).map(|i| (65_500u16.wrapping_add(i * 2), i64::from(i) * 500)));
         assert_eq!(s.pattern(WINDOW), Some(Pattern::Sequential));
         assert_eq!(s.distinct_ports, 100);
-        assert_eq!(s.reuse_interval.range.min, None);
+        assert_eq!(s.returns().reuse_interval.range.min(), None);
     }
 
     #[test]
     fn a_small_recycled_set_is_pooled_with_its_idle_time() {
         let s = source((0..100).map(|i| (3000 + (i % 5) as u16 * 7, i64::from(i) * 300)));
         assert_eq!(s.pattern(WINDOW), Some(Pattern::Pooled));
-        assert_eq!(s.reuse_interval.range.min, Some(1_500_000_000));
-        assert_eq!(s.port_idle.range.min, Some(1_400_000_000));
+        assert_eq!(s.returns().reuse_interval.range.min(), Some(1_500_000_000));
+        assert_eq!(s.returns().port_idle.range.min(), Some(1_400_000_000));
         assert_eq!(s.distinct_ports, 5);
     }
 
@@ -358,8 +396,8 @@ mod tests {
     fn peak_rates_and_the_pool_needed() {
         // 2 attempts a second for 2 minutes.
         let s = source((0..240).map(|i| (1000 + i as u16, i64::from(i) * 500)));
-        assert_eq!(s.per_second.peak, 2);
-        assert_eq!(s.per_minute.peak, 120);
+        assert_eq!(s.per_second.peak(), 2);
+        assert_eq!(s.per_minute.peak(), 120);
         assert_eq!(s.pool_needed(WINDOW), 480);
     }
 
@@ -377,7 +415,7 @@ mod tests {
         assert_eq!(first.attempts, whole.attempts);
         assert_eq!(first.deltas, whole.deltas);
         // The busiest minute straddles the two parts: taken per part (documented above).
-        assert!(first.per_minute.peak <= whole.per_minute.peak);
+        assert!(first.per_minute.peak() <= whole.per_minute.peak());
         assert_eq!(
             (first.min_port, first.max_port),
             (whole.min_port, whole.max_port)

@@ -193,8 +193,8 @@ pub fn judge(e: &TimeWaitEvidence, window_ns: i64) -> Judgement {
         _ => e.refused_held.frame,
     };
     let upper = min_opt(
-        accepted.plain.gaps.min,
-        min_opt(e.let_in.gaps.min, e.refused_let_in.gaps.min),
+        accepted.plain.gaps.min(),
+        min_opt(e.let_in.gaps.min(), e.refused_let_in.gaps.min()),
     );
     let conflict = match (lower, upper) {
         (Some(l), Some(u)) if u <= l => Some(Conflict {
@@ -256,7 +256,7 @@ fn style(e: &TimeWaitEvidence, accepted: &Accepted) -> Option<ResponseStyle> {
 
 fn verdicts(e: &TimeWaitEvidence, accepted: &Accepted, lower: Option<i64>) -> Vec<VerdictCount> {
     let none = GapRange::default();
-    let plain_verdict = match (accepted.plain.gaps.min, lower) {
+    let plain_verdict = match (accepted.plain.gaps.min(), lower) {
         (Some(min), Some(l)) if min <= l => Verdict::AcceptedConflicting,
         _ => Verdict::AcceptedAfterTimeWait,
     };

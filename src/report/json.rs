@@ -257,7 +257,9 @@ pub fn answer_frame(a: &Attempt) -> Option<FrameRef> {
 }
 
 /// One attempt as a compact JSON object into `buf` (cleared first); `kind` adds a leading
-/// `"type"` key (NDJSON).
+/// `"type"` key (NDJSON). The values come from `AttemptLine` (the schema); they are written
+/// by `AttemptLine::write`, byte for byte what serde would write (a test checks), without
+/// serde's per-key escaping and dispatch.
 pub fn attempt_line(
     buf: &mut Vec<u8>,
     a: &Attempt,
@@ -266,14 +268,39 @@ pub fn attempt_line(
     kind: Option<&str>,
 ) -> io::Result<()> {
     buf.clear();
+    let gaps = syn_gaps(a);
+    attempt_record(a, judged, files, kind, gaps.as_ref()).write(buf);
+    Ok(())
+}
+
+/// The same through serde (the reference the hand-written form is tested against).
+pub fn attempt_line_serde(
+    buf: &mut Vec<u8>,
+    a: &Attempt,
+    judged: &Judged,
+    files: &FileNames,
+    kind: Option<&str>,
+) -> io::Result<()> {
+    buf.clear();
+    let gaps = syn_gaps(a);
+    let line = attempt_record(a, judged, files, kind, gaps.as_ref());
+    serde_json::to_writer(&mut *buf, &line).map_err(io::Error::from)
+}
+
+fn attempt_record<'a>(
+    a: &'a Attempt,
+    judged: &Judged,
+    files: &'a FileNames,
+    kind: Option<&'a str>,
+    gaps: Option<&'a crate::detect::gaps::SynGaps>,
+) -> AttemptLine<'a> {
     let own = a.frame.file;
     let name = |f: FrameRef| files.names.get(f.file as usize).map_or("?", String::as_str);
     let other_file = |f: FrameRef| (f.file != own).then(|| name(f));
     let answer = answer_frame(a);
     let digits = files.digits.get(own as usize).copied().unwrap_or(6);
     let retransmits = (a.syn_retransmits as usize).min(RETRANSMITS_KEPT);
-    let gaps = syn_gaps(a);
-    let line = AttemptLine {
+    AttemptLine {
         kind,
         file: name(a.frame),
         frame: a.frame.number,
@@ -300,7 +327,7 @@ pub fn attempt_line(
         answered_syn: a.answered_syn,
         established_by: a.established_by.map(|e| e.name()),
         evidence: a.evidence.name(),
-        syn_gaps_s: gaps.as_ref().map(|g| Seconds(g.as_slice())),
+        syn_gaps_s: gaps.map(|g| Seconds(g.as_slice())),
         port_idle_s: a.port_idle_ns.map(s),
         port_previous_syn_s: a.port_previous_syn_ns.map(s),
         first_close: a.first_close.map(|c| FirstCloseLine {
@@ -329,8 +356,286 @@ pub fn attempt_line(
             isn_advanced: r.isn_advanced,
             ts_advanced: r.ts_advanced,
         }),
+    }
+}
+
+/// `,"key":` as one constant copy (the key is a literal: known length, no escaping).
+macro_rules! key {
+    ($buf:expr, $k:literal) => {
+        $buf.extend_from_slice(concat!(",\"", $k, "\":").as_bytes())
     };
-    serde_json::to_writer(&mut *buf, &line).map_err(io::Error::from)
+}
+
+fn put_u64(buf: &mut Vec<u8>, v: u64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+fn put_opt_u64(buf: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        Some(v) => put_u64(buf, v),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+fn put_opt_f64(buf: &mut Vec<u8>, v: Option<f64>) {
+    match v {
+        Some(v) => float(buf, v),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+fn put_bool(buf: &mut Vec<u8>, v: bool) {
+    buf.extend_from_slice(if v { b"true" } else { b"false" });
+}
+
+fn put_opt_bool(buf: &mut Vec<u8>, v: Option<bool>) {
+    match v {
+        Some(v) => put_bool(buf, v),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+fn put_opt_str(buf: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        Some(v) => string(buf, v),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+fn put_seconds(buf: &mut Vec<u8>, values: impl Iterator<Item = f64>) {
+    buf.push(b'[');
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        float(buf, v);
+    }
+    buf.push(b']');
+}
+
+fn float(buf: &mut Vec<u8>, v: f64) {
+    use serde_json::ser::Formatter;
+    if v.is_finite() {
+        let _ = serde_json::ser::CompactFormatter.write_f64(buf, v);
+    } else {
+        buf.extend_from_slice(b"null");
+    }
+}
+
+/// A JSON string, escaped as serde_json escapes: `"`, `\\` and control characters.
+fn string(buf: &mut Vec<u8>, v: &str) {
+    let bytes = v.as_bytes();
+    // Most strings need no escaping: one quick pass, one copy.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        buf.reserve(bytes.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(bytes);
+        buf.push(b'"');
+        return;
+    }
+    buf.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x09 => b"\\t",
+            0x0A => b"\\n",
+            0x0C => b"\\f",
+            0x0D => b"\\r",
+            0x00..=0x1F => b"",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buf.extend_from_slice(b"\\u00");
+            buf.push(HEX[usize::from(b >> 4)]);
+            buf.push(HEX[usize::from(b & 0xF)]);
+        } else {
+            buf.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+impl AttemptLine<'_> {
+    /// This attempt as serde would write it, written directly: each key one constant copy,
+    /// numbers through itoa and serde_json's float formatter.
+    fn write(&self, b: &mut Vec<u8>) {
+        b.reserve(1024);
+        b.push(b'{');
+        if let Some(kind) = self.kind {
+            b.extend_from_slice(b"\"type\":");
+            string(b, kind);
+            b.push(b',');
+        }
+        b.extend_from_slice(b"\"file\":");
+        string(b, self.file);
+        key!(b, "frame");
+        put_u64(b, self.frame);
+        key!(b, "time");
+        let mut t = [0u8; 40];
+        b.push(b'"');
+        b.extend_from_slice(self.time.write(&mut t).as_bytes());
+        b.push(b'"');
+        key!(b, "src");
+        endpoint(b, self.src.0);
+        key!(b, "dst");
+        endpoint(b, self.dst.0);
+        key!(b, "isn");
+        put_u64(b, u64::from(self.isn));
+        key!(b, "tsval");
+        put_opt_u64(b, self.tsval.map(u64::from));
+        key!(b, "syn_retransmits");
+        put_u64(b, u64::from(self.syn_retransmits));
+        key!(b, "retransmit_s");
+        put_seconds(b, self.retransmit_s.0.iter().map(|us| f64::from(*us) / 1e6));
+        key!(b, "wait_s");
+        float(b, self.wait_s);
+        key!(b, "challenge_acks");
+        put_u64(b, u64::from(self.challenge_acks));
+        key!(b, "outcome");
+        string(b, self.outcome);
+        key!(b, "cause");
+        put_opt_str(b, self.cause.map(Cause::name));
+        key!(b, "flagged");
+        put_bool(b, self.flagged);
+        key!(b, "icmp");
+        match &self.icmp {
+            Some(i) => {
+                b.extend_from_slice(b"{\"frame\":");
+                put_u64(b, i.frame);
+                key!(b, "version");
+                put_u64(b, u64::from(i.version));
+                key!(b, "type");
+                put_u64(b, u64::from(i.icmp_type));
+                key!(b, "code");
+                put_u64(b, u64::from(i.code));
+                b.push(b'}');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        key!(b, "answer_frame");
+        put_opt_u64(b, self.answer_frame);
+        if let Some(f) = self.answer_file {
+            key!(b, "answer_file");
+            string(b, f);
+        }
+        key!(b, "answered_syn");
+        put_opt_u64(b, self.answered_syn.map(u64::from));
+        key!(b, "established_by");
+        put_opt_str(b, self.established_by);
+        key!(b, "evidence");
+        string(b, self.evidence);
+        key!(b, "syn_gaps_s");
+        match &self.syn_gaps_s {
+            Some(g) => put_seconds(b, g.0.iter().map(|ns| s(*ns))),
+            None => b.extend_from_slice(b"null"),
+        }
+        key!(b, "port_idle_s");
+        put_opt_f64(b, self.port_idle_s);
+        key!(b, "port_previous_syn_s");
+        put_opt_f64(b, self.port_previous_syn_s);
+        key!(b, "first_close");
+        match &self.first_close {
+            Some(c) => {
+                b.extend_from_slice(b"{\"by\":");
+                string(b, c.by);
+                key!(b, "reset");
+                put_bool(b, c.reset);
+                key!(b, "after_s");
+                float(b, c.after_s);
+                key!(b, "server_bytes");
+                put_u64(b, c.server_bytes);
+                key!(b, "client_bytes");
+                put_u64(b, c.client_bytes);
+                key!(b, "refusal");
+                put_opt_str(b, c.refusal.map(RefusalForm::name));
+                b.push(b'}');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        key!(b, "syn_data_len");
+        put_u64(b, u64::from(self.syn_data_len));
+        key!(b, "late_syns");
+        put_u64(b, u64::from(self.late_syns));
+        key!(b, "duplicate_frames");
+        put_u64(b, u64::from(self.duplicate_frames));
+        key!(b, "previous_attempt_frame");
+        put_opt_u64(b, self.previous_attempt_frame);
+        if let Some(f) = self.previous_attempt_file {
+            key!(b, "previous_attempt_file");
+            string(b, f);
+        }
+        key!(b, "previous_attempt_gap_s");
+        put_opt_f64(b, self.previous_attempt_gap_s);
+        key!(b, "reuse");
+        match &self.reuse {
+            Some(r) => {
+                b.extend_from_slice(b"{\"previous_frame\":");
+                put_u64(b, r.previous_frame);
+                if let Some(f) = r.previous_file {
+                    key!(b, "previous_file");
+                    string(b, f);
+                }
+                key!(b, "previous_end_frame");
+                put_u64(b, r.previous_end_frame);
+                if let Some(f) = r.previous_end_file {
+                    key!(b, "previous_end_file");
+                    string(b, f);
+                }
+                key!(b, "gap_s");
+                float(b, r.gap_s);
+                key!(b, "in_window");
+                put_bool(b, r.in_window);
+                key!(b, "open");
+                put_bool(b, r.open);
+                key!(b, "time_wait_holder");
+                string(b, r.time_wait_holder);
+                key!(b, "isn_advanced");
+                put_opt_bool(b, r.isn_advanced);
+                key!(b, "ts_advanced");
+                put_opt_bool(b, r.ts_advanced);
+                b.push(b'}');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        b.push(b'}');
+    }
+}
+
+/// `"ip:port"` (IPv6 `"[ip]:port"`), formatted on the stack for IPv4.
+pub fn endpoint(buf: &mut Vec<u8>, e: Endpoint) {
+    match e.ip {
+        IpAddr::V4(_) => {
+            buf.push(b'"');
+            endpoint_text(buf, e);
+            buf.push(b'"');
+        }
+        IpAddr::V6(_) => string(buf, &e.to_string()),
+    }
+}
+
+/// `ip:port` (IPv6 `[ip]:port`) unquoted, formatted on the stack for IPv4.
+pub fn endpoint_text(buf: &mut Vec<u8>, e: Endpoint) {
+    match e.ip {
+        IpAddr::V4(ip) => {
+            let mut ints = itoa::Buffer::new();
+            for (i, octet) in ip.octets().iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'.');
+                }
+                buf.extend_from_slice(ints.format(*octet).as_bytes());
+            }
+            buf.push(b':');
+            buf.extend_from_slice(ints.format(e.port).as_bytes());
+        }
+        IpAddr::V6(_) => buf.extend_from_slice(e.to_string().as_bytes()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -581,20 +886,20 @@ fn server_line(x: &ServerFinding) -> ServerLine {
 }
 
 /// A duration histogram keyed by bucket (`lt_0.1s` ... `ge_240s`).
-struct Buckets<'a>(&'a [u64]);
+struct Buckets<'a>(&'a [u32]);
+
+/// The keys of a duration histogram, one per bucket of DURATION_EDGES_S and the rest.
+const BUCKET_KEYS: [&str; DURATION_EDGES_S.len() + 1] = [
+    "lt_0.1s", "lt_0.5s", "lt_1s", "lt_2s", "lt_5s", "lt_10s", "lt_30s", "lt_60s", "lt_120s",
+    "lt_240s", "ge_240s",
+];
 
 impl Serialize for Buckets<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = ser.serialize_map(Some(self.0.len()))?;
-        for (i, n) in self.0.iter().enumerate() {
-            match DURATION_EDGES_S.get(i) {
-                Some(edge) => map.serialize_entry(&format!("lt_{edge}s"), n)?,
-                None => map.serialize_entry(
-                    &format!("ge_{}s", DURATION_EDGES_S[DURATION_EDGES_S.len() - 1]),
-                    n,
-                )?,
-            }
+        for (key, n) in BUCKET_KEYS.iter().zip(self.0) {
+            map.serialize_entry(key, n)?;
         }
         map.end()
     }
@@ -611,19 +916,19 @@ struct DistributionLine<'a> {
 fn distribution(d: &Distribution) -> DistributionLine<'_> {
     DistributionLine {
         count: d.count(),
-        min: d.range.min.map(s),
-        max: d.range.max.map(s),
+        min: d.range.min().map(s),
+        max: d.range.max().map(s),
         histogram: Buckets(&d.histogram.0),
     }
 }
 
 #[derive(Serialize)]
 struct Deltas {
-    zero: u64,
-    up_1_8: u64,
-    up_9_256: u64,
-    down_1_256: u64,
-    large: u64,
+    zero: u32,
+    up_1_8: u32,
+    up_9_256: u32,
+    down_1_256: u32,
+    large: u32,
 }
 
 #[derive(Serialize)]
@@ -692,11 +997,11 @@ fn source_line(x: &SourceFinding, window_ns: i64) -> SourceLine<'_> {
         pattern: x.pattern,
         distinct_ports: t.distinct_ports,
         port_range: [t.min_port, t.max_port],
-        min_port_idle_s: t.port_idle.range.min.map(s),
-        port_idle_s: distribution(&t.port_idle),
-        min_reuse_interval_s: t.reuse_interval.range.min.map(s),
-        min_reuse_interval_same_destination_s: t.same_destination.min.map(s),
-        reuse_intervals: distribution(&t.reuse_interval),
+        min_port_idle_s: t.returns().port_idle.range.min().map(s),
+        port_idle_s: distribution(&t.returns().port_idle),
+        min_reuse_interval_s: t.returns().reuse_interval.range.min().map(s),
+        min_reuse_interval_same_destination_s: t.returns().same_destination.min().map(s),
+        reuse_intervals: distribution(&t.returns().reuse_interval),
         port_deltas: Deltas {
             zero: d.zero,
             up_1_8: d.small_up,
@@ -704,8 +1009,8 @@ fn source_line(x: &SourceFinding, window_ns: i64) -> SourceLine<'_> {
             down_1_256: d.small_down,
             large: d.large,
         },
-        rate_peak_per_s: t.per_second.peak,
-        rate_peak_per_60s: t.per_minute.peak,
+        rate_peak_per_s: t.per_second.peak(),
+        rate_peak_per_60s: t.per_minute.peak(),
         rate_sustained_per_s: t.sustained_rate(),
         pool_needed: x.fix.map_or(t.pool_needed(window_ns), |f| f.pool_ports),
         failed_in_server_time_wait: t.time_wait_failures,
@@ -737,7 +1042,7 @@ struct FeltLine {
     retransmission_schedules: ScheduleCounts,
 }
 
-struct ScheduleCounts([u64; 5]);
+struct ScheduleCounts([u32; 5]);
 
 impl Serialize for ScheduleCounts {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -754,26 +1059,30 @@ impl Serialize for ScheduleCounts {
     }
 }
 
-struct Felt<'a>(&'a Report);
-
-impl Serialize for Felt<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let list = self
-            .0
-            .findings
-            .sources
-            .iter()
-            .filter(|x| x.tally.felt.failed > 0);
-        let mut seq = ser.serialize_seq(None)?;
-        for x in list {
+fn felt_lines(r: &Report) -> impl Iterator<Item = FeltLine> + '_ {
+    r.findings
+        .sources
+        .iter()
+        .filter(|x| x.tally.felt.failed > 0)
+        .map(|x| {
             let t = &x.tally;
-            seq.serialize_element(&FeltLine {
+            FeltLine {
                 ip: x.ip.to_string(),
                 failed_or_challenged: t.felt.failed,
                 max_wait_s: s(t.felt.max_wait_ns),
                 mean_wait_s: s(t.felt.mean_wait_ns()),
                 retransmission_schedules: ScheduleCounts(t.schedules.0),
-            })?;
+            }
+        })
+}
+
+struct Felt<'a>(&'a Report);
+
+impl Serialize for Felt<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(None)?;
+        for line in felt_lines(self.0) {
+            seq.serialize_element(&line)?;
         }
         seq.end()
     }
@@ -797,10 +1106,10 @@ struct DirectionLine {
 }
 
 fn direction(d: &Direction) -> DirectionLine {
-    let n = |f: RefusalForm| d.refusals[f as usize];
+    let n = |f: RefusalForm| u64::from(d.refusals[f as usize]);
     DirectionLine {
         attempts: d.attempts(),
-        outcomes: outcomes(&d.outcomes),
+        outcomes: outcomes(&d.outcomes()),
         refused_by_application: d.refused_by_application(),
         refusal_forms: RefusalCounts {
             short_reject_then_fin: n(RefusalForm::ShortRejectThenFin),
@@ -999,42 +1308,84 @@ pub fn tail(r: &Report) -> Vec<(String, Value)> {
     }
 }
 
-/// A writer that drops the first byte written through it (the `{` of the tail object,
-/// which continues the document the attempts began).
-struct SkipFirst<'a> {
-    out: &'a mut dyn Write,
-    skipped: bool,
-}
-
-impl Write for SkipFirst<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !self.skipped && !buf.is_empty() {
-            self.skipped = true;
-            self.out.write_all(&buf[1..])?;
-            return Ok(buf.len());
-        }
-        self.out.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
-
-/// Writes the tail as the rest of the pretty-printed document (after `,`).
-pub fn write_tail(out: &mut dyn Write, r: &Report) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(
-        1 << 16,
-        SkipFirst {
-            out,
-            skipped: false,
-        },
-    );
+/// Writes one member of the document (`,\n  "key": value`), the value pretty-printed at
+/// the document's second level.
+fn member<T: Serialize>(buf: &mut Vec<u8>, key: &str, value: &T) -> io::Result<()> {
+    buf.extend_from_slice(b",\n  ");
+    string(buf, key);
+    buf.extend_from_slice(b": ");
+    let start = buf.len();
     let mut ser = serde_json::Serializer::with_formatter(
-        &mut w,
+        &mut *buf,
         serde_json::ser::PrettyFormatter::with_indent(b"  "),
     );
-    tail_doc(r).serialize(&mut ser).map_err(io::Error::from)?;
-    w.flush()
+    value.serialize(&mut ser).map_err(io::Error::from)?;
+    // One level deeper: every line break inside the value gains two spaces (JSON strings
+    // hold no raw line breaks, so only the formatter's own are touched).
+    let tail = buf.split_off(start);
+    for b in tail {
+        buf.push(b);
+        if b == b'\n' {
+            buf.extend_from_slice(b"  ");
+        }
+    }
+    Ok(())
+}
+
+/// Writes a list as one compact object per line, like the attempts (long lists of hosts
+/// stay readable and small).
+fn lines<T: Serialize>(
+    buf: &mut Vec<u8>,
+    out: &mut dyn Write,
+    key: &str,
+    items: impl Iterator<Item = T>,
+) -> io::Result<()> {
+    buf.extend_from_slice(b",\n  ");
+    string(buf, key);
+    buf.extend_from_slice(b": [");
+    let mut any = false;
+    for item in items {
+        buf.extend_from_slice(if any { b",\n    " } else { b"\n    " });
+        any = true;
+        serde_json::to_writer(&mut *buf, &item).map_err(io::Error::from)?;
+        if buf.len() > 1 << 16 {
+            out.write_all(buf)?;
+            buf.clear();
+        }
+    }
+    buf.extend_from_slice(if any { b"\n  ]" } else { b"]" });
+    Ok(())
+}
+
+/// Writes the tail as the rest of the document (after the attempts' `]`): small members
+/// pretty-printed, the per-host lists one host per line.
+pub fn write_tail(out: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let t = tail_doc(r);
+    let f = &r.findings;
+    let mut buf = Vec::with_capacity(1 << 17);
+    // The first member follows the attempts' `]` directly: drop its leading comma.
+    member(&mut buf, "summary", &t.summary)?;
+    buf.remove(0);
+    member(&mut buf, "cross_table", &t.cross_table)?;
+    member(&mut buf, "causes", &t.causes)?;
+    lines(&mut buf, out, "servers", t.servers.iter())?;
+    lines(
+        &mut buf,
+        out,
+        "sources",
+        f.sources.iter().map(|x| source_line(x, f.window_ns)),
+    )?;
+    lines(&mut buf, out, "clients_felt", felt_lines(r))?;
+    member(&mut buf, "asymmetries", &t.asymmetries)?;
+    member(&mut buf, "relays", &t.relays)?;
+    member(&mut buf, "capture_quality", &t.capture_quality)?;
+    member(&mut buf, "files", &t.files)?;
+    member(&mut buf, "headline", &t.headline)?;
+    member(&mut buf, "fix", &t.fix)?;
+    member(&mut buf, "wireshark_filter", &t.wireshark_filter)?;
+    member(&mut buf, "warnings", &t.warnings)?;
+    buf.extend_from_slice(b"\n}");
+    out.write_all(&buf)
 }
 
 /// The NDJSON closing record: `{"type": "summary", "schema_version", ...}` on one line.
@@ -1045,4 +1396,71 @@ pub struct SummaryRecord<'a> {
     pub schema_version: u32,
     #[serde(flatten)]
     pub tail: Tail<'a>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Cause;
+    use crate::detect::gaps::tests::reusing;
+
+    #[test]
+    fn bucket_keys_name_the_edges() {
+        for (i, edge) in DURATION_EDGES_S.iter().enumerate() {
+            assert_eq!(BUCKET_KEYS[i], format!("lt_{edge}s"));
+        }
+        let last = DURATION_EDGES_S[DURATION_EDGES_S.len() - 1];
+        assert_eq!(BUCKET_KEYS[DURATION_EDGES_S.len()], format!("ge_{last}s"));
+    }
+
+    #[test]
+    fn attempts_written_by_hand_are_what_serde_writes() {
+        let files = FileNames {
+            names: vec!["we\"ird\\name\n\u{1}é.pcap".into(), "other.pcap".into()],
+            digits: vec![9, 6],
+        };
+        let mut a = reusing(235.0, &[3.0, 9.0], Outcome::Established);
+        a.answered_syn = Some(2);
+        a.tsval = Some(7);
+        a.first_close = Some(crate::attempt::FirstClose {
+            by_server: true,
+            reset: false,
+            after_ns: 6_000_000,
+            server_bytes: 11,
+            client_bytes: 300,
+        });
+        a.syn_ack = Some(crate::attempt::Answer {
+            frame: FrameRef { file: 1, number: 9 },
+            ts: a.ts,
+        });
+        let mut b = reusing(5.0, &[], Outcome::Unanswered);
+        b.reuse = None;
+        b.client.ip = "2001:db8::1".parse().unwrap();
+        for (x, judged) in [
+            (
+                a,
+                Judged {
+                    cause: Some(Cause::ServerTimeWait),
+                    flagged: true,
+                },
+            ),
+            (
+                b,
+                Judged {
+                    cause: None,
+                    flagged: false,
+                },
+            ),
+        ] {
+            for kind in [None, Some("attempt")] {
+                let (mut hand, mut serde) = (Vec::new(), Vec::new());
+                attempt_line(&mut hand, &x, &judged, &files, kind).unwrap();
+                attempt_line_serde(&mut serde, &x, &judged, &files, kind).unwrap();
+                assert_eq!(
+                    String::from_utf8(hand).unwrap(),
+                    String::from_utf8(serde).unwrap()
+                );
+            }
+        }
+    }
 }

@@ -7,8 +7,8 @@
 use std::io::{self, Write};
 
 use super::json::{
-    FileNames, SCHEMA_VERSION, SummaryRecord, Time, answer_frame, attempt_line, tail_doc,
-    write_tail,
+    FileNames, SCHEMA_VERSION, SummaryRecord, Time, answer_frame, attempt_line, endpoint_text,
+    tail_doc, write_tail,
 };
 use super::{Format, Report};
 use crate::attempt::Attempt;
@@ -151,8 +151,9 @@ fn push_u64(out: &mut Vec<u8>, n: u64) {
 }
 
 fn push_secs(out: &mut Vec<u8>, ns: i64) {
-    // serde_json's float formatting (ryu, shortest round trip), without a Value.
-    let _ = serde_json::to_writer(&mut *out, &secs(ns));
+    // serde_json's float formatting (shortest round trip), without a Value.
+    use serde_json::ser::Formatter;
+    let _ = serde_json::ser::CompactFormatter.write_f64(out, secs(ns));
 }
 
 fn push_bool(out: &mut Vec<u8>, b: Option<bool>) {
@@ -173,9 +174,9 @@ fn csv_row(out: &mut Vec<u8>, a: &Attempt, judged: &Judged, files: &FileNames) {
     let mut time = [0u8; 40];
     out.extend_from_slice(Time(a.ts, digits).write(&mut time).as_bytes());
     out.push(b',');
-    out.extend_from_slice(a.client.to_string().as_bytes());
+    endpoint_text(out, a.client);
     out.push(b',');
-    out.extend_from_slice(a.server.to_string().as_bytes());
+    endpoint_text(out, a.server);
     out.push(b',');
     push_u64(out, u64::from(a.isn.0));
     out.push(b',');

@@ -46,13 +46,13 @@ pub fn source_sentence(s: &SourceFinding, window_ns: i64) -> Option<String> {
         count(t.attempts, "attempt"),
         pattern_name(pattern)
     );
-    if let Some(idle) = t.port_idle.range.min {
+    if let Some(idle) = t.returns().port_idle.range.min() {
         line.push_str(&format!(
             "; a port is reused {} after its previous connection ended",
             human_secs(idle)
         ));
     }
-    if let Some(syn) = t.reuse_interval.range.min {
+    if let Some(syn) = t.returns().reuse_interval.range.min() {
         line.push_str(&format!(" (SYN to SYN: {} at least)", human_secs(syn)));
     }
     match &s.fix {
@@ -248,7 +248,7 @@ pub fn asymmetry_sentence(a: &Asymmetry) -> String {
     let f = &a.failing;
     let mut parts = Vec::new();
     for o in Outcome::ALL.iter().filter(|o| o.is_failure()) {
-        let n = f.outcomes.get(*o);
+        let n = f.outcomes().get(*o);
         if n > 0 {
             parts.push(format!("{} {}", thousands(n), o.name().replace('_', " ")));
         }

@@ -151,7 +151,7 @@ fn causes_line(r: &Report) -> Option<String> {
     let short: u64 = f
         .asymmetries
         .iter()
-        .map(|a| a.failing.refusals[RefusalForm::ShortRejectThenFin as usize])
+        .map(|a| u64::from(a.failing.refusals[RefusalForm::ShortRejectThenFin as usize]))
         .sum();
     let short = if short > 0 {
         format!(
