@@ -88,13 +88,20 @@ fn troubled(a: &Attempt) -> bool {
 /// TIME_WAIT, or was refused by the application; `None` for attempts that simply worked (or
 /// whose outcome is unknown).
 pub fn cause(a: &Attempt, cx: &Context) -> Option<Cause> {
+    cause_given(a, cx, None)
+}
+
+/// The same, knowing the shortest gap at which the server has let a SYN in so far with no
+/// advanced ISN or timestamp to help it (`accept_floor_ns`): a RST or ICMP error at a longer
+/// gap than that is not its TIME_WAIT (the server answers such SYNs at random).
+pub fn cause_given(a: &Attempt, cx: &Context, accept_floor_ns: Option<i64>) -> Option<Cause> {
     if a.outcome == Outcome::Unknown {
         return None;
     }
     if a.reuse.is_some_and(|r| r.open) && troubled(a) {
         return Some(Cause::Open4Tuple);
     }
-    if in_server_time_wait(a, cx.window_ns) {
+    if in_server_time_wait(a, cx.window_ns, accept_floor_ns) {
         return Some(Cause::ServerTimeWait);
     }
     let early = cx
@@ -139,15 +146,24 @@ fn before_capture(yes: bool) -> Cause {
 /// A SYN the server held in the TIME_WAIT of a connection in the capture: ignored or
 /// challenged (at any gap up to MAX_TIME_WAIT_NS, also beyond a too short `--time-wait`),
 /// refused or answered by ICMP inside the window, or let in only on a retransmission.
-fn in_server_time_wait(a: &Attempt, window_ns: i64) -> bool {
+fn in_server_time_wait(a: &Attempt, window_ns: i64, accept_floor_ns: Option<i64>) -> bool {
     let Some(reuse) = server_held(a) else {
         return false;
     };
     let within = reuse.gap_ns < window_ns.max(MAX_TIME_WAIT_NS);
-    match gaps::evidence(a).map(|e| e.handling) {
-        Some(gaps::Handling::Refused | gaps::Handling::IcmpError) => reuse.in_window,
-        Some(gaps::Handling::Accepted) | None => false,
+    match gaps::evidence(a) {
+        Some(e) if e.handling.is_refusal() => reuse.in_window && below(e.held_gap, accept_floor_ns),
+        Some(e) if e.handling == gaps::Handling::Accepted => false,
         Some(_) => within,
+        None => false,
+    }
+}
+
+/// A held gap below the floor of plain accepts (or no floor yet).
+pub fn below(gap: Option<i64>, floor: Option<i64>) -> bool {
+    match (gap, floor) {
+        (Some(g), Some(f)) => g < f,
+        _ => true,
     }
 }
 

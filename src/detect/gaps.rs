@@ -70,6 +70,21 @@ pub enum Handling {
     IcmpError,
 }
 
+impl Handling {
+    /// A RST or ICMP error held the SYN (weaker evidence than silence or a challenge ACK).
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            Handling::Refused | Handling::RefusedThenLetIn | Handling::IcmpError
+        )
+    }
+}
+
+/// A new ISN on a 4-tuple this soon after the previous attempt's first SYN meets that
+/// attempt still in progress (two clients behind one NAT, a flood), not the TIME_WAIT of the
+/// connection before it: no client gives up on a SYN within 3 s.
+const PREVIOUS_ATTEMPT_IN_PROGRESS_NS: i64 = 3 * crate::time::NANOS_PER_SEC;
+
 /// One attempt as TIME_WAIT evidence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Evidence {
@@ -96,6 +111,15 @@ pub fn server_held(a: &Attempt) -> Option<Reuse> {
 /// 4-tuple the server held, or its outcome is not known yet.
 pub fn evidence(a: &Attempt) -> Option<Evidence> {
     let reuse = server_held(a)?;
+    // The previous attempt had not ended (the port's previous use had no end) and began
+    // less than 3 s before.
+    if a.previous_attempt_frame != Some(reuse.previous_frame)
+        && a.port_idle_ns.is_none()
+        && a.previous_attempt_gap_ns
+            .is_some_and(|g| g < PREVIOUS_ATTEMPT_IN_PROGRESS_NS)
+    {
+        return None;
+    }
     let gap = |index: u32| syn_offset(a, index).map(|o| reuse.gap_ns.saturating_add(o));
     // The last SYN before the answer, or the last SYN of all when nothing came back. Past
     // the kept retransmission times, the last kept one still bounds from below.

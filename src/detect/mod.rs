@@ -76,7 +76,13 @@ impl Detector {
     /// Decides the attempt's cause and folds it in: constant work, a few hash lookups.
     pub fn add(&mut self, a: &Attempt, cx: &Context) -> Judged {
         let t = &mut self.tally;
-        let cause = cause::cause(a, cx);
+        // The shortest gap at which this server let in a SYN whose ISN and timestamp had not
+        // advanced, so far.
+        let floor = t
+            .servers
+            .get(&a.server)
+            .and_then(|s| s.time_wait.accepts[0][0].gaps.min());
+        let cause = cause::cause_given(a, cx, floor);
         let time_wait = cause == Some(Cause::ServerTimeWait);
         t.first_ts = Some(t.first_ts.map_or(a.ts, |f| f.min(a.ts)));
         t.outcomes.add(a.outcome);
@@ -96,11 +102,12 @@ impl Detector {
             .entry(a.client.ip, || SourceTally::new(a.ts))
             .add(a, time_wait);
         // A RST or ICMP error says something about TIME_WAIT only inside the window.
+        // Held beyond any common TIME_WAIT (MAX_TIME_WAIT_NS), a SYN was held for another
+        // reason: not evidence of TIME_WAIT.
         let evidence = gaps::evidence(a).filter(|e| {
-            !matches!(
-                e.handling,
-                gaps::Handling::Refused | gaps::Handling::IcmpError
-            ) || a.reuse.is_some_and(|r| r.in_window)
+            e.held_gap.is_none_or(|g| g <= cause::MAX_TIME_WAIT_NS)
+                && (!e.handling.is_refusal()
+                    || (a.reuse.is_some_and(|r| r.in_window) && cause::below(e.held_gap, floor)))
         });
         t.servers
             .entry(a.server, Default::default)
