@@ -25,6 +25,8 @@ pub struct Budgets {
     pub evidence: usize,
     /// Hosts and servers with exact per-host state in the diagnosis.
     pub hosts: usize,
+    /// Fingerprints of control segments kept to recognise exact copies (a fixed table).
+    pub fingerprints: usize,
 }
 
 /// Bytes one entry of each structure costs (an estimate for sizing; the benchmark's peak
@@ -36,6 +38,7 @@ mod cost {
     pub const PORT: u64 = 64;
     pub const EVIDENCE: u64 = 64;
     pub const HOST: u64 = 1024;
+    pub const FINGERPRINT: u64 = 8;
 }
 
 impl Budgets {
@@ -53,6 +56,8 @@ impl Budgets {
             ports: share(10, cost::PORT),
             evidence: share(5, cost::EVIDENCE),
             hosts: share(15, cost::HOST),
+            // Outside the shares above: a fixed table, 2 % of the budget.
+            fingerprints: share(2, cost::FINGERPRINT),
         }
     }
 }
