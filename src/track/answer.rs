@@ -11,6 +11,11 @@ use super::flow::{Conn, Flow, Past, Phase};
 use super::queue::Settle;
 use super::side::{Pair, Side};
 
+/// How far past ISN+1 a client segment may start and still be taken as this attempt's, when
+/// no SYN-ACK proved the handshake (1 MiB: a random ISN of another attempt on the 4-tuple
+/// matches by chance once in 4,096).
+const CLIENT_DATA_WINDOW: u32 = 1 << 20;
+
 /// What a segment from the server side of the pending attempts is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Verdict {
@@ -23,8 +28,10 @@ enum Verdict {
     Refusal(u64),
     /// An ACK whose number is unrelated to every pending ISN, while attempt `id` waits.
     Challenge(u64),
-    /// A SYN-ACK that acknowledges no SYN seen: its SYN may come within a second.
+    /// A SYN-ACK (or RST) that acknowledges no SYN seen: its SYN may come within a second.
     Early,
+    /// A server segment in the sequence spaces of such an early SYN-ACK.
+    EarlyFollower,
     /// Anything else: it belongs to the live connection, if any.
     Connection,
 }
@@ -33,6 +40,15 @@ impl Book {
     /// Classifies a segment from `side`, the server side of the attempts it may answer.
     fn classify(&mut self, flow: &Flow, seg: &Segment, side: Side) -> Verdict {
         let f = seg.flags;
+        let live = flow.conn.filter(|_| flow.phase.connected());
+        // The server's segments after a SYN-ACK that came ahead of its SYN are that SYN-ACK's
+        // (their own, newest sequence space), not the older connection's.
+        if !f.syn() && flow.early.is_some_and(|e| e.follows(seg, side)) {
+            return Verdict::EarlyFollower;
+        }
+        if !f.syn() && live.is_some_and(|c| c.client != side && c.fits(seg, side)) {
+            return Verdict::Connection;
+        }
         let (ids, n) = self.chain(flow.newest);
         let mut waiting = None;
         let mut related = false;
@@ -47,6 +63,9 @@ impl Book {
                 continue;
             };
             if p.attempt.syn_ack.is_some() {
+                if f.syn() && f.ack() && p.acks_syn(seg.ack) {
+                    return Verdict::Connection; // a SYN-ACK sent again
+                }
                 behind_conn = true;
                 continue;
             }
@@ -72,8 +91,10 @@ impl Book {
             }
         }
         match waiting {
-            // SYN-ACK for no pending ISN: a SYN-ACK retransmission or one ahead of its SYN.
+            // A SYN-ACK for no pending ISN: one ahead of its SYN (merged capture points).
             _ if f.syn() && f.ack() => Verdict::Early,
+            // A RST with an ACK number when no SYN waits: maybe ahead of its SYN too.
+            None if f.rst() && f.ack() && live.is_none() => Verdict::Early,
             // A RST without a matching ACK number still answers the newest SYN.
             Some(id) if f.rst() => Verdict::Refusal(id),
             // An ACK from another sequence space (typically the old connection's): TIME_WAIT's
@@ -85,6 +106,12 @@ impl Book {
 
     /// A segment from the server side of the 4-tuple's attempts (or of its connection).
     pub fn on_server_segment(&mut self, flow: &mut Flow, key: &FlowKey, seg: &Segment, side: Side) {
+        if flow
+            .early
+            .is_some_and(|e| seg.ts.since(e.ts) > super::syn::EARLY_SYNACK_NS)
+        {
+            flow.early = None;
+        }
         match self.classify(flow, seg, side) {
             // The handshake's second step (RFC 9293 3.5); with TCP Fast Open the SYN-ACK
             // acknowledges the SYN's data too (RFC 7413).
@@ -136,41 +163,48 @@ impl Book {
             }
             // Kept on the flow for a second, in case its SYN comes (merged capture points).
             Verdict::Early => {
-                flow.early_synack = Some(super::flow::EarlySynAck {
-                    frame: seg.frame,
-                    ts: seg.ts,
-                    side,
-                    seq: seg.seq,
-                    ack: seg.ack,
-                    tsval: seg.tsval,
-                });
+                flow.early = Some(super::flow::EarlyAnswer::new(seg, side));
+            }
+            Verdict::EarlyFollower => {
+                if let Some(early) = flow.early.as_mut() {
+                    early.add(seg);
+                }
+            }
+            // The server's own word beats the client's: its ACK of the client's data (or
+            // its data) after a handshake only the client's side showed.
+            Verdict::Connection => {
+                self.server_confirms(flow, seg, side);
                 self.extend_conn(flow, seg, side);
             }
-            Verdict::Connection => self.extend_conn(flow, seg, side),
         }
     }
 
     /// A segment (not a SYN) from the client side of the 4-tuple's attempts.
     pub fn on_client_segment(&mut self, flow: &mut Flow, key: &FlowKey, seg: &Segment, side: Side) {
         let f = seg.flags;
+        if let Some(conn) = flow
+            .conn
+            .filter(|c| flow.phase.connected() && c.client == side)
+            && conn.fits(seg, side)
+        {
+            // The client answered the SYN-ACK: it will not send this SYN again.
+            self.settle(conn.attempt_id, Settle::ClientMovedOn);
+            self.extend_conn(flow, seg, side);
+            return;
+        }
         let (ids, n) = self.chain(flow.newest);
         for &id in &ids[..n] {
             let Some(p) = self.queue.get(id) else {
                 continue;
             };
-            if p.attempt.syn_ack.is_some() {
-                // The client answered the SYN-ACK: it will not send this SYN again. Older
-                // attempts are behind the connection: this segment is the connection's.
-                if p.client == side {
-                    self.settle(id, Settle::ClientMovedOn);
-                }
-                break;
-            }
-            if p.client != side || p.settled || seg.ts < p.attempt.ts {
+            if p.client != side || p.settled || seg.ts < p.attempt.ts || p.attempt.syn_ack.is_some()
+            {
                 continue;
             }
-            // Before a SYN-ACK the client may RST a challenge ACK; that is not an answer.
-            if f.rst() || !f.ack() || seg.seq < p.after_syn() {
+            // Before a SYN-ACK the client may RST a challenge ACK; that is not an answer. Only
+            // a segment in this attempt's own sequence space (just after its SYN) counts.
+            let offset = seg.seq.0.wrapping_sub(p.after_syn().0);
+            if f.rst() || !f.ack() || offset >= CLIENT_DATA_WINDOW {
                 continue;
             }
             let end = seg.seq + seg.payload_len;
@@ -183,7 +217,7 @@ impl Book {
                 p.handshake_ack = Some(seg.ack);
                 p.attempt.next_syn_due = crate::time::Ts(i64::MAX);
             }
-            if seg.seq == p.after_syn() && seg.payload_len == 0 {
+            if offset == 0 && seg.payload_len == 0 {
                 // The handshake's third step.
                 p.pure_handshake_ack = true;
             } else if seg.payload_len > 0 && p.pure_handshake_ack {
@@ -200,6 +234,28 @@ impl Book {
             break;
         }
         self.extend_conn(flow, seg, side);
+    }
+
+    fn server_confirms(&mut self, flow: &Flow, seg: &Segment, side: Side) {
+        let Some(conn) = flow
+            .conn
+            .filter(|c| flow.phase.connected() && c.client != side)
+        else {
+            return;
+        };
+        let Some(p) = self.queue.get(conn.attempt_id) else {
+            return;
+        };
+        let acks_beyond = seg.flags.ack() && seg.ack > p.after_syn();
+        if p.attempt.established_by == Some(Establishment::ClientHandshake)
+            && (acks_beyond || seg.payload_len > 0)
+        {
+            p.attempt.established_by = Some(Establishment::ServerAckedData);
+            p.attempt.syn_ack = Some(Answer {
+                frame: seg.frame,
+                ts: seg.ts,
+            });
+        }
     }
 
     fn is_established(&mut self, id: u64) -> bool {

@@ -193,6 +193,30 @@ impl Conn {
         }
     }
 
+    /// `seg` (from `side`) is in this connection's sequence spaces.
+    pub fn fits(&self, seg: &Segment, side: Side) -> bool {
+        near(seg.seq, self.past.seq_end[side])
+            && (!seg.flags.ack() || near(seg.ack, self.past.seq_end[side.other()]))
+    }
+
+    /// The server's segments that came before the SYN (merged capture points).
+    pub fn absorb(&mut self, early: &EarlyAnswer) {
+        let server = early.side;
+        if early.seq_end > self.past.seq_end[server] {
+            self.past.seq_end[server] = early.seq_end;
+        }
+        self.bytes[server] += early.bytes;
+        if let Some((ts, fin_seq)) = early.fin {
+            self.past.first_fin = Some(server);
+            self.first_fin_seq = fin_seq;
+            self.first_end = Some((server, ts));
+        }
+        if early.reset {
+            self.past.rst = true;
+            self.first_end.get_or_insert((server, early.ts));
+        }
+    }
+
     /// The phase after this segment.
     pub fn phase(&self) -> Phase {
         if self.past.rst || self.second_fin {
@@ -228,17 +252,70 @@ pub struct Touch {
     pub first_close: Option<FirstClose>,
 }
 
-/// A SYN-ACK seen before any SYN it could answer: two capture points merged, with the
-/// server's side ahead (issue 9). Kept for a second in case its SYN follows.
+/// A SYN-ACK or RST seen before any SYN it could answer: two capture points merged, with the
+/// server's side ahead (issue 9). Kept for a second in case its SYN follows, with a summary of
+/// the server's segments that followed it in its own sequence space.
 #[derive(Clone, Copy, Debug)]
-pub struct EarlySynAck {
+pub struct EarlyAnswer {
     pub frame: FrameRef,
     pub ts: Ts,
-    /// The SYN-ACK's sender (the server).
+    /// The answer's sender (the server).
     pub side: Side,
+    /// A RST (a refusal) rather than a SYN-ACK.
+    pub rst: bool,
     pub seq: Seq,
     pub ack: Seq,
     pub tsval: Option<u32>,
+    /// The server's segments after it (before the SYN): the last one, the sequence space and
+    /// bytes they covered, and their first FIN or RST.
+    pub last: Option<(FrameRef, Ts)>,
+    pub seq_end: Seq,
+    pub bytes: u64,
+    pub fin: Option<(Ts, Seq)>,
+    pub reset: bool,
+}
+
+impl EarlyAnswer {
+    pub fn new(seg: &Segment, side: Side) -> EarlyAnswer {
+        EarlyAnswer {
+            frame: seg.frame,
+            ts: seg.ts,
+            side,
+            rst: seg.flags.rst(),
+            seq: seg.seq,
+            ack: seg.ack,
+            tsval: seg.tsval,
+            last: None,
+            seq_end: seg.seq + 1,
+            bytes: 0,
+            fin: None,
+            reset: false,
+        }
+    }
+
+    /// A later server segment in the SYN-ACK's sequence spaces (its data, its FIN).
+    pub fn follows(&self, seg: &Segment, side: Side) -> bool {
+        !self.rst && side == self.side && near(seg.seq, self.seq_end) && near(seg.ack, self.ack)
+    }
+
+    pub fn add(&mut self, seg: &Segment) {
+        self.last = Some((seg.frame, seg.ts));
+        let end = seg.seq + seg.seq_len();
+        if end > self.seq_end {
+            self.seq_end = end;
+        }
+        self.bytes += u64::from(seg.payload_len);
+        if seg.flags.fin() && self.fin.is_none() {
+            self.fin = Some((seg.ts, seg.seq + seg.payload_len));
+        }
+        self.reset |= seg.flags.rst();
+    }
+}
+
+/// Within 16 MiB either way: the same sequence space.
+pub fn near(a: Seq, b: Seq) -> bool {
+    const W: u32 = 1 << 24;
+    a.0.wrapping_sub(b.0).wrapping_add(W) <= 2 * W
 }
 
 /// Everything known about one 4-tuple.
@@ -263,7 +340,7 @@ pub struct Flow {
     /// TSval of the newest attempt's SYN.
     pub syn_tsval: Option<u32>,
     pub recent: Recent,
-    pub early_synack: Option<EarlySynAck>,
+    pub early: Option<EarlyAnswer>,
 }
 
 impl Flow {
@@ -279,7 +356,7 @@ impl Flow {
             isns: [None; 2],
             syn_tsval: None,
             recent: Recent::default(),
-            early_synack: None,
+            early: None,
         }
     }
 

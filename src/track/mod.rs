@@ -39,7 +39,7 @@ mod syn;
 use archive::{Archive, Record};
 use dedup::{Copies, CopyRun, RUNS_KEPT};
 use expiry::Expiry;
-use flow::{EarlySynAck, Flow};
+use flow::{EarlyAnswer, Flow};
 use ports::{PortUse, PortUses};
 use queue::{Queue, SETTLE_NS, Settle};
 use seen::Seen;
@@ -265,18 +265,12 @@ impl Tracker {
             if let Some(id) = id {
                 self.note_port_use(key, id, seg, None);
             }
-        } else if f.syn() && f.ack() && self.book.wanted(&reversed) {
+        } else if f.ack() && (f.syn() || f.rst()) && self.book.wanted(&reversed) {
             // Possibly ahead of its SYN (two capture points merged): kept for a second.
             let mut flow = Flow::new(seg.ts, side.other());
             flow.recent.is_copy(seg, side);
-            flow.early_synack = Some(EarlySynAck {
-                frame: seg.frame,
-                ts: seg.ts,
-                side,
-                seq: seg.seq,
-                ack: seg.ack,
-                tsval: seg.tsval,
-            });
+            flow.early = Some(EarlyAnswer::new(seg, side));
+            self.book.stats.ends_without_handshake += u64::from(f.rst());
             self.insert(key, flow);
         } else if (f.fin() || f.rst()) && !f.syn() && !self.archive.note_end(&key, side, seg) {
             // The capture began after this connection's SYN (or the SYN was filtered out).

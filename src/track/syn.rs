@@ -144,27 +144,36 @@ impl Book {
         id
     }
 
-    /// A SYN-ACK seen up to a second before this SYN, acknowledging it: the two capture
-    /// points' clocks are apart (counted in capture quality).
+    /// A SYN-ACK (or RST) seen up to a second before this SYN, acknowledging it: the two
+    /// capture points' clocks are apart (counted in capture quality).
     fn match_early_synack(&mut self, flow: &mut Flow, key: &FlowKey, id: u64, syn: &Segment) {
-        let Some(early) = flow.early_synack else {
+        let Some(early) = flow.early else {
             return;
         };
         let ahead = syn.ts.since(early.ts);
         if ahead > EARLY_SYNACK_NS {
-            flow.early_synack = None;
+            flow.early = None;
             return;
         }
         let acks = self.queue.get(id).is_some_and(|p| p.acks_syn(early.ack));
         if early.side == flow.client || !acks || ahead < 0 {
             return;
         }
-        flow.early_synack = None;
+        flow.early = None;
         self.stats.syn_ack_before_syn += 1;
         let answer = Answer {
             frame: early.frame,
             ts: early.ts,
         };
+        if early.rst {
+            // Counted as an end without handshake when it came; it is this SYN's refusal.
+            self.stats.ends_without_handshake = self.stats.ends_without_handshake.saturating_sub(1);
+            if let Some(p) = self.queue.get(id) {
+                p.attempt.rst = Some(answer);
+                p.attempt.answered_syn = Some(0);
+            }
+            return;
+        }
         let server_next = early.seq + 1;
         self.establish(
             flow,
@@ -176,7 +185,9 @@ impl Book {
         );
         if let Some(conn) = flow.conn.as_mut() {
             conn.past.tsval[early.side] = early.tsval;
+            conn.absorb(&early);
             conn.touch(syn, flow.client);
+            flow.phase = conn.phase();
         }
     }
 }
