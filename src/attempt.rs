@@ -16,9 +16,10 @@ pub const RETRANSMITS_KEPT: usize = 6;
 pub enum Outcome {
     /// A SYN-ACK acknowledging ISN+1 came back, whatever happened afterwards.
     Established,
-    /// A RST answered the SYN.
+    /// A RST answered the SYN (and the capture goes on past the client's next SYN).
     Refused,
-    /// An ICMP or ICMPv6 error quoting the SYN came back (destination unreachable, ...).
+    /// An ICMP or ICMPv6 error quoting the SYN came back (destination unreachable, ...), and
+    /// the capture goes on past the client's next SYN.
     IcmpUnreachable,
     /// Only ACKs without SYN whose acknowledgment number is unrelated to the ISN came back: a
     /// Linux server holding the 4-tuple in TIME_WAIT (RFC 5961 section 4 challenge ACK), and
@@ -336,18 +337,19 @@ impl Attempt {
 
     /// The outcome, given the time up to which the capture is known to go on and whether
     /// any server has been heard at all (if not, silence proves nothing: `unknown`). A
-    /// challenge ACK or silence is a failure only once the client would have retried by then:
-    /// a capture cut earlier must not turn an attempt that got in later into a failure.
+    /// failure (refusal, ICMP error, challenge ACK, silence) is decided only once the client
+    /// would have retried by then (issue 9): a capture cut earlier must not turn an attempt
+    /// that got in on a later SYN with the same ISN into a failure.
     pub fn resolve(&self, capture_goes_on_until: Ts, servers_heard: bool) -> Outcome {
         let retry_passed = capture_goes_on_until > self.next_syn_due;
         if self.syn_ack.is_some() {
             Outcome::Established
+        } else if !retry_passed {
+            Outcome::Unknown
         } else if self.rst.is_some() {
             Outcome::Refused
         } else if self.icmp.is_some() {
             Outcome::IcmpUnreachable
-        } else if !retry_passed {
-            Outcome::Unknown
         } else if self.challenge_acks > 0 {
             Outcome::ChallengeAck
         } else if servers_heard {
@@ -359,7 +361,7 @@ impl Attempt {
 
     /// Whether `resolve` can still change as the capture goes on without new packets for it.
     pub fn waits_for_time(&self) -> bool {
-        self.syn_ack.is_none() && self.rst.is_none() && self.icmp.is_none()
+        self.syn_ack.is_none()
     }
 
     pub fn reuse_class(&self) -> ReuseClass {

@@ -33,11 +33,13 @@ fn dash<T: ToString>(v: Option<T>) -> String {
 }
 
 /// Where portreuse reads a row differently from the expected account, by rule:
-/// - `challenge_ack` in the TSV, `unknown` here, when the capture ends before the client's
-///   next SYN was due: a challenge is a failure only once the client would have retried by
-///   then (issue 9: a capture of linux-tw-ts-off-bigxfer cut after its challenge ACK must not
-///   turn its later SYN-ACK into a failure). linux-tw-never-let-in ends 46 µs after the 6th
-///   challenge, the storm and the flood 1-2 s after theirs.
+/// - a failure in the TSV (`challenge_ack`, `refused`, `icmp_unreachable`), `unknown` here,
+///   when the capture ends before the client's next SYN was due: a failure is decided only
+///   once the client would have retried by then (issue 9: linux-tw-ts-off-bigxfer cut after
+///   its challenge ACK, or win-same-isn-later cut after its second RST, must not turn the
+///   SYN-ACK that came later into a failure). linux-tw-never-let-in ends 46 µs after the 6th
+///   challenge, linux-refused right after its RST, the storm and the flood 1-2 s after
+///   their challenges; the failure is still on the attempt (its RST, its challenges).
 /// - linux-syn-flood: a spoofed SYN answered by a SYN-ACK and never ACKed is, for portreuse,
 ///   a connection (outcome `established`: a SYN-ACK came back) still open, so a later SYN on
 ///   its 4-tuple reuses an open 4-tuple (`reuse.open`, holder none); the TSV counts only
@@ -45,10 +47,13 @@ fn dash<T: ToString>(v: Option<T>) -> String {
 fn accepted(capture: &str, a: &Attempt, column: &str, theirs: &str, end: Ts) -> bool {
     match column {
         "outcome" => {
-            theirs == "challenge_ack"
-                && a.outcome == Outcome::Unknown
-                && a.challenge_acks > 0
-                && end <= a.next_syn_due
+            let answered = match theirs {
+                "challenge_ack" => a.challenge_acks > 0,
+                "refused" => a.rst.is_some(),
+                "icmp_unreachable" => a.icmp.is_some(),
+                _ => false,
+            };
+            answered && a.outcome == Outcome::Unknown && end <= a.next_syn_due
         }
         "previous_connection_end_frame" => {
             capture == "linux-syn-flood.pcap.gz" && theirs == "-" && a.reuse.is_some_and(|r| r.open)

@@ -326,6 +326,9 @@ impl Book {
         let Some(conn) = flow.live_conn() else {
             return;
         };
+        if seg.ts < conn.past.last_ts && !conn.fits(seg, side) {
+            return; // from the past and another sequence space: not this connection's
+        }
         let touch = conn.touch(seg, side);
         let (attempt_id, phase) = (conn.attempt_id, conn.phase());
         flow.phase = phase;

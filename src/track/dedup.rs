@@ -31,9 +31,11 @@ const COPY_WITHIN_NS: i64 = NANOS_PER_SEC;
 /// Without an IP ID (IPv6, or a stack that sends 0 with DF), only this close: Linux can send
 /// a SYN again 2 ms after a challenge ACK (TCP_TIMEOUT_MIN at HZ = 1000).
 const COPY_WITHIN_NO_ID_NS: i64 = 1_000_000;
-/// A run of at least this many copies of control segments is reported as a long run (a file
-/// appended to itself, or the same file given twice).
-pub const LONG_RUN: u64 = 64;
+/// A run of at least this many copies of control segments (SYN, FIN, RST), with no more
+/// originals than copies among them, is reported as a long run: a file appended to itself,
+/// the same file given twice, a span port mirroring both directions. Sporadic duplicates
+/// make runs of one or two.
+pub const LONG_RUN: u64 = 8;
 /// Long runs described by frame numbers (more are counted).
 pub const RUNS_KEPT: usize = 4;
 

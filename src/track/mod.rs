@@ -81,7 +81,9 @@ pub struct TrackStats {
     pub peak_flows: usize,
     /// Frames that were copies of an earlier frame (ignored).
     pub duplicate_frames: u64,
-    /// Control segments whose fingerprint was overwritten before a copy could be recognised.
+    /// Frames that may be copies but could not be checked: control segments whose
+    /// fingerprint was overwritten, and data or ACK segments stamped earlier than their
+    /// 4-tuple's last packet (only recent ones are remembered per 4-tuple).
     pub duplicates_unchecked: u64,
     /// Stretches where copies made at least half of the control segments, with at least
     /// `dedup::LONG_RUN` copies: a capture appended to itself, the same file given twice.
@@ -206,6 +208,11 @@ impl Tracker {
             if copy {
                 self.book.duplicate(flow.newest);
                 return;
+            }
+            if !control && seg.ts < flow.last_seen {
+                // Earlier than its 4-tuple's last packet: it may be a copy of one long gone
+                // from the ring (data and ACKs are not in the file-wide table).
+                self.copies.unchecked += 1;
             }
             let end_before = flow.use_end(flow.last_seen);
             flow.last_seen = flow.last_seen.max(seg.ts);

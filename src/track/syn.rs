@@ -80,8 +80,9 @@ impl Book {
         // Retransmitted without any answer into a TIME_WAIT the server holds: the server
         // drops such SYNs silently.
         let a = *a;
-        if a.waits_for_time()
-            && a.challenge_acks == 0
+        let no_answer =
+            a.syn_ack.is_none() && a.rst.is_none() && a.icmp.is_none() && a.challenge_acks == 0;
+        if no_answer
             && a.reuse
                 .is_some_and(|r| r.in_window && r.holder.server_holds())
         {

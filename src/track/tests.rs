@@ -240,7 +240,12 @@ fn another_isn_is_a_new_attempt_that_names_the_previous_one() {
 
 #[test]
 fn rst_answering_the_syn_is_refused() {
-    let out = Feed::new().c(0, S, 100, 0).s(1, R | A, 0, 101).finish();
+    // The capture goes on past the client's next SYN (a refusal is final only then).
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .s(1, R | A, 0, 101)
+        .heard(4000)
+        .finish();
     assert_eq!(out[0].outcome, Outcome::Refused);
     assert_eq!(out[0].rst.unwrap().frame.number, 2);
 }
@@ -433,14 +438,21 @@ fn attempts_leave_in_order_of_first_syn_even_when_a_later_one_is_decided_first()
     feed.tracker.on_segment(&seg); // never answered: decided only 3 s later
     feed.c(1, S, 100, 0).s(2, R | A, 0, 101); // refused at once, but must wait its turn
     assert!(feed.out.is_empty());
-    let out = feed.finish();
+    let out = feed.heard(4000).finish();
     assert_eq!(
         out.iter().map(|a| a.frame.number).collect::<Vec<_>>(),
         vec![99, 1]
     );
     assert_eq!(
         (out[0].outcome, out[1].outcome),
-        (Outcome::Unknown, Outcome::Refused)
+        (Outcome::Unanswered, Outcome::Refused)
+    );
+    // Without the capture going on past the client's next SYN, the refusal is not final.
+    let mut feed = Feed::new();
+    let out = feed.c(1, S, 100, 0).s(2, R | A, 0, 101).finish();
+    assert_eq!(
+        (out[0].outcome, out[0].rst.map(|r| r.frame.number)),
+        (Outcome::Unknown, Some(2))
     );
 }
 
@@ -517,7 +529,7 @@ fn an_icmp_error_quoting_the_syn_answers_it() {
         frame: FrameRef { file: 0, number: 3 },
         ..error
     });
-    let out = feed.finish();
+    let out = feed.heard(4000).finish();
     assert_eq!(out[0].outcome, Outcome::IcmpUnreachable);
     let icmp = out[0].icmp.unwrap();
     assert_eq!((icmp.frame.number, icmp.icmp_type, icmp.code), (2, 3, 1));
@@ -539,6 +551,7 @@ fn a_refused_syn_sent_again_with_the_same_isn_is_one_attempt() {
         .s(501, R | A, 0, 101)
         .c(1000, S, 100, 0)
         .s(1001, R | A, 0, 101)
+        .heard(10_000)
         .finish();
     assert_eq!(out.len(), 1);
     assert_eq!(
