@@ -189,5 +189,8 @@ fn real_linux_time_wait_answers_are_classified() {
     // the refusal is not final (issue 9); the RST is on the attempt.
     let refused = common::json(&["--time-wait", "60s", &format!("{dir}linux-refused.pcap")]);
     let a = &refused["attempts"][0];
-    assert_eq!((a["outcome"].as_str(), a["answer_frame"].as_u64()), (Some("unknown"), Some(2)));
+    assert_eq!(
+        (a["outcome"].as_str(), a["answer_frame"].as_u64()),
+        (Some("unknown"), Some(2))
+    );
 }

@@ -38,12 +38,16 @@ enum Verdict {
 
 impl Book {
     /// Classifies a segment from `side`, the server side of the attempts it may answer.
-    fn classify(&mut self, flow: &Flow, seg: &Segment, side: Side) -> Verdict {
+    fn classify(&mut self, flow: &Flow, key: &FlowKey, seg: &Segment, side: Side) -> Verdict {
         let f = seg.flags;
-        let live = flow.conn.filter(|_| flow.phase.connected());
+        let live = self.conns.live(flow).copied();
         // The server's segments after a SYN-ACK that came ahead of its SYN are that SYN-ACK's
         // (their own, newest sequence space), not the older connection's.
-        if !f.syn() && flow.early.is_some_and(|e| e.follows(seg, side)) {
+        if !f.syn()
+            && self
+                .early_of(key, flow)
+                .is_some_and(|e| e.follows(seg, side))
+        {
             return Verdict::EarlyFollower;
         }
         if !f.syn() && live.is_some_and(|c| c.client != side && c.fits(seg, side)) {
@@ -106,13 +110,13 @@ impl Book {
 
     /// A segment from the server side of the 4-tuple's attempts (or of its connection).
     pub fn on_server_segment(&mut self, flow: &mut Flow, key: &FlowKey, seg: &Segment, side: Side) {
-        if flow
-            .early
+        if self
+            .early_of(key, flow)
             .is_some_and(|e| seg.ts.since(e.ts) > super::syn::EARLY_SYNACK_NS)
         {
-            flow.early = None;
+            self.clear_early(key, flow);
         }
-        match self.classify(flow, seg, side) {
+        match self.classify(flow, key, seg, side) {
             // The handshake's second step (RFC 9293 3.5); with TCP Fast Open the SYN-ACK
             // acknowledges the SYN's data too (RFC 7413).
             Verdict::SynAck(id) => {
@@ -121,7 +125,7 @@ impl Book {
                     ts: seg.ts,
                 };
                 self.establish(flow, key, id, answer, Establishment::SynAck, seg.seq + 1);
-                if let Some(conn) = flow.conn.as_mut() {
+                if let Some(conn) = self.conns.get_mut(flow) {
                     conn.past.tsval[side] = seg.tsval;
                 }
             }
@@ -163,10 +167,10 @@ impl Book {
             }
             // Kept on the flow for a second, in case its SYN comes (merged capture points).
             Verdict::Early => {
-                flow.early = Some(super::flow::EarlyAnswer::new(seg, side));
+                self.set_early(key, flow, super::flow::EarlyAnswer::new(seg, side));
             }
             Verdict::EarlyFollower => {
-                if let Some(early) = flow.early.as_mut() {
+                if let Some(early) = self.early.get_mut(key) {
                     early.add(seg);
                 }
             }
@@ -182,9 +186,7 @@ impl Book {
     /// A segment (not a SYN) from the client side of the 4-tuple's attempts.
     pub fn on_client_segment(&mut self, flow: &mut Flow, key: &FlowKey, seg: &Segment, side: Side) {
         let f = seg.flags;
-        if let Some(conn) = flow
-            .conn
-            .filter(|c| flow.phase.connected() && c.client == side)
+        if let Some(conn) = self.conns.live(flow).copied().filter(|c| c.client == side)
             && conn.fits(seg, side)
         {
             // The client answered the SYN-ACK: it will not send this SYN again.
@@ -237,10 +239,7 @@ impl Book {
     }
 
     fn server_confirms(&mut self, flow: &Flow, seg: &Segment, side: Side) {
-        let Some(conn) = flow
-            .conn
-            .filter(|c| flow.phase.connected() && c.client != side)
-        else {
+        let Some(conn) = self.conns.live(flow).copied().filter(|c| c.client != side) else {
             return;
         };
         let Some(p) = self.queue.get(conn.attempt_id) else {
@@ -293,12 +292,12 @@ impl Book {
         let (syn_frame, syn_ts, server) = (a.frame, a.ts, a.server);
         self.stats.syn_ack_missing += u64::from(how.syn_ack_missing());
         self.seen.note_accept(server);
-        if let Some(old) = flow.conn.filter(|_| flow.phase.connected()) {
+        if let Some(old) = self.conns.live(flow) {
             // Another attempt on the 4-tuple had the live connection (a SYN storm).
             self.ended.push_back(old.end(key));
         }
         flow.phase = Phase::Established;
-        flow.conn = Some(Conn {
+        let conn = Conn {
             past: Past {
                 syn_frame,
                 syn_ts,
@@ -318,12 +317,13 @@ impl Book {
             attempt_id: id,
             first_fin_seq: Seq(0),
             second_fin: false,
-        });
+        };
+        self.conns.put(flow, conn);
     }
 
     /// Extends the live connection with a packet that belongs to it.
     pub fn extend_conn(&mut self, flow: &mut Flow, seg: &Segment, side: Side) {
-        let Some(conn) = flow.live_conn() else {
+        let Some(conn) = self.conns.live_mut(flow) else {
             return;
         };
         if seg.ts < conn.past.last_ts && !conn.fits(seg, side) {

@@ -193,6 +193,21 @@ impl Conn {
         }
     }
 
+    /// A connection the long reuse memory gave back: only what a reuse needs.
+    pub fn remembered(past: Past, client: Side) -> Conn {
+        Conn {
+            past,
+            client,
+            established_ts: past.syn_ts,
+            bytes: Pair::default(),
+            first_end: None,
+            acked_unseen: false,
+            attempt_id: u64::MAX,
+            first_fin_seq: Seq(0),
+            second_fin: false,
+        }
+    }
+
     /// `seg` (from `side`) is in this connection's sequence spaces.
     pub fn fits(&self, seg: &Segment, side: Side) -> bool {
         near(seg.seq, self.past.seq_end[side])
@@ -328,10 +343,9 @@ pub struct Flow {
     /// The newest attempt still in the queue; older ones on this 4-tuple are chained from it
     /// (`Pending::older`).
     pub newest: Option<u64>,
-    /// The newest connection on this 4-tuple that completed its handshake.
-    pub conn: Option<Conn>,
-    /// Its `Past` when only the long reuse memory had it (no `Conn` to extend).
-    pub past: Option<Past>,
+    /// The newest connection on this 4-tuple that completed its handshake (its slot in
+    /// [`Conns`]; also a connection the long reuse memory gave back, not live).
+    pub conn: Option<u32>,
     /// First SYN of the newest attempt.
     pub last_attempt: Option<(FrameRef, Ts)>,
     /// ISNs of the newest attempts (newest first): a SYN with one of them after its attempt
@@ -340,7 +354,8 @@ pub struct Flow {
     /// TSval of the newest attempt's SYN.
     pub syn_tsval: Option<u32>,
     pub recent: Recent,
-    pub early: Option<EarlyAnswer>,
+    /// An [`EarlyAnswer`] waits for this 4-tuple's SYN (kept beside the flow table).
+    pub early: bool,
 }
 
 impl Flow {
@@ -351,12 +366,11 @@ impl Flow {
             client,
             newest: None,
             conn: None,
-            past: None,
             last_attempt: None,
             isns: [None; 2],
             syn_tsval: None,
             recent: Recent::default(),
-            early: None,
+            early: false,
         }
     }
 
@@ -369,25 +383,69 @@ impl Flow {
         }
     }
 
-    /// The earlier connection a new attempt is measured against.
-    pub fn previous(&self) -> Option<Past> {
-        self.conn.map(|c| c.past).or(self.past)
-    }
-
-    /// The live connection, if the newest attempt opened one.
-    pub fn live_conn(&mut self) -> Option<&mut Conn> {
-        if self.phase.connected() {
-            self.conn.as_mut()
-        } else {
-            None
-        }
-    }
-
     pub fn remember_isn(&mut self, isn: Seq) {
         self.isns = [Some(isn), self.isns[0]];
     }
 
     pub fn knows_isn(&self, isn: Seq) -> bool {
         self.isns.contains(&Some(isn))
+    }
+}
+
+/// The connections of the flow table, apart from it, so that a flow without one (a SYN
+/// flood) stays small. Slots are reused; nothing is allocated per packet.
+#[derive(Default)]
+pub struct Conns {
+    slots: Vec<Conn>,
+    free: Vec<u32>,
+}
+
+impl Conns {
+    /// Stores `conn` as `flow`'s connection (replacing the one it had).
+    pub fn put(&mut self, flow: &mut Flow, conn: Conn) {
+        if let Some(slot) = flow.conn.and_then(|i| self.slots.get_mut(i as usize)) {
+            *slot = conn;
+            return;
+        }
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = conn;
+                i
+            }
+            None => {
+                self.slots.push(conn);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        flow.conn = Some(index);
+    }
+
+    pub fn get(&self, flow: &Flow) -> Option<&Conn> {
+        flow.conn.and_then(|i| self.slots.get(i as usize))
+    }
+
+    pub fn get_mut(&mut self, flow: &Flow) -> Option<&mut Conn> {
+        flow.conn.and_then(|i| self.slots.get_mut(i as usize))
+    }
+
+    /// The live connection, if the newest attempt opened one.
+    pub fn live(&self, flow: &Flow) -> Option<&Conn> {
+        self.get(flow).filter(|_| flow.phase.connected())
+    }
+
+    pub fn live_mut(&mut self, flow: &Flow) -> Option<&mut Conn> {
+        self.get_mut(flow).filter(|_| flow.phase.connected())
+    }
+
+    /// The earlier connection a new attempt on `flow` is measured against.
+    pub fn previous(&self, flow: &Flow) -> Option<Past> {
+        self.get(flow).map(|c| c.past)
+    }
+
+    /// `flow` leaves the flow table: its slot is free again.
+    pub fn release(&mut self, flow: &mut Flow) {
+        if let Some(i) = flow.conn.take() {
+            self.free.push(i);
+        }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`dedup`]: duplicated frames; [`archive`]: the long reuse memory; [`expiry`]: idle flows;
 //! - [`seen`]: evidence across attempts; [`ports`]: port idle times.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 
@@ -39,7 +40,7 @@ mod syn;
 use archive::{Archive, Record};
 use dedup::{Copies, CopyRun, RUNS_KEPT};
 use expiry::Expiry;
-use flow::{EarlyAnswer, Flow};
+use flow::{Conn, Conns, EarlyAnswer, Flow};
 use ports::{PortUse, PortUses};
 use queue::{Queue, SETTLE_NS, Settle};
 use seen::Seen;
@@ -123,6 +124,9 @@ pub struct ConnEnd {
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// SYN-ACKs and RSTs kept waiting for their SYN at most.
+const EARLY_KEPT: usize = 65_536;
+
 /// Everything but the flow table: the attempts being decided and what they report into.
 pub struct Book {
     config: Config,
@@ -135,6 +139,10 @@ pub struct Book {
     seen: Seen,
     ports: PortUses,
     dropped: Dropped,
+    /// The flows' connections.
+    conns: Conns,
+    /// SYN-ACKs and RSTs waiting (a second at most) for their SYN, by 4-tuple.
+    early: FxMap<FlowKey, EarlyAnswer>,
 }
 
 pub struct Tracker {
@@ -168,6 +176,8 @@ impl Tracker {
                 seen: Seen::new(budgets.evidence),
                 ports: PortUses::new(budgets.ports),
                 dropped: Dropped::default(),
+                conns: Conns::default(),
+                early: FxMap::default(),
             },
             retention_ns,
             finished: false,
@@ -200,94 +210,114 @@ impl Tracker {
         let (key, side) = Side::of(seg.src, seg.dst);
         let control = seg.flags.0 & 0x07 != 0;
         let exact = self.copies.is_exact_copy(&key, side, seg);
-        if let Some(flow) = self.flows.get_mut(&key) {
-            let copy = flow.recent.is_copy(seg, side) || exact;
-            if control {
-                self.copies.note_control(seg.frame, copy);
-            }
-            if copy {
-                self.book.duplicate(flow.newest);
+        // One hash lookup: the entry serves both a known 4-tuple and a new one.
+        let flow = match self.flows.entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => {
+                if control {
+                    self.copies.note_control(seg.frame, exact);
+                }
+                if exact {
+                    self.book.duplicate(None);
+                    return;
+                }
+                let Some((flow, started)) =
+                    Tracker::new_flow(&mut self.book, &mut self.archive, &key, side, seg)
+                else {
+                    return;
+                };
+                v.insert(flow);
+                self.inserted(key);
+                if let Some(id) = started {
+                    self.note_port_use(key, id, seg, None);
+                }
                 return;
             }
-            if !control && seg.ts < flow.last_seen {
-                // Earlier than its 4-tuple's last packet: it may be a copy of one long gone
-                // from the ring (data and ACKs are not in the file-wide table).
-                self.copies.unchecked += 1;
-            }
-            let end_before = flow.use_end(flow.last_seen);
-            flow.last_seen = flow.last_seen.max(seg.ts);
-            let started = if seg.flags.syn() && !seg.flags.ack() {
-                self.book.on_syn(flow, &key, seg, side)
-            } else if side == flow.client {
-                self.book.on_client_segment(flow, &key, seg, side);
-                None
-            } else {
-                self.book.stats.server_packets += 1;
-                self.book.on_server_segment(flow, &key, seg, side);
-                None
-            };
-            if let Some(id) = started {
-                self.note_port_use(key, id, seg, end_before);
-            }
-            return;
-        }
+        };
+        let copy = flow.recent.is_copy(seg, side) || exact;
         if control {
-            self.copies.note_control(seg.frame, exact);
+            self.copies.note_control(seg.frame, copy);
         }
-        if exact {
-            self.book.duplicate(None);
+        if copy {
+            self.book.duplicate(flow.newest);
             return;
         }
-        self.on_new_key(key, side, seg);
+        if !control && seg.ts < flow.last_seen {
+            // Earlier than its 4-tuple's last packet: it may be a copy of one long gone
+            // from the ring (data and ACKs are not in the file-wide table).
+            self.copies.unchecked += 1;
+        }
+        let end_before = flow.use_end(flow.last_seen);
+        flow.last_seen = flow.last_seen.max(seg.ts);
+        let started = if seg.flags.syn() && !seg.flags.ack() {
+            self.book.on_syn(flow, &key, seg, side)
+        } else if side == flow.client {
+            self.book.on_client_segment(flow, &key, seg, side);
+            None
+        } else {
+            self.book.stats.server_packets += 1;
+            self.book.on_server_segment(flow, &key, seg, side);
+            None
+        };
+        if let Some(id) = started {
+            self.note_port_use(key, id, seg, end_before);
+        }
     }
 
-    /// A segment of a 4-tuple without live state.
-    fn on_new_key(&mut self, key: FlowKey, side: Side, seg: &Segment) {
+    /// A segment of a 4-tuple without live state: the flow it starts (a SYN of interest, or
+    /// an answer that may be ahead of its SYN), with the attempt it started, if any.
+    fn new_flow(
+        book: &mut Book,
+        archive: &mut Archive,
+        key: &FlowKey,
+        side: Side,
+        seg: &Segment,
+    ) -> Option<(Flow, Option<u64>)> {
         let f = seg.flags;
         let reversed = Segment {
             src: seg.dst,
             dst: seg.src,
             ..*seg
         };
-        if f.syn() && !f.ack() && self.book.wanted(seg) {
+        if f.syn() && !f.ack() && book.wanted(seg) {
             let mut flow = Flow::new(seg.ts, side);
             flow.recent.is_copy(seg, side);
-            let archived = self.archive.take(&key, self.book.now);
+            let archived = archive.take(key, book.now);
             if let Some(r) = archived {
-                flow.past = Some(r.past);
+                book.conns
+                    .put(&mut flow, Conn::remembered(r.past, r.client));
                 flow.last_attempt = Some(r.attempt);
                 flow.client = r.client;
                 flow.remember_isn(r.isn);
             }
-            let id = self.book.on_syn(&mut flow, &key, seg, side);
+            let id = book.on_syn(&mut flow, key, seg, side);
             if let (Some(id), Some(_)) = (id, archived) {
-                let reused = self
-                    .book
+                let reused = book
                     .queue
                     .get(id)
                     .is_some_and(|p| p.attempt.reuse.is_some());
-                self.book.stats.reuses_from_memory += u64::from(reused);
+                book.stats.reuses_from_memory += u64::from(reused);
             }
-            self.insert(key, flow);
-            if let Some(id) = id {
-                self.note_port_use(key, id, seg, None);
-            }
-        } else if f.ack() && (f.syn() || f.rst()) && self.book.wanted(&reversed) {
+            Some((flow, id))
+        } else if f.ack() && (f.syn() || f.rst()) && book.wanted(&reversed) {
             // Possibly ahead of its SYN (two capture points merged): kept for a second.
             let mut flow = Flow::new(seg.ts, side.other());
             flow.recent.is_copy(seg, side);
-            flow.early = Some(EarlyAnswer::new(seg, side));
-            self.book.stats.ends_without_handshake += u64::from(f.rst());
-            self.insert(key, flow);
-        } else if (f.fin() || f.rst()) && !f.syn() && !self.archive.note_end(&key, side, seg) {
-            // The capture began after this connection's SYN (or the SYN was filtered out).
-            let wanted = self.book.wanted(seg) || self.book.wanted(&reversed);
-            self.book.stats.ends_without_handshake += u64::from(wanted);
+            book.set_early(key, &mut flow, EarlyAnswer::new(seg, side));
+            book.stats.ends_without_handshake += u64::from(f.rst());
+            Some((flow, None))
+        } else {
+            if (f.fin() || f.rst()) && !f.syn() && !archive.note_end(key, side, seg) {
+                // The capture began after this connection's SYN (or the SYN was filtered out).
+                let wanted = book.wanted(seg) || book.wanted(&reversed);
+                book.stats.ends_without_handshake += u64::from(wanted);
+            }
+            None
         }
     }
 
-    fn insert(&mut self, key: FlowKey, flow: Flow) {
-        self.flows.insert(key, flow);
+    /// Bookkeeping for a flow just inserted: its expiry, the flow budget, the peak.
+    fn inserted(&mut self, key: FlowKey) {
         self.expiry
             .push(key, self.book.now.add_nanos(self.retention_ns));
         let cap = self.book.config.budgets.flows;
@@ -322,26 +352,29 @@ impl Tracker {
     /// Drops the full state of `key` (idle, or `early` because the flow table is over its
     /// budget): its attempts are settled, its connection ends, a compact record stays.
     fn retire(&mut self, key: FlowKey, early: bool) {
-        let Some(flow) = self.flows.remove(&key) else {
+        let Some(mut flow) = self.flows.remove(&key) else {
             return;
         };
         let book = &mut self.book;
+        if flow.early {
+            book.early.remove(&key);
+        }
+        let previous = book.conns.previous(&flow);
+        let live = book.conns.live(&flow).copied();
+        book.conns.release(&mut flow);
         let client = flow.client.endpoint(&key);
         book.ports.end(client.ip, client.port, key, flow.last_seen);
         let (ids, n) = book.chain(flow.newest);
         for &id in &ids[..n] {
             book.settle(id, Settle::FlowGone);
         }
-        if flow.phase.connected()
-            && let Some(conn) = flow.conn
-        {
+        if let Some(conn) = live {
             book.ended.push_back(conn.end(&key));
         }
         let now = book.now;
         let idle = now.since(flow.last_seen) >= self.retention_ns;
         book.dropped.flows += u64::from(early && !idle);
-        if let (Some(past), Some(attempt), Some(isn)) =
-            (flow.previous(), flow.last_attempt, flow.isns[0])
+        if let (Some(past), Some(attempt), Some(isn)) = (previous, flow.last_attempt, flow.isns[0])
         {
             let record = Record {
                 past,
@@ -401,11 +434,11 @@ impl Tracker {
     /// The capture has ended: every attempt is decided against its last timestamp.
     pub fn finish(&mut self) {
         self.finished = true;
+        let conns = &self.book.conns;
         let mut ends: Vec<ConnEnd> = self
             .flows
             .iter()
-            .filter(|(_, f)| f.phase.connected())
-            .filter_map(|(k, f)| f.conn.map(|c| c.end(k)))
+            .filter_map(|(k, f)| conns.live(f).map(|c| c.end(k)))
             .collect();
         ends.sort_by_key(|e| e.syn_frame);
         self.book.ended.extend(ends);
@@ -458,6 +491,30 @@ impl Book {
             .filter
             .as_ref()
             .is_none_or(|f| f.wants(seg.src, seg.dst))
+    }
+
+    /// The SYN-ACK or RST waiting on `flow` for its SYN.
+    fn early_of(&self, key: &FlowKey, flow: &Flow) -> Option<EarlyAnswer> {
+        if flow.early {
+            self.early.get(key).copied()
+        } else {
+            None
+        }
+    }
+
+    fn set_early(&mut self, key: &FlowKey, flow: &mut Flow, early: EarlyAnswer) {
+        // Bounded: past this many (a SYN-ACK flood), no more are kept.
+        if self.early.len() < EARLY_KEPT || flow.early {
+            self.early.insert(*key, early);
+            flow.early = true;
+        }
+    }
+
+    fn clear_early(&mut self, key: &FlowKey, flow: &mut Flow) {
+        if flow.early {
+            self.early.remove(key);
+            flow.early = false;
+        }
     }
 
     /// A copy of an earlier frame: counted on the 4-tuple's newest attempt, nothing else.

@@ -159,10 +159,12 @@ impl Book {
         // Settle the oldest attempt when it has been quiet long enough, or when the queue is
         // so long (a SYN flood) that memory must win over a late retransmission.
         let overfull = held > self.config.budgets.pending;
+        let mut counted = false;
         if !front.settled && now.since(front.last_activity) > SETTLE_NS {
             self.settle(base, Settle::Quiet);
         } else if !front.settled && overfull {
             self.settle(base, Settle::OverBudget);
+            counted = true;
         }
         let front = self.queue.pending.front()?;
         // Until a server has answered anything, the capture may show one direction only: an
@@ -177,8 +179,13 @@ impl Book {
                 .attempt
                 .syn_ack
                 .is_some_and(|a| now.since(a.ts) <= FIRST_CLOSE_WITHIN_NS);
-        if !finished && (!front.settled || hold || front.waits_for_time(now) || first_second) {
-            return None;
+        let waiting = !front.settled || hold || front.waits_for_time(now) || first_second;
+        if waiting && !finished {
+            if !overfull {
+                return None;
+            }
+            // Over the budget (a SYN flood): decided now, as far as the capture has gone.
+            self.dropped.pending += u64::from(!counted);
         }
         let mut p = self.queue.pending.pop_front()?;
         self.queue.base += 1;

@@ -100,7 +100,7 @@ impl Book {
         side: Side,
     ) -> u64 {
         let window = self.config.window_ns;
-        let previous = flow.previous();
+        let previous = self.conns.previous(flow);
         let reuse = previous.and_then(|past| past.reuse(seg, side, window));
         if let (Some(past), None) = (previous, reuse) {
             // Timestamps went backwards: not a reuse of a connection that comes later.
@@ -110,9 +110,7 @@ impl Book {
             }
             self.stats.backwards_syns += 1;
         }
-        if flow.phase.connected()
-            && let Some(conn) = flow.conn
-        {
+        if let Some(conn) = self.conns.live(flow) {
             self.ended.push_back(conn.end(key));
         }
         flow.phase = Phase::SynSent;
@@ -148,19 +146,19 @@ impl Book {
     /// A SYN-ACK (or RST) seen up to a second before this SYN, acknowledging it: the two
     /// capture points' clocks are apart (counted in capture quality).
     fn match_early_synack(&mut self, flow: &mut Flow, key: &FlowKey, id: u64, syn: &Segment) {
-        let Some(early) = flow.early else {
+        let Some(early) = self.early_of(key, flow) else {
             return;
         };
         let ahead = syn.ts.since(early.ts);
         if ahead > EARLY_SYNACK_NS {
-            flow.early = None;
+            self.clear_early(key, flow);
             return;
         }
         let acks = self.queue.get(id).is_some_and(|p| p.acks_syn(early.ack));
         if early.side == flow.client || !acks || ahead < 0 {
             return;
         }
-        flow.early = None;
+        self.clear_early(key, flow);
         self.stats.syn_ack_before_syn += 1;
         let answer = Answer {
             frame: early.frame,
@@ -184,10 +182,11 @@ impl Book {
             Establishment::SynAckBeforeSyn,
             server_next,
         );
-        if let Some(conn) = flow.conn.as_mut() {
+        let client = flow.client;
+        if let Some(conn) = self.conns.get_mut(flow) {
             conn.past.tsval[early.side] = early.tsval;
             conn.absorb(&early);
-            conn.touch(syn, flow.client);
+            conn.touch(syn, client);
             flow.phase = conn.phase();
         }
     }
