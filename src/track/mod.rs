@@ -255,7 +255,9 @@ impl Tracker {
             self.book.on_client_segment(flow, &key, seg, side);
             None
         } else {
-            self.book.stats.server_packets += 1;
+            // Only 4-tuples with an attempt say whether the capture holds the servers' side
+            // (a SYN-ACK without its SYN, as backscatter, does not).
+            self.book.stats.server_packets += u64::from(flow.last_attempt.is_some());
             self.book.on_server_segment(flow, &key, seg, side);
             None
         };

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::attempt::{Attempt, FIRST_CLOSE_WITHIN_NS, UNANSWERED_AFTER_NS};
+use crate::attempt::{Attempt, FIRST_CLOSE_WITHIN_NS, Outcome, UNANSWERED_AFTER_NS};
 use crate::tcp::Seq;
 use crate::time::{NANOS_PER_SEC, Ts};
 
@@ -103,6 +103,26 @@ impl Queue {
     }
 }
 
+impl Book {
+    /// The outcome as far as the capture goes (`Attempt::resolve`: a failure only once the
+    /// client's next SYN was due), except that a refusal (RST or ICMP error) is final at
+    /// once for a client never seen sending a refused SYN again: Linux gives up on a RST
+    /// (ECONNREFUSED), and so do scanners; Windows retries, and then it waits.
+    fn outcome(&self, a: &Attempt, now: Ts, heard: bool) -> Outcome {
+        let outcome = a.resolve(now, heard);
+        if outcome != Outcome::Unknown || self.seen.retries_after_refusal(a.client.ip) {
+            return outcome;
+        }
+        if a.rst.is_some() {
+            Outcome::Refused
+        } else if a.icmp.is_some() {
+            Outcome::IcmpUnreachable
+        } else {
+            outcome
+        }
+    }
+}
+
 /// Attempts chained on one 4-tuple that are looked at for a match (a SYN storm can put more
 /// on one 4-tuple; the oldest are then not matched).
 pub const CHAIN: usize = 32;
@@ -189,7 +209,7 @@ impl Book {
         }
         let mut p = self.queue.pending.pop_front()?;
         self.queue.base += 1;
-        p.attempt.outcome = p.attempt.resolve(now, heard);
+        p.attempt.outcome = self.outcome(&p.attempt, now, heard);
         Some(p.attempt)
     }
 }

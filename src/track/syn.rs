@@ -71,6 +71,9 @@ impl Book {
         if let Some(slot) = a.retransmit_us.get_mut(n) {
             *slot = (seg.ts.since(a.ts) / 1_000).clamp(0, i64::from(u32::MAX)) as u32;
         }
+        if a.rst.is_some() || a.icmp.is_some() {
+            self.seen.note_retry_after_refusal(a.client.ip);
+        }
         a.syn_retransmits += 1;
         if seg.ts >= a.last_syn_ts {
             a.next_syn_due = next_syn_due(Some(a.last_syn_ts), seg.ts);

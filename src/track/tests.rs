@@ -447,13 +447,6 @@ fn attempts_leave_in_order_of_first_syn_even_when_a_later_one_is_decided_first()
         (out[0].outcome, out[1].outcome),
         (Outcome::Unanswered, Outcome::Refused)
     );
-    // Without the capture going on past the client's next SYN, the refusal is not final.
-    let mut feed = Feed::new();
-    let out = feed.c(1, S, 100, 0).s(2, R | A, 0, 101).finish();
-    assert_eq!(
-        (out[0].outcome, out[0].rst.map(|r| r.frame.number)),
-        (Outcome::Unknown, Some(2))
-    );
 }
 
 #[test]
@@ -978,4 +971,35 @@ fn a_flow_slot_and_a_pending_attempt_stay_compact() {
     assert!(std::mem::size_of::<flow::Conn>() <= 136);
     assert!(std::mem::size_of::<queue::Pending>() <= 448);
     assert!(std::mem::size_of::<archive::Record>() <= 120);
+}
+
+#[test]
+fn a_refusal_at_the_end_is_final_unless_the_client_sends_refused_syns_again() {
+    // A RST and then the end of the capture: final for a client that gives up on a RST.
+    let out = Feed::new().c(0, S, 100, 0).s(1, R | A, 0, 101).finish();
+    assert_eq!(out[0].outcome, Outcome::Refused);
+    // This client sent a refused SYN again earlier (Windows): its next SYN may still get in.
+    let mut feed = Feed::new();
+    feed.c(0, S, 100, 0).s(1, R | A, 0, 101).c(500, S, 100, 0);
+    let later = Endpoint {
+        port: 3001,
+        ..client()
+    };
+    feed.feed(segment(90, Ts(20_000_000_000), later, server(), S, 7, 0, 0));
+    feed.feed(segment(
+        91,
+        Ts(20_001_000_000),
+        server(),
+        later,
+        R | A,
+        0,
+        8,
+        0,
+    ));
+    let out = feed.finish();
+    let last = out.iter().find(|a| a.client.port == 3001).unwrap();
+    assert_eq!(
+        (last.outcome, last.rst.map(|r| r.frame.number)),
+        (Outcome::Unknown, Some(91))
+    );
 }
