@@ -166,6 +166,8 @@ class Lab:
     def server(self, side="s", name="server", **opts):
         """Start peer.py server in a namespace; wait until it listens."""
         ready = os.path.join(self.work, name + ".ready")
+        if os.path.exists(ready):
+            os.remove(ready)
         argv = ["python3", PEER, "server", "--ready", ready]
         for k, v in opts.items():
             argv += [f"--{k.replace('_', '-')}", str(v)]

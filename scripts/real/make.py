@@ -340,7 +340,8 @@ def g_tfo(d):
     return [Output("linux-tfo.pcap", cap, "A4", how, kernel, check=chk)]
 
 
-@group("no-synack", "A5", ["linux-synack-not-captured.pcap"])
+@group("no-synack", "A5", ["linux-synack-not-captured.pcap",
+                          "linux-synack-not-captured-unfiltered.pcap"])
 def g_no_synack(d):
     with Lab(tag="5", net=5) as lab:
         lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
@@ -377,17 +378,23 @@ def g_no_synack(d):
             "data. Expected: 3 established, established_by server_acked_data (a server "
             "segment acknowledges client data beyond ISN+1; the client's handshake ACK and "
             "data are there too, see notes).")
-        truth = Output("the unfiltered capture made alongside", full, "A5", "", "")
+        truth = Output("linux-synack-not-captured-unfiltered.pcap", full, "A5", how.replace(
+            "and the published one with", "and the other one with").replace(
+            "(the truth, not published)", "(this file, the truth for the filtered one)"),
+            "All three connections are established normally, each with its SYN-ACK. "
+            "Expected: 3 established (syn_ack).")
 
     def chk(rows):
         need(outcomes(rows) == ["established"] * 3, outcomes(rows))
         need([r["established_by"] for r in rows] == ["server_acked_data"] * 3, rows)
         need([r["answer_frame"] for r in rows] == ["-"] * 3, rows)
-    return [Output("linux-synack-not-captured.pcap", cap, "A5", how, kernel, check=chk,
-                   truth=truth)]
+    return [truth, Output("linux-synack-not-captured.pcap", cap, "A5", how.replace(
+        "(the truth, not published)", "(published as linux-synack-not-captured-unfiltered.pcap, "
+        "the truth)"), kernel, check=chk, truth=truth)]
 
 
-@group("synack-first", "A6", ["linux-synack-before-syn.pcap"])
+@group("synack-first", "A6", ["linux-synack-before-syn.pcap",
+                              "linux-synack-before-syn-unshifted.pcap"])
 def g_synack_first(d):
     with Lab(tag="6", net=6) as lab:
         lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
@@ -425,13 +432,17 @@ def g_synack_first(d):
             "server's data and FIN before the request they answer. Expected: 3 established "
             "with established_by syn_ack_before_syn, 1 refused (its RST also precedes the "
             "SYN); the server holds TIME_WAIT after each connection (it closed first).")
-        truth = Output("the unshifted merge", tr, "A6", "", "")
+        truth = Output("linux-synack-before-syn-unshifted.pcap", tr, "A6", how.split(
+            " The server side's clock")[0] + " Merged without a shift (`mergecap -F pcap -w "
+            "linux-synack-before-syn-unshifted.pcap client-side.pcap server-side.pcap`): the "
+            "truth for the shifted merge.", "3 established connections (one SYN each) and one "
+            "RST/ACK for the closed port; the server holds TIME_WAIT after each connection.")
 
     def chk(rows):
         need(outcomes(rows) == ["established"] * 3 + ["refused"], outcomes(rows))
         need([r["established_by"] for r in rows] == ["syn_ack_before_syn"] * 3 + ["-"], rows)
-    return [Output("linux-synack-before-syn.pcap", cap, "A6", how, kernel, check=chk,
-                   truth=truth)]
+    return [truth, Output("linux-synack-before-syn.pcap", cap, "A6", how, kernel, check=chk,
+                          truth=truth)]
 
 
 @group("cut", "A7", ["linux-syn-dropped-twice.pcap", "linux-syn-dropped-twice-cut.pcap"])
@@ -679,8 +690,8 @@ def g_tw_ts_on(d):
             "the server veth."))
         kernel = (
             "Timestamps on: the reuses at 2 s and 30 s land in TIME_WAIT and are accepted at "
-            "once (the timestamp advanced, RFC 6191; the server's ISN continues the old "
-            "sequence space + 65537... Linux's tw_snd_nxt + 65535 + 2); those at 65 s and "
+            "once (the timestamp advanced, RFC 6191; the server's new ISN is the old "
+            "connection's snd_nxt + 65537, Linux's tw_snd_nxt + 65535 + 2); those at 65 s and "
             "90 s find no TIME_WAIT and reach the listener. All 5 established with one SYN "
             "each; nothing failed, so no cause.")
 
@@ -795,6 +806,316 @@ def g_tw_mid(d):
         need(outcomes(rows) == ["established", "challenge_ack"], outcomes(rows))
         need(rows[1]["expected_cause"] == "time_wait_before_capture", rows[1])
     return [Output("linux-tw-mid-capture.pcap", cap, "C", how, kernel, check=chk)]
+
+
+# ------------------------------------------------------------------------- class D --
+def three_captures(lab, d, base, snap):
+    """Start the two-direction capture on the server veth and the one-direction ones
+    (tcpdump -Q out on each side's veth)."""
+    full = os.path.join(d, base + ".pcap")
+    co = os.path.join(d, base + "-client-only.pcap")
+    so = os.path.join(d, base + "-server-only.pcap")
+    f = "tcp or icmp"
+    tds = [lab.tcpdump("s", lab.sif, full, snap=snap, filt=f),
+           lab.tcpdump("c", lab.cif, co, snap=snap, direction="out", filt=f),
+           lab.tcpdump("s", lab.sif, so, snap=snap, direction="out", filt=f)]
+    return (full, co, so), tds
+
+
+def half_outputs(base, cls, paths, how, kernel, full_check, spec=None, half_checks=None):
+    full, co, so = paths
+    spec = spec or {}
+    fo = Output(base + ".pcap", full, cls, how + " Published as the two-direction reference "
+                "for the two one-direction captures made at the same time.", kernel,
+                spec=spec, check=full_check)
+    hc = half_checks or {}
+    co_o = Output(base + "-client-only.pcap", co, cls, how + " This file: `tcpdump -Q out` on "
+                  "the client's veth, in the client namespace, at the same time: only the "
+                  "client's packets.", kernel + " Outcome, holder and cause in the expected "
+                  "account are the truth from the two-direction capture; the capture itself "
+                  "holds only the client's side of it.", spec=spec, truth=fo,
+                  check=hc.get("client"))
+    so_o = Output(base + "-server-only.pcap", so, cls, how + " This file: `tcpdump -Q out` on "
+                  "the server's veth at the same time: only the server's packets.",
+                  kernel + " Outcome, holder and cause in the expected account are the truth "
+                  "from the two-direction capture; attempts the server never answered leave "
+                  "nothing in this file (listed below).", spec=spec, truth=fo,
+                  check=hc.get("server"))
+    return [fo, co_o, so_o]
+
+
+@group("mixed", "D", ["linux-mixed.pcap", "linux-mixed-client-only.pcap",
+                      "linux-mixed-server-only.pcap"])
+def g_mixed(d):
+    with Lab(tag="14", net=14) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=0")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_rfc1337=0")
+        lab.server(ip=lab.sip, port=SPORT, script=TW_SERVER)
+        lab.server(name="web", ip=lab.sip, port=8080, script="recv,send:500,recv-eof,close")
+        lab.nft("s", """
+table inet pr3rej {
+    chain in {
+        type filter hook input priority 0; policy accept;
+        tcp dport 8113 reject with icmp type port-unreachable
+    }
+}
+""")
+        paths, tds = three_captures(lab, d, "linux-mixed", 96)
+        lab.client(name="normal", ip=lab.cip, dst=lab.sip, port=SPORT, count=2, gap=0.2,
+                   script=xfer(1000))
+        lab.client(name="web", ip=lab.cip, dst=lab.sip, port=8080, count=2, gap=0.2,
+                   script="send:@GET / HTTP/1.1\\r\\n\\r\\n,recv:500,close")
+        lab.client(name="refused", ip=lab.cip, dst=lab.sip, port=8111, sport=40003,
+                   script=xfer(10))
+        lab.client(name="icmp", ip=lab.cip, dst=lab.sip, port=8113, sport=40004,
+                   script=xfer(10))
+        w = drop_first_syns(lab, "s", "tcp sport 40005 tcp dport 8110", 2)
+        lab.client(name="dropped-twice", ip=lab.cip, dst=lab.sip, port=SPORT, sport=40005,
+                   script=xfer(1000))
+        w.join(5)
+        lab.client(name="challenge", ip=lab.cip, dst=lab.sip, port=SPORT, sport=40001,
+                   gaps="0.3", each=xfer(MB16) + ";" + xfer(1000))
+        time.sleep(0.5)
+        for t in tds:
+            lab.stop_tcpdump(t)
+        how = std_how(lab, (
+            f"Server {lab.sip}: 8110 `{TW_SERVER}` (closes first), 8080 web-like "
+            "(`recv,send:500,recv-eof,close`: the client closes first), nothing on 8111, an "
+            "nftables rule `tcp dport 8113 reject with icmp type port-unreachable`, and a "
+            "counted nftables rule that drops the first two SYNs from port 40005. Client "
+            f"{lab.cip}, in this order: 2 connections to 8110 from ephemeral ports (1000 B + "
+            "newline); 2 to 8080 (GET, read 500 B, close); 40003 -> 8111; 40004 -> 8113; "
+            "40005 -> 8110; 40001 -> 8110 with 16 MiB, and 0.3 s after it ended 40001 -> 8110 "
+            "again with 1000 B. tcpdump -s 96, filter `tcp or icmp`."))
+        kernel = (
+            "Normal connections: established, the server holds TIME_WAIT on 8110, the client "
+            "on 8080. 8111: RST/ACK (port_closed). 8113: the SYN is answered by ICMP port "
+            "unreachable quoting it; Linux's connect() fails at once (ECONNREFUSED), so one "
+            "SYN (icmp_unreachable). 40005: two SYNs dropped, the third (2 s "
+            "later, linear timeouts) gets in. 40001 reuse: timestamps off and the ISN clock "
+            "behind the 16 MiB: TIME_WAIT's bare ACK, the client's RST (ends TIME_WAIT, "
+            "rfc1337=0), its SYN retransmitted ~10 ms later gets in: established, "
+            "server_time_wait.")
+
+        spec = {"override": {}}
+
+        def chk(rows):
+            need(outcomes(rows) == ["established"] * 4 + ["refused", "icmp_unreachable"] +
+                 ["established"] * 3, outcomes(rows))
+            need(rows[-1]["expected_cause"] == "server_time_wait", rows[-1])
+            need([r["time_wait_holder"] for r in rows][-1] == "server", rows)
+    return half_outputs("linux-mixed", "D", paths, how, kernel, chk, spec=spec)
+
+
+@group("silent-drop", "D", ["emu-silent-drop-mid.pcap", "emu-silent-drop-mid-client-only.pcap",
+                            "emu-silent-drop-mid-server-only.pcap"])
+def g_silent(d):
+    with Lab(tag="15", net=15) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=1")
+        lab.server(ip=lab.sip, port=SPORT, script=TW_SERVER)
+        lab.nft("s", """
+table inet pr3tw {
+    set tw {
+        type ipv4_addr . inet_service
+        flags timeout
+        timeout 30s
+    }
+    chain out {
+        type filter hook output priority 0; policy accept;
+        tcp sport 8110 tcp flags & fin == fin add @tw { ip daddr . tcp dport }
+    }
+    chain in {
+        type filter hook input priority 0; policy accept;
+        tcp dport 8110 tcp flags & (syn|ack) == syn ip saddr . tcp sport @tw counter drop
+    }
+}
+""")
+        clients = []
+        t0 = time.monotonic()
+        clients.append(lab.client(name="p40001", background=True, ip=lab.cip, dst=lab.sip,
+                                  port=SPORT, sport=40001, syn_retries=1, gaps="3,30",
+                                  script=xfer(1000)))
+        L.wait_for("first connection", lambda: "closed" in open(clients[0].logname).read(), 5)
+        paths, tds = three_captures(lab, d, "emu-silent-drop-mid", 128)
+        for i, port in enumerate((40002, 40003)):
+            clients.append(lab.client(name=f"p{port}", background=True, ip=lab.cip,
+                                      dst=lab.sip, port=SPORT, sport=port, syn_retries=1,
+                                      gaps="3,30", script=xfer(1000)))
+            time.sleep(1.0)
+        for c in clients:
+            c.wait()
+            lab.procs.remove(c)
+            for line in open(c.logname).read().splitlines():
+                log(f"  {os.path.basename(c.logname)}: {line}")
+        time.sleep(3.5)
+        for t in tds:
+            lab.stop_tcpdump(t)
+        log(f"silent-drop took {time.monotonic() - t0:.1f}s")
+        drops = lab.nft_cmd("s", "list", "chain", "inet", "pr3tw", "in")
+        how = std_how(lab, (
+            "EMULATED silent drop: Linux answers a SYN it will not accept in TIME_WAIT with "
+            "a bare ACK; Windows (2000/2003 era) ignores it. To emulate the Windows server, "
+            "nftables in the server namespace remembers each 4-tuple on which the server sent "
+            "a FIN (`tcp sport 8110 tcp flags & fin == fin add @tw { ip daddr . tcp dport }`, "
+            "set timeout 30 s: an emulated 30 s TIME_WAIT) and drops SYNs from those "
+            "4-tuples (`tcp dport 8110 tcp flags & (syn|ack) == syn ip saddr . tcp sport @tw "
+            f"drop`). Server {lab.sip}:8110 `{TW_SERVER}` (closes first). Three pooled-port "
+            f"clients, 40001, 40002, 40003 (started 1 s apart), each with TCP_SYNCNT=1: "
+            "connect + 1000 B, then 3 s later the same port again, then 30 s after that "
+            "attempt gave up the same port again. The capture starts after 40001's first "
+            "connection has ended (mid-traffic), before 40002's and 40003's first connections."))
+        kernel = (
+            "Each port's second connect (3 s after its first ended) meets the emulated "
+            "TIME_WAIT: its 3 SYNs (1 s apart: with TCP_SYNCNT=1 this kernel sends the SYN and "
+            "2 retransmissions) are dropped without answer and connect() fails with ETIMEDOUT "
+            "after ~3 s. The third connect, ~36 s after the first connection ended, is past "
+            "the emulated 30 s; the real Linux TIME_WAIT (60 "
+            "s) still holds the 4-tuple and accepts the SYN (timestamps on). Expected: "
+            "40002/40003: established, unanswered (server_time_wait), established (no cause: "
+            "answered at once). 40001: its first connection is not in the capture, so its "
+            "unanswered attempt is time_wait_before_capture (the same source is seen reusing "
+            "ports into this server's TIME_WAIT and the server is seen silently dropping "
+            "them); its third is established. nft drop counter at the end: "
+            + (next((ln.strip() for ln in drops.splitlines() if "counter" in ln), "?")) + ".")
+
+        def chk(rows):
+            by = {}
+            for r in rows:
+                by.setdefault(r["client"].split(":")[1], []).append(
+                    (r["outcome"], r["expected_cause"]))
+            need(by.get("40001") == [("unanswered", "time_wait_before_capture"),
+                                     ("established", "-")], by)
+            for p in ("40002", "40003"):
+                need(by.get(p) == [("established", "-"), ("unanswered", "server_time_wait"),
+                                   ("established", "-")], by)
+    return half_outputs("emu-silent-drop-mid", "D", paths, how, kernel, chk)
+
+
+@group("halves-legacy", "D", [f"{n}-{h}.pcap" for n in ("linux-tw-ts-on", "linux-tw-ts-off-bigxfer",
+                                                         "linux-tw-never-let-in", "linux-refused",
+                                                         "win-same-isn-later")
+                              for h in ("client-only", "server-only")])
+def g_halves_legacy(d):
+    outs = []
+    for n, cip, sip in (("linux-tw-ts-on", "10.99.0.1", "10.99.0.2"),
+                        ("linux-tw-ts-off-bigxfer", "10.99.0.1", "10.99.0.2"),
+                        ("linux-tw-never-let-in", "10.99.0.1", "10.99.0.2"),
+                        ("linux-refused", "10.99.0.1", "10.99.0.2"),
+                        ("win-same-isn-later", "10.93.2.1", "10.93.2.2")):
+        src = os.path.join(OUT, n + ".pcap")
+        truth = Output(n + ".pcap", src, "C", "", "")
+        for half, host in (("client-only", cip), ("server-only", sip)):
+            dst = os.path.join(d, f"{n}-{half}.pcap")
+            tmp = dst + ".full"
+            L.sh(["tcpdump", "-r", src, "-w", tmp, "src", "host", host])
+            editcap("-s", "128", tmp, dst)
+            how = (f"A direction filter applied to `{n}.pcap` (see its note): `tcpdump -r {n}.pcap -w half.pcap src host {host}`, then "
+                   f"`editcap -s 128 half.pcap {n}-{half}.pcap` (payload cut, lengths kept): "
+                   f"only the {'client' if half == 'client-only' else 'server'}'s packets, "
+                   "timestamps unchanged.")
+            kernel = (f"As in `{n}.pcap`; outcome, holder and cause in the expected account are "
+                      f"that capture's (the truth), frame numbers this file's.")
+            outs.append(Output(f"{n}-{half}.pcap", dst, "D", how, kernel, truth=truth))
+    return outs
+
+
+@group("win-cut", "A7", ["win-syn-dropped-twice.pcap", "win-syn-dropped-twice-cut.pcap"])
+def g_win_cut(d):
+    with Lab(tag="16", net=16) as lab:
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=1")
+        input_drop(lab, "c", "tcp dport 49301")
+        lab.server(ip=lab.sip, port=SPORT, script="recv,send:@HTTP/1.0 200 OK\\r\\n\\r\\nhi\\n,close")
+        cap = os.path.join(d, "win-syn-dropped-twice.pcap")
+        td = lab.tcpdump("s", lab.sif, cap, snap=128)
+        w = drop_first_syns(lab, "s", "tcp sport 49301 tcp dport 8110", 2)
+        t0 = time.monotonic()
+        wc = lab.raw(name="win", background=True, args=[
+            "winclient", "--src", lab.cip, "--sport", "49301", "--dst", lab.sip, "--dport",
+            "8110", "--at", "0,3,9", "--isn", "3300000001", "--iface", lab.cif, "--linger", "3"])
+        time.sleep(max(0, t0 + 6.5 - time.monotonic()))
+        lab.client(name="other", ip=lab.cip, dst=lab.sip, port=SPORT, sport=40010,
+                   script="send:@GET / HTTP/1.0\\r\\n\\r\\n,recv-eof,close")
+        wc.wait()
+        lab.procs.remove(wc)
+        for line in open(wc.logname).read().splitlines():
+            log("  win: " + line)
+        w.join(5)
+        time.sleep(1)
+        lab.stop_tcpdump(td)
+        fr = frames_of(cap)
+        t_first = fr[0].t
+        last = max(f.no for f in fr if f.t - t_first < 8.0)
+        cut = os.path.join(d, "win-syn-dropped-twice-cut.pcap")
+        editcap("-r", cap, cut, f"1-{last}")
+        how = std_how(lab, (
+            "A raw-socket client (raw.py winclient) emulates a Windows connect(): one ISN, "
+            "Windows SYN options, TTL 128, SYNs at +0, +3 s and +9 s (the Windows schedule) "
+            f"from {lab.cip}:49301 to {lab.sip}:8110; the client namespace drops its own "
+            "kernel's view of port 49301 so it sends no RST of its own. A counted nftables rule "
+            "in the server namespace drops the first two of those SYNs. 6.5 s after the first "
+            "SYN a real Linux client makes one normal connection from port 40010. tcpdump -s "
+            "128 on the server veth."))
+        kernel = (
+            "The first two SYNs (+0, +3 s) are dropped; the third (+9 s) reaches the listener, "
+            "gets a SYN-ACK, and the raw client completes the exchange (request, reply, "
+            "server FIN, its FIN). Expected: the Windows-like attempt established on its 3rd "
+            "SYN (answered_syn 2), the Linux connection established.")
+        syn2 = [f.t for f in fr if f.sport == 49301 and f.flags & 0x12 == 0x02][1]
+        end_t = max(f.t for f in fr if f.no <= last)
+        how_cut = how + (f" The cut: `editcap -r win-syn-dropped-twice.pcap "
+                         f"win-syn-dropped-twice-cut.pcap 1-{last}` keeps the frames of the "
+                         f"first 8 s: the capture ends with the Linux connection, "
+                         f"{end_t - syn2:.1f} s after the second SYN and before the third "
+                         "(+9 s).")
+        kernel_cut = (
+            "As in the full capture, but the capture ends before the third SYN. After SYNs at "
+            "+0 and +3 s the client's next retransmission (Windows: +9 s; by the rule 2 x the "
+            "last interval = 6 s after the last SYN) is not yet due when the capture ends, "
+            "although more than 3 s have passed since the last SYN: the attempt is `unknown`, "
+            "not `unanswered` (a 3 s rule would call it a failure; the full capture shows it "
+            "established). Expected: the Linux connection established, the Windows-like "
+            "attempt unknown.")
+
+    def chk(rows):
+        need(outcomes(rows) == ["established"] * 2, outcomes(rows))
+        need(len(rows[0]["syn_frames"].split(",")) == 3, rows[0])
+
+    def chk_cut(rows):
+        need(outcomes(rows) == ["unknown", "established"], outcomes(rows))
+    return [Output("win-syn-dropped-twice.pcap", cap, "A7", how, kernel, check=chk),
+            Output("win-syn-dropped-twice-cut.pcap", cut, "A7", how_cut, kernel_cut,
+                   check=chk_cut)]
+
+
+@group("v6", "C", ["linux-tw-ts-on-ipv6.pcap"])
+def g_v6(d):
+    with Lab(tag="17", net=17, v6=True) as lab:
+        lab.sysctl("c", "net.ipv4.tcp_timestamps=1")
+        lab.sysctl("s", "net.ipv4.tcp_timestamps=1")
+        lab.server(ip=lab.sip6, port=SPORT, script=TW_SERVER)
+        cap = os.path.join(d, "linux-tw-ts-on-ipv6.pcap")
+        td = lab.tcpdump("s", lab.sif, cap, snap=128, filt="tcp")
+        lab.client(ip=lab.cip6, dst=lab.sip6, port=SPORT, sport=40001, count=3, gap=1,
+                   script=xfer(1000))
+        lab.client(name="closed", ip=lab.cip6, dst=lab.sip6, port=8111, sport=40002,
+                   script=xfer(10))
+        lab.stop_tcpdump(td)
+        how = std_how(lab, (
+            f"IPv6: client [{lab.cip6}], server [{lab.sip6}] (fd93::/64, no DAD). Server port "
+            f"8110 `{TW_SERVER}` (closes first). The client binds [{lab.cip6}]:40001 and "
+            "connects 3 times 1 s apart (1000 B + newline), then once from 40002 to the closed "
+            "port 8111. net.ipv4.tcp_timestamps also governs IPv6. tcpdump -s 128 on the "
+            "server veth, filter `tcp`."))
+        kernel = (
+            "As over IPv4: timestamps on, each reuse of the 4-tuple lands in the server's "
+            "TIME_WAIT and is accepted (RFC 6191); the closed port answers RST/ACK. Expected: "
+            "3 established (two reuses, server holds TIME_WAIT), 1 refused (port_closed).")
+
+    def chk(rows):
+        need(outcomes(rows) == ["established"] * 3 + ["refused"], outcomes(rows))
+        need(rows[0]["client"].startswith("[fd93::17:1]:"), rows[0])
+    return [Output("linux-tw-ts-on-ipv6.pcap", cap, "C", how, kernel, check=chk)]
 
 if __name__ == "__main__":
     main()
