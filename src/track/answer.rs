@@ -219,11 +219,10 @@ impl Book {
                 p.handshake_ack = Some(seg.ack);
                 p.attempt.next_syn_due = crate::time::Ts(i64::MAX);
             }
-            if offset == 0 && seg.payload_len == 0 {
-                // The handshake's third step.
-                p.pure_handshake_ack = true;
-            } else if seg.payload_len > 0 && p.pure_handshake_ack {
-                // Data after the handshake ACK: the client is in ESTABLISHED.
+            let acks_server_data = p.handshake_ack.is_some_and(|h| seg.ack > h);
+            if p.pure_handshake_ack && (seg.payload_len > 0 || acks_server_data) {
+                // Data after the handshake ACK (the client's, or the server's that the client
+                // acknowledges): both ends are in ESTABLISHED.
                 let answer = Answer {
                     frame: seg.frame,
                     ts: seg.ts,
@@ -232,6 +231,9 @@ impl Book {
                 let how = Establishment::ClientHandshake;
                 self.establish(flow, key, id, answer, how, server_next);
                 self.settle(id, Settle::ClientMovedOn);
+            } else if offset == 0 && seg.payload_len == 0 {
+                // The handshake's third step.
+                p.pure_handshake_ack = true;
             }
             break;
         }
