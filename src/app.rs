@@ -353,7 +353,7 @@ fn track_warnings(names: &[String], t: &crate::track::TrackStats) -> Vec<String>
         .flatten()
         .map(|r| {
             format!(
-                "frames {}–{} ({} copied SYN, FIN or RST segments)",
+                "frames {}–{} ({} copied SYNs and SYN-ACKs)",
                 frame(r.first),
                 frame(r.last),
                 thousands(r.copies)

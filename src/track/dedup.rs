@@ -6,15 +6,15 @@
 //! - per 4-tuple, a ring of the last few segments' signatures (flags, seq, ack, IP ID,
 //!   payload length, checksum, TSval, direction) with their times: the same signature again
 //!   within a short time is a copy;
-//! - for control segments (SYN, FIN, RST), a direct-mapped table of fingerprints that include
-//!   the timestamp: an exact copy anywhere in the file. An entry overwritten before its copy
-//!   could come is counted as not checkable.
+//! - for segments with SYN (SYN, SYN-ACK: a copy of one would be a phantom attempt or
+//!   answer), a direct-mapped table of fingerprints that include the timestamp: an exact copy
+//!   anywhere in the file. An entry overwritten before its copy could come is counted as not
+//!   checkable. (FIN and RST copies far apart change nothing: their connection already has
+//!   its first FIN or RST. Checking every segment would cost a cache miss per packet.)
 
-use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
 
-use rustc_hash::FxHasher;
-
-use crate::tcp::{FlowKey, FrameRef, Segment};
+use crate::tcp::{FrameRef, Segment};
 use crate::time::NANOS_PER_SEC;
 #[cfg(test)]
 use crate::time::Ts;
@@ -31,11 +31,11 @@ const COPY_WITHIN_NS: i64 = NANOS_PER_SEC;
 /// Without an IP ID (IPv6, or a stack that sends 0 with DF), only this close: Linux can send
 /// a SYN again 2 ms after a challenge ACK (TCP_TIMEOUT_MIN at HZ = 1000).
 const COPY_WITHIN_NO_ID_NS: i64 = 1_000_000;
-/// A run of at least this many copies of control segments (SYN, FIN, RST), with no more
+/// A run of at least this many copies of SYN segments (SYN, SYN-ACK), with no more
 /// originals than copies among them, is reported as a long run: a file appended to itself,
 /// the same file given twice, a span port mirroring both directions. Sporadic duplicates
 /// make runs of one or two.
-pub const LONG_RUN: u64 = 8;
+pub const LONG_RUN: u64 = 4;
 /// Long runs described by frame numbers (more are counted).
 pub const RUNS_KEPT: usize = 4;
 
@@ -74,15 +74,34 @@ impl Recent {
     }
 }
 
-/// What identifies a segment apart from its time.
-fn signature(seg: &Segment, side: Side) -> u64 {
-    let mut h = FxHasher::default();
-    (side as u8, seg.flags.0, seg.seq.0, seg.ack.0).hash(&mut h);
-    (seg.ip_id, seg.payload_len, seg.checksum, seg.tsval).hash(&mut h);
-    h.finish()
+/// One multiply-xorshift round (cheap: this runs for every segment).
+fn mix(h: u64, v: u64) -> u64 {
+    let h = (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 29)
 }
 
-/// A stretch of the capture where copies make at least half of the control segments.
+fn ip_bits(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let x = u128::from(a);
+            (x as u64) ^ ((x >> 64) as u64).rotate_left(23) ^ 1 << 63
+        }
+    }
+}
+
+/// What identifies a segment apart from its time.
+fn signature(seg: &Segment, side: Side) -> u64 {
+    let h = mix(0, (side as u64) << 8 | u64::from(seg.flags.0));
+    let h = mix(h, u64::from(seg.seq.0) << 32 | u64::from(seg.ack.0));
+    let h = mix(
+        h,
+        u64::from(seg.ip_id) << 48 | u64::from(seg.checksum) << 32 | u64::from(seg.payload_len),
+    );
+    mix(h, seg.tsval.map_or(u64::MAX, u64::from))
+}
+
+/// A stretch of the capture where copies make at least half of the SYN segments.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CopyRun {
     pub first: FrameRef,
@@ -116,18 +135,19 @@ impl Copies {
         }
     }
 
-    /// Whether `seg` is an exact copy (timestamp included) of an earlier control segment.
-    /// Segments without SYN, FIN or RST are not checked here.
-    pub fn is_exact_copy(&mut self, key: &FlowKey, side: Side, seg: &Segment) -> bool {
-        if seg.flags.0 & 0x07 == 0 {
+    /// Whether `seg` is an exact copy (timestamp included) of an earlier SYN or SYN-ACK.
+    /// Segments without SYN are not checked here.
+    pub fn is_exact_copy(&mut self, side: Side, seg: &Segment) -> bool {
+        if !seg.flags.syn() {
             return false;
         }
         if self.table.is_empty() {
             self.table = vec![0; self.capacity];
         }
-        let mut h = FxHasher::default();
-        (key, seg.ts, signature(seg, side)).hash(&mut h);
-        let fp = h.finish() | 1;
+        let h = mix(signature(seg, side), ip_bits(seg.src.ip));
+        let h = mix(h, ip_bits(seg.dst.ip));
+        let h = mix(h, u64::from(seg.src.port) << 16 | u64::from(seg.dst.port));
+        let fp = mix(h, seg.ts.0 as u64) | 1;
         let slot = (fp >> 32) as usize & (self.table.len() - 1);
         let copy = self.table[slot] == fp;
         if !copy {
@@ -137,7 +157,7 @@ impl Copies {
         copy
     }
 
-    /// Notes whether a control segment was a copy (by either check), for the runs.
+    /// Notes whether a SYN segment was a copy (by either check), for the runs.
     pub fn note_control(&mut self, frame: FrameRef, copy: bool) {
         match (&mut self.run, copy) {
             (None, true) => {
@@ -218,9 +238,9 @@ mod tests {
     #[test]
     fn an_exact_copy_is_found_anywhere_and_runs_of_copies_are_counted() {
         let mut c = Copies::new(1 << 12);
-        let (key, side) = Side::of(seg(0, 1).src, seg(0, 1).dst);
+        let (_, side) = Side::of(seg(0, 1).src, seg(0, 1).dst);
         for i in 0..100 {
-            assert!(!c.is_exact_copy(&key, side, &seg(i, 1)));
+            assert!(!c.is_exact_copy(side, &seg(i, 1)));
             c.note_control(FrameRef::default(), false);
         }
         for i in 0..100 {
@@ -228,7 +248,7 @@ mod tests {
                 file: 0,
                 number: 100 + i as u64,
             };
-            assert!(c.is_exact_copy(&key, side, &seg(i, 1)));
+            assert!(c.is_exact_copy(side, &seg(i, 1)));
             c.note_control(frame, true);
         }
         c.end_run();

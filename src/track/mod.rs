@@ -82,11 +82,11 @@ pub struct TrackStats {
     pub peak_flows: usize,
     /// Frames that were copies of an earlier frame (ignored).
     pub duplicate_frames: u64,
-    /// Frames that may be copies but could not be checked: control segments whose
-    /// fingerprint was overwritten, and data or ACK segments stamped earlier than their
-    /// 4-tuple's last packet (only recent ones are remembered per 4-tuple).
+    /// Frames that may be copies but could not be checked: SYNs and SYN-ACKs whose
+    /// fingerprint was overwritten, and other segments stamped earlier than their 4-tuple's
+    /// last packet (only recent ones are remembered per 4-tuple).
     pub duplicates_unchecked: u64,
-    /// Stretches where copies made at least half of the control segments, with at least
+    /// Stretches where copies made at least half of the SYNs and SYN-ACKs, with at least
     /// `dedup::LONG_RUN` copies: a capture appended to itself, the same file given twice.
     pub copy_runs: u64,
     pub copy_run_frames: [Option<CopyRun>; RUNS_KEPT],
@@ -208,8 +208,9 @@ impl Tracker {
         }
         self.advance(seg.ts);
         let (key, side) = Side::of(seg.src, seg.dst);
-        let control = seg.flags.0 & 0x07 != 0;
-        let exact = self.copies.is_exact_copy(&key, side, seg);
+        // SYN and SYN-ACK: checked for exact copies anywhere in the file (`dedup`).
+        let control = seg.flags.syn();
+        let exact = self.copies.is_exact_copy(side, seg);
         // One hash lookup: the entry serves both a known 4-tuple and a new one.
         let flow = match self.flows.entry(key) {
             Entry::Occupied(e) => e.into_mut(),
