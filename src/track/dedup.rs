@@ -113,8 +113,10 @@ pub struct CopyRun {
 pub struct Copies {
     table: Vec<u64>,
     capacity: usize,
-    /// Fingerprints overwritten before a copy of them could be recognised.
+    /// Segments that could be copies but could not be checked.
     pub unchecked: u64,
+    /// Fingerprints written so far.
+    inserted: u64,
     run: Option<(CopyRun, u64)>,
     /// The first long runs, and how many there were.
     pub runs: [Option<CopyRun>; RUNS_KEPT],
@@ -129,6 +131,7 @@ impl Copies {
             table: Vec::new(),
             capacity: 1 << (usize::BITS - 1 - capacity.max(2).leading_zeros()),
             unchecked: 0,
+            inserted: 0,
             run: None,
             runs: [None; RUNS_KEPT],
             long_runs: 0,
@@ -137,7 +140,11 @@ impl Copies {
 
     /// Whether `seg` is an exact copy (timestamp included) of an earlier SYN or SYN-ACK.
     /// Segments without SYN are not checked here.
-    pub fn is_exact_copy(&mut self, side: Side, seg: &Segment) -> bool {
+    /// `earlier`: `seg` is stamped before the capture's clock. An exact copy carries its
+    /// original's timestamp, which came first, so only such a segment (or one at the same
+    /// instant, which the 4-tuple's ring catches) can be one: the table is read only then,
+    /// and otherwise just written (a store, which does not wait for the cache line).
+    pub fn is_exact_copy(&mut self, side: Side, seg: &Segment, earlier: bool) -> bool {
         if !seg.flags.syn() {
             return false;
         }
@@ -149,12 +156,16 @@ impl Copies {
         let h = mix(h, u64::from(seg.src.port) << 16 | u64::from(seg.dst.port));
         let fp = mix(h, seg.ts.0 as u64) | 1;
         let slot = (fp >> 32) as usize & (self.table.len() - 1);
-        let copy = self.table[slot] == fp;
-        if !copy {
-            self.unchecked += u64::from(self.table[slot] != 0);
-            self.table[slot] = fp;
+        if earlier {
+            if self.table[slot] == fp {
+                return true;
+            }
+            // Its original may have been overwritten: the table has taken more than it holds.
+            self.unchecked += u64::from(self.inserted > self.table.len() as u64);
         }
-        copy
+        self.table[slot] = fp;
+        self.inserted += 1;
+        false
     }
 
     /// Notes whether a SYN segment was a copy (by either check), for the runs.
@@ -240,7 +251,7 @@ mod tests {
         let mut c = Copies::new(1 << 12);
         let (_, side) = Side::of(seg(0, 1).src, seg(0, 1).dst);
         for i in 0..100 {
-            assert!(!c.is_exact_copy(side, &seg(i, 1)));
+            assert!(!c.is_exact_copy(side, &seg(i, 1), false));
             c.note_control(FrameRef::default(), false);
         }
         for i in 0..100 {
@@ -248,7 +259,7 @@ mod tests {
                 file: 0,
                 number: 100 + i as u64,
             };
-            assert!(c.is_exact_copy(side, &seg(i, 1)));
+            assert!(c.is_exact_copy(side, &seg(i, 1), true));
             c.note_control(frame, true);
         }
         c.end_run();

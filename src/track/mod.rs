@@ -210,7 +210,7 @@ impl Tracker {
         let (key, side) = Side::of(seg.src, seg.dst);
         // SYN and SYN-ACK: checked for exact copies anywhere in the file (`dedup`).
         let control = seg.flags.syn();
-        let exact = self.copies.is_exact_copy(side, seg);
+        let exact = self.copies.is_exact_copy(side, seg, seg.ts < self.book.now);
         // One hash lookup: the entry serves both a known 4-tuple and a new one.
         let flow = match self.flows.entry(key) {
             Entry::Occupied(e) => e.into_mut(),
