@@ -55,7 +55,7 @@ pub struct Config {
     pub filter: Option<crate::filter::Filter>,
     /// Capacities: live 4-tuples above `flows` leave the flow table sooner than their horizon;
     /// past `pending` attempts waiting, the oldest is settled at once; `archive` records of
-    /// the long reuse memory; `fingerprints` for exact copies of control segments.
+    /// the long reuse memory; `fingerprints` for exact copies of SYNs and SYN-ACKs.
     pub budgets: Budgets,
 }
 
