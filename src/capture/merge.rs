@@ -1,7 +1,7 @@
 //! Several captures of one trace (ring-buffer files, or both sides of a firewall) merged into
 //! one timeline by timestamp: a k-way merge over each file's next decoded frame.
 
-use crate::capture::Capture;
+use super::Capture;
 use crate::decode::{Decoded, Skip, decode};
 use crate::error::CaptureError;
 use crate::time::Ts;
