@@ -11,7 +11,7 @@
 use std::io::{self, BufRead, Read};
 
 use flate2::{Crc, Decompress, FlushDecompress, Status};
-use zstd::stream::raw::{Decoder, Operation};
+use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
 
 use super::info::{StreamDamage, StreamFault};
 use super::input::{Counted, read_full};
@@ -225,14 +225,28 @@ impl Gzip {
     }
 }
 
+/// Compressed bytes given to libzstd at a time, and room for what it decodes: given a whole
+/// frame and room for all its content, libzstd decodes it in one pass and, on damage, hands
+/// out nothing of it; given room for less than a block (128 KiB), it can stop short of data
+/// it decoded. So: small pieces in, whole blocks out.
+const ZSTD_PIECE: usize = 16 << 10;
+const ZSTD_OUT: usize = 128 << 10;
+
 /// Zstandard frames (and skippable frames) one after another, through libzstd.
 pub(crate) struct Zstd {
     source: Counted,
     decoder: Option<Decoder<'static>>,
+    /// Decoded bytes not handed out yet: `out[start..end]`.
+    out: Vec<u8>,
+    start: usize,
+    end: usize,
     /// Inside a frame (false at a frame boundary, where the input may end cleanly).
     in_frame: bool,
+    /// A decoding error found while output was being decoded, reported once it is out.
+    pending: Option<String>,
     done: bool,
-    out: u64,
+    /// Bytes decompressed so far.
+    total: u64,
     damage: Option<StreamDamage>,
 }
 
@@ -241,9 +255,13 @@ impl Zstd {
         Zstd {
             source,
             decoder: None,
+            out: Vec::new(),
+            start: 0,
+            end: 0,
             in_frame: true,
+            pending: None,
             done: false,
-            out: 0,
+            total: 0,
             damage: None,
         }
     }
@@ -256,24 +274,39 @@ impl Zstd {
         self.damage.get_or_insert(StreamDamage {
             kind,
             compressed_offset: self.source.pos,
-            offset: self.out,
+            offset: self.total - (self.end - self.start) as u64,
         });
         self.done = true;
     }
 
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() || self.done {
-            return Ok(0);
+        if self.start == self.end && !self.done {
+            self.decode()?;
+        }
+        let n = buf.len().min(self.end - self.start);
+        buf[..n].copy_from_slice(&self.out[self.start..self.start + n]);
+        self.start += n;
+        Ok(n)
+    }
+
+    /// Decodes the next bytes into `out` (none at the end or at a fault).
+    fn decode(&mut self) -> io::Result<()> {
+        if let Some(why) = self.pending.take() {
+            self.fault(StreamFault::Corrupt(why));
+            return Ok(());
         }
         if self.decoder.is_none() {
             match Decoder::new() {
                 Ok(d) => self.decoder = Some(d),
                 Err(e) => {
                     self.fault(StreamFault::Corrupt(format!("zstd: {e}")));
-                    return Ok(0);
+                    return Ok(());
                 }
             }
+            self.out = vec![0u8; ZSTD_OUT];
         }
+        self.start = 0;
+        self.end = 0;
         loop {
             let input = self.source.fill_buf()?;
             if input.is_empty() {
@@ -281,23 +314,35 @@ impl Zstd {
                     self.fault(StreamFault::Cut);
                 }
                 self.done = true;
-                return Ok(0);
+                return Ok(());
             }
             let Some(decoder) = self.decoder.as_mut() else {
-                return Ok(0);
+                return Ok(());
             };
-            match decoder.run_on_buffers(input, buf) {
-                Ok(status) => {
-                    self.source.consume(status.bytes_read);
-                    self.out += status.bytes_written as u64;
+            let input = &input[..input.len().min(ZSTD_PIECE)];
+            // `run` (not `run_on_buffers`): what it wrote before an error still counts.
+            let mut src = InBuffer::around(input);
+            let mut dst = OutBuffer::around(&mut self.out[..]);
+            let result = decoder.run(&mut src, &mut dst);
+            let (read, written) = (src.pos(), dst.pos());
+            self.source.consume(read);
+            self.end = written;
+            self.total += written as u64;
+            match result {
+                Err(e) if written > 0 => {
+                    // Hand out what was decoded; the fault comes after it.
+                    self.pending = Some(format!("zstd: {e}"));
+                    return Ok(());
+                }
+                Ok(remaining) => {
                     // `remaining` is 0 exactly when a frame is complete and flushed.
-                    self.in_frame = status.remaining != 0;
-                    if status.bytes_written > 0 {
-                        return Ok(status.bytes_written);
+                    self.in_frame = remaining != 0;
+                    if written > 0 {
+                        return Ok(());
                     }
-                    if status.bytes_read == 0 {
+                    if read == 0 {
                         self.fault(StreamFault::Corrupt("zstd data stalls".into()));
-                        return Ok(0);
+                        return Ok(());
                     }
                 }
                 Err(e) => {
@@ -308,7 +353,7 @@ impl Zstd {
                         StreamFault::TrailingGarbage
                     };
                     self.fault(kind);
-                    return Ok(0);
+                    return Ok(());
                 }
             }
         }

@@ -238,7 +238,7 @@ impl FileInfo {
                 "{name}: the gzip stream ends without its 8-byte trailer (CRC-32 and length) {at}, so the data cannot be checked; analysed all {read}"
             ),
             StreamFault::Checksum => format!(
-                "{name}: the {kind} checksum does not match the decompressed data ({at}): it is damaged somewhere; analysed the {read} read"
+                "{name}: the {kind} checksum does not match the decompressed data, found {at}: the data is damaged somewhere; analysed the {read} read"
             ),
             StreamFault::TrailingGarbage => format!(
                 "{name}: the bytes from compressed byte {} on are not {kind} data (ignored)",

@@ -118,23 +118,33 @@ pub fn open_reader(mut raw: Source) -> Result<Capture, CaptureError> {
     })
 }
 
-/// A compressed file whose stream gives no byte: empty, or damaged from the start.
-fn stream_error(input: &Input) -> CaptureError {
-    match input.damage() {
-        Some(d) => {
-            let kind = input.compression().unwrap_or("compressed");
-            let why = format!(
-                "the {kind} stream gives no data ({})",
-                match &d.kind {
-                    StreamFault::Corrupt(why) => why.clone(),
-                    StreamFault::Cut => "it is cut short".into(),
-                    other => format!("{other:?}"),
-                }
-            );
-            CaptureError::new(ErrorKind::Damaged(why), 0, 0)
-        }
-        None => CaptureError::new(ErrorKind::Empty, 0, 0),
+/// The input ends inside the file header: cut there, or a compressed stream that is cut or
+/// damaged that early.
+fn header_cut(window: &Window) -> CaptureError {
+    if window.input().damage().is_some() {
+        return stream_error(window.input());
     }
+    let why = "the file ends inside its header".to_string();
+    CaptureError::new(ErrorKind::Damaged(why), 0, 0)
+}
+
+/// A compressed file whose stream gives no byte: empty, or cut or damaged before the first
+/// block could be decompressed.
+fn stream_error(input: &Input) -> CaptureError {
+    let Some(d) = input.damage() else {
+        return CaptureError::new(ErrorKind::Empty, 0, 0);
+    };
+    let kind = input.compression().unwrap_or("compressed");
+    let how = match &d.kind {
+        StreamFault::Corrupt(why) => format!("is damaged ({why})"),
+        StreamFault::TrailingGarbage => "holds no data".into(),
+        _ => "is cut short".into(),
+    };
+    let why = format!(
+        "the {kind} stream {how} at compressed byte {}, after {} decompressed bytes, too few for a capture",
+        d.compressed_offset, d.offset
+    );
+    CaptureError::new(ErrorKind::Damaged(why), 0, 0)
 }
 
 impl Capture {

@@ -98,7 +98,7 @@ impl NgReader {
         let damaged = |why: String| CaptureError::new(ErrorKind::Damaged(why), 0, 0);
         let io = |e| CaptureError::new(ErrorKind::Io(e), 0, 0);
         if !window.fill(12).map_err(io)? {
-            return Err(damaged("the file ends inside its header".into()));
+            return Err(super::header_cut(&window));
         }
         let Some(big_endian) = byte_order(window.data()) else {
             return Err(damaged(format!(
