@@ -480,3 +480,35 @@ fn an_isb_declares_the_capture_span() {
     assert_eq!(capture.info.declared_start, Some(Ts(start * 1000)));
     assert!(!capture.info.is_damaged());
 }
+
+/// Concatenated gzip members and zstd frames (pigz, pzstd, `cat a.gz b.gz`) read as one
+/// stream; bytes after the end that are not compressed data are a warning only.
+#[test]
+fn several_members_or_frames_read_on_and_trailing_garbage_is_a_warning() {
+    let plain = pcap(&fixture());
+    let want = analyse("members-reference.pcap", &plain);
+    let half = records(&plain)[1000];
+    let mut gz = gzip(&plain[..half]);
+    gz.extend(gzip(&plain[half..]));
+    let got = analyse("members.pcap.gz", &gz);
+    assert_same(&got, &want);
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+    let mut zst = zstd::encode_all(&plain[..half], 3).unwrap();
+    zst.extend(zstd::encode_all(&plain[half..], 3).unwrap());
+    let got = analyse("frames.pcap.zst", &zst);
+    assert_same(&got, &want);
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+    for (name, mut bytes) in [("garbage.pcap.gz", gzip(&plain)), ("garbage.pcap.zst", zst)] {
+        let end = bytes.len();
+        bytes.extend(b"not compressed at all");
+        let got = analyse(name, &bytes);
+        assert_same(&got, &want);
+        let w = warning(&got, "are not");
+        assert!(
+            w.contains(&format!("from compressed byte {} on", thousands(end))),
+            "{w}"
+        );
+        let (code, _) = common::run_in_process(&["--strict", &got.path]).unwrap();
+        assert_eq!(code, 0, "trailing garbage is no damage to the capture");
+    }
+}

@@ -12,7 +12,7 @@ use super::frame::{Frame, Record, deliver, u32_at};
 use super::header_cut;
 use super::info::{Damage, FileInfo};
 use super::recover::{MAX_ORIG_LEN, MAX_RECORD, close_in_time, looks_like_frame};
-use super::window::{WINDOW, Window};
+use super::window::{RECORD_ROOM, Window};
 use crate::error::{CaptureError, ErrorKind};
 use crate::time::Ts;
 
@@ -223,7 +223,7 @@ impl PcapReader {
         // them). Packet bytes taken for headers rarely hold up four records long.
         let mut at = next;
         for _ in 0..4 {
-            if at + hl > WINDOW / 2 || !self.window.fill(at + hl)? {
+            if at + hl > RECORD_ROOM || !self.window.fill(at + hl)? {
                 return Ok(Chain::Sane);
             }
             let n = self.header(&self.window.data()[at..]);

@@ -14,7 +14,7 @@ use super::frame::{Frame, NOT_A_PACKET, Record, deliver, u16_at, u32_at, u64_at}
 use super::info::{Damage, FileInfo};
 use super::ng_fields::{digits_of, options, split_ts, time_options, ts_from_units, units_of};
 use super::recover::{MAX_RECORD, close_in_time, looks_like_frame};
-use super::window::{MAX_WINDOW, WINDOW, Window};
+use super::window::{MAX_WINDOW, RECORD_ROOM, Window};
 use crate::error::{CaptureError, ErrorKind};
 use crate::time::Ts;
 
@@ -32,9 +32,8 @@ const CB: u32 = 0x0000_0bad;
 const DCB: u32 = 0x4000_0bad;
 const BYTE_ORDER: u32 = 0x1a2b_3c4d;
 
-/// Largest packet block: the window (a 256 KiB record, its fields and options fit many
-/// times over).
-const MAX_PACKET_BLOCK: u32 = WINDOW as u32;
+/// Largest packet block (a 256 KiB record, its fields and options fit many times over).
+const MAX_PACKET_BLOCK: u32 = RECORD_ROOM as u32;
 /// Largest section header, interface description or statistics block (parsed whole).
 const MAX_PARSED_BLOCK: u32 = MAX_WINDOW as u32;
 /// Largest block of any other type (skipped as a stream when it exceeds the window).
@@ -187,7 +186,7 @@ impl NgReader {
                 self.resync(info, why, false).map_err(io)?;
                 continue;
             }
-            if len > WINDOW && !matches!(head.kind, SHB | IDB | ISB) {
+            if len > RECORD_ROOM && !matches!(head.kind, SHB | IDB | ISB) {
                 self.skip_large(info, head).map_err(io)?;
                 continue;
             }
@@ -212,7 +211,7 @@ impl NgReader {
             }
             let out = self.block(info, head, at, &mut handle);
             self.window.consume(len);
-            if len > WINDOW {
+            if len > RECORD_ROOM {
                 self.window.shrink();
             }
             if let Some(out) = out {

@@ -7,9 +7,13 @@ use std::io::{self, Read};
 
 use super::input::Input;
 
-/// The buffer: many times the largest record any reader accepts (256 KiB), so refills are
-/// large reads and a record never straddles the buffer's end for long.
-pub(crate) const WINDOW: usize = 1 << 20;
+/// The buffer's usual size. Small enough that what the kernel just copied in is still in
+/// the CPU's cache when the records are parsed (as pcap-parser's 64 KiB reader buffer is);
+/// it grows for a larger record or block (a record is at most 256 KiB), then shrinks back.
+pub(crate) const WINDOW: usize = 128 << 10;
+/// Room that any record of any format fits in (with its headers), and the largest block a
+/// reader skips in place.
+pub(crate) const RECORD_ROOM: usize = 1 << 20;
 /// The largest the window grows to (for a pcapng block that must be parsed whole).
 pub(crate) const MAX_WINDOW: usize = 16 << 20;
 
