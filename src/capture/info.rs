@@ -167,6 +167,16 @@ impl FileInfo {
 
     fn damage_warnings(&self, name: &str, out: &mut Vec<String>) {
         for d in &self.damage {
+            if d.skipped == 0 {
+                // Nothing was skipped: a note about the file's structure.
+                out.push(format!(
+                    "{name}: damage at byte {} (before frame {}): {}",
+                    thousands(d.offset),
+                    thousands(d.frame),
+                    d.why
+                ));
+                continue;
+            }
             let next = if d.resumed {
                 format!(
                     "skipped {} to the next plausible record at byte {} and read on",

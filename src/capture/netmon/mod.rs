@@ -436,7 +436,7 @@ impl NetmonReader {
                 let why = format!(
                     "the file ends {have} bytes into its frame table of {table_len} bytes (every record before the table was read)"
                 );
-                self.note(info, at, have, false, why);
+                self.note(info, at, 0, false, why);
                 self.phase = Phase::Done;
                 return Ok(());
             }
