@@ -190,3 +190,14 @@ impl Capture {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A capture can be read on another thread than the one that opened it (a pipeline
+    /// stage).
+    #[test]
+    fn a_capture_is_send() {
+        fn send<T: Send>() {}
+        send::<super::Capture>();
+    }
+}
