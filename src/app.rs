@@ -90,6 +90,16 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             say(&line);
         }
     };
+    // Nothing to read at all (empty directories, directories without captures): exit 2
+    // with the reason, in every mode.
+    if let Some(Entry::Error { path, message }) = walk.entries.first().filter(|_| {
+        walk.entries
+            .iter()
+            .all(|e| matches!(e, Entry::Error { .. }))
+    }) {
+        closing(&walk);
+        bail!("{}: {message}", path.display());
+    }
     if cli.each {
         let status = each::run(cli, &walk.entries, out);
         closing(&walk);

@@ -229,32 +229,51 @@ fn shorten_right(text: &str, width: usize) -> String {
     format!("{keep}…")
 }
 
+/// The directory all `names` are in (when there are several), so that rows can name the
+/// files below it.
+fn common_dir(names: &[&str]) -> Option<String> {
+    if names.len() < 2 {
+        return None;
+    }
+    let mut prefix = names[0].rsplit_once('/')?.0.to_string();
+    for name in &names[1..] {
+        while !(name.starts_with(&prefix) && name[prefix.len()..].starts_with('/')) {
+            prefix = prefix.rsplit_once('/')?.0.to_string();
+        }
+    }
+    (!prefix.is_empty()).then_some(prefix)
+}
+
 /// A Markdown-style table (like the report's), numbers right-aligned, at most TABLE_WIDTH
-/// columns: the file names and then the findings give way.
+/// columns: long file names give way (their ends are kept), then the findings.
 fn table(results: &[FileResult], out: &mut dyn Write) -> std::io::Result<()> {
-    const HEADER: [&str; 6] = [
-        "file",
-        "frames",
-        "attempts",
-        "failed",
-        "in TIME_WAIT",
-        "finding",
-    ];
-    let rows: Vec<[String; 6]> = results
+    const HEADER: [&str; 4] = ["file", "frames", "failed/attempts", "finding"];
+    /// The finding gets up to this much before the file names give way.
+    const FINDING: usize = 55;
+    let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+    let dir = common_dir(&names);
+    if let Some(dir) = &dir {
+        writeln!(out, "Files in {dir}/:")?;
+    }
+    let shown = |name: &str| match &dir {
+        Some(dir) => name[dir.len() + 1..].to_string(),
+        None => name.to_string(),
+    };
+    let rows: Vec<[String; 4]> = results
         .iter()
         .map(|r| match &r.outcome {
             Ok(d) => [
-                r.name.clone(),
+                shown(&r.name),
                 thousands(number(&d.summary, "frames")),
-                thousands(number(&d.summary, "syn_attempts")),
-                thousands(failed(&d.summary)),
-                thousands(number(&d.summary, "failed_reused_in_window")),
+                format!(
+                    "{}/{}",
+                    thousands(failed(&d.summary)),
+                    thousands(number(&d.summary, "syn_attempts"))
+                ),
                 d.finding.clone(),
             ],
             Err(e) => [
-                r.name.clone(),
-                "-".into(),
-                "-".into(),
+                shown(&r.name),
                 "-".into(),
                 "-".into(),
                 format!("error: {e}"),
@@ -269,24 +288,23 @@ fn table(results: &[FileResult], out: &mut dyn Write) -> std::io::Result<()> {
     }
     // `| a | b |`: 3 characters per column and one more.
     let frame = 3 * HEADER.len() + 1;
-    let numbers: usize = widths[1..5].iter().sum();
+    let numbers: usize = widths[1..3].iter().sum();
     let room = TABLE_WIDTH.saturating_sub(frame + numbers).max(40);
-    let finding_wanted = widths[5];
-    widths[0] = widths[0].min((room / 2).max(room.saturating_sub(finding_wanted)));
-    widths[5] = widths[5].min(room - widths[0]);
-    let line = |cells: [&str; 6], out: &mut dyn Write| -> std::io::Result<()> {
+    widths[0] = widths[0].min(room.saturating_sub(widths[3].min(FINDING)));
+    widths[3] = widths[3].min(room - widths[0]);
+    let line = |cells: [&str; 4], out: &mut dyn Write| -> std::io::Result<()> {
         let mut text = String::from("|");
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             let cell = match i {
                 0 => shorten_left(cell, w),
-                5 => shorten_right(cell, w),
+                3 => shorten_right(cell, w),
                 _ => cell.to_string(),
             };
-            let pad = w.saturating_sub(cell.chars().count());
-            if (1..5).contains(&i) {
-                text.push_str(&format!(" {}{cell} |", " ".repeat(pad)));
+            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
+            if (1..3).contains(&i) {
+                text.push_str(&format!(" {pad}{cell} |"));
             } else {
-                text.push_str(&format!(" {cell}{} |", " ".repeat(pad)));
+                text.push_str(&format!(" {cell}{pad} |"));
             }
         }
         writeln!(out, "{text}")
@@ -311,7 +329,7 @@ fn table(results: &[FileResult], out: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "{tail}; --format json keeps each file's full headline."
+        "{tail}; --format json or csv has each file's full headline and error."
     )
 }
 
@@ -365,6 +383,21 @@ mod tests {
         assert_eq!(shorten_left("captures/a/b/trace.pcap", 12), "…/trace.pcap");
         assert_eq!(shorten_right("117 failed in x", 8), "117 fai…");
         assert_eq!(shorten_left("short", 12), "short");
+    }
+
+    #[test]
+    fn rows_name_files_below_their_common_directory() {
+        assert_eq!(
+            common_dir(&["/a/b/c/x.pcap", "/a/b/y.pcap", "/a/b/c/d/z.pcap"]).as_deref(),
+            Some("/a/b")
+        );
+        assert_eq!(
+            common_dir(&["caps/x.pcap", "caps/y.pcap"]).as_deref(),
+            Some("caps")
+        );
+        assert_eq!(common_dir(&["/ab/x.pcap", "/a/y.pcap"]), None);
+        assert_eq!(common_dir(&["x.pcap", "y.pcap"]), None);
+        assert_eq!(common_dir(&["/d/x.pcap"]), None);
     }
 
     #[test]

@@ -50,8 +50,8 @@ fn label(cli: &Cli, files: usize) -> String {
         (_, n) => format!("{n} files"),
     };
     let n = name.chars().count();
-    if n > 40 {
-        let tail: String = name.chars().skip(n - 39).collect();
+    if n > 30 {
+        let tail: String = name.chars().skip(n - 29).collect();
         format!("…{tail}")
     } else {
         name
@@ -88,9 +88,14 @@ impl Progress {
             let _ = write!(w, "{} frames, {}", thousands(n), rate(n, state.elapsed()));
         };
         // The total is known for uncompressed files; compressed input shows bytes read.
-        let total: Option<u64> = captures.iter().map(|c| c.size_hint()).sum();
+        // (A FIFO or device has size 0: shown like compressed input.)
+        let total: Option<u64> = captures
+            .iter()
+            .map(|c| c.size_hint())
+            .sum::<Option<u64>>()
+            .filter(|t| *t > 0);
         let template = match total {
-            Some(_) => "{prefix} {bar:24} {frames}, {bytes}/{total_bytes}, {eta} left",
+            Some(_) => "{prefix} {wide_bar} {frames}, {percent}%, {eta} left",
             None => "{prefix} {spinner} {frames}, {bytes} read",
         };
         let style = ProgressStyle::with_template(template)
@@ -164,7 +169,7 @@ impl Batch {
             let n = BATCH_LIVE.load(Ordering::Relaxed) + BATCH_DONE.load(Ordering::Relaxed);
             let _ = write!(w, "{} frames, {}", thousands(n), rate(n, state.elapsed()));
         };
-        let style = ProgressStyle::with_template("{bar:24} {pos}/{len} files, {frames}")
+        let style = ProgressStyle::with_template("{wide_bar} {pos}/{len} files, {frames}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .with_key("frames", frames_key);
         let bar = ProgressBar::new(files).with_style(style);
@@ -207,6 +212,6 @@ mod tests {
         let long = format!("{}/trace.pcap", "d".repeat(60));
         let cli = Cli::parse_from(["portreuse", &long]);
         assert!(label(&cli, 1).ends_with("dd/trace.pcap"));
-        assert_eq!(label(&cli, 1).chars().count(), 40);
+        assert_eq!(label(&cli, 1).chars().count(), 30);
     }
 }
