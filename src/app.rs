@@ -30,6 +30,7 @@ mod each;
 mod man;
 pub mod output;
 mod progress;
+pub mod surface;
 pub mod walk;
 
 /// How the run ended, for the exit status.
