@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# Regenerate testdata/real/*.pcap: real captures of the Linux TCP stack.
+# Regenerate testdata/real/*: real captures of the Linux TCP stack.
+#
+#   sudo scripts/real-captures.sh            everything: the four captures below, then every
+#                                            group of scripts/real/make.py (--list names them)
+#   sudo scripts/real-captures.sh legacy     only the four captures below
+#   sudo scripts/real-captures.sh GROUP...   only those make.py groups
+#
+# Every capture NAME gets NAME.expect.tsv and NAME.expect.md (scripts/real/expect.py, the
+# expected account from tshark's fields), and testdata/real/README.md is rebuilt from all
+# the .expect.md notes (scripts/real/readme.py).  The rest of this comment is about the
+# four captures made here; scripts/real/make.py documents its own.
 #
 # Two network namespaces joined by a veth pair:
-#     prc (client) veth-c 10.99.0.1/24  <---->  veth-s 10.99.0.2/24 prs (server)
+#     pr3c (client) pr3-veth-c 10.99.0.1/24  <---->  pr3-veth-s 10.99.0.2/24 pr3s (server)
 # tcpdump runs inside prs on veth-s.  No traffic leaves the two namespaces.
 # Each capture gets freshly created namespaces, so no TIME_WAIT survives
 # from one capture to the next.  The Python peers are written to a temp dir.
 #
-# Captures (see testdata/real/README.md, which this script regenerates):
+# Captures (see testdata/real/README.md and NAME.expect.md):
 #   linux-tw-ts-on.pcap           timestamps on, reuse accepted in TIME_WAIT
 #   linux-tw-ts-off-bigxfer.pcap  timestamps off, SYN answered by a bare ACK,
 #                                 client RST kills TIME_WAIT, SYN retransmit gets in
@@ -15,14 +25,22 @@
 #                                 TIME_WAIT survives the RSTs, client gives up
 #   linux-refused.pcap            connect to a closed port -> RST/ACK
 #
-# Usage: sudo scripts/real-captures.sh      (needs root, ip, tcpdump, tshark, python3)
+# Needs root, ip, tcpdump, tshark, editcap, mergecap, nft (nftables), python3.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT="$REPO/testdata/real"
 
-CNS=prc SNS=prs
-CIF=veth-c SIF=veth-s
+LEGACY=1 MAKE_GROUPS=()
+if [[ $# -gt 0 ]]; then
+    LEGACY=0
+    for a in "$@"; do
+        if [[ $a == legacy ]]; then LEGACY=1; else MAKE_GROUPS+=("$a"); fi
+    done
+fi
+
+CNS=pr3c SNS=pr3s
+CIF=pr3-veth-c SIF=pr3-veth-s
 CIP=10.99.0.1 SIP=10.99.0.2
 CPORT=40001          # fixed client source port, reused on purpose
 SPORT=8110           # server port
@@ -38,7 +56,7 @@ die() { echo "real-captures: $*" >&2; exit 1; }
 log() { echo "real-captures: $*" >&2; }
 
 [[ $EUID -eq 0 ]] || die "must run as root (network namespaces, tcpdump)"
-for t in ip tcpdump tshark python3; do
+for t in ip tcpdump tshark editcap mergecap nft python3; do
     command -v "$t" >/dev/null || die "missing tool: $t"
 done
 
@@ -473,37 +491,30 @@ cap_refused() {
 
 STAGE="$WORK/out"
 mkdir -p "$OUT" "$STAGE"
-run_capture linux-tw-ts-on.pcap          ts-on   262144 cap_ts_on
-run_capture linux-tw-ts-off-bigxfer.pcap bigxfer 96     cap_bigxfer
-run_capture linux-tw-never-let-in.pcap   never   262144 cap_never
-run_capture linux-refused.pcap           refused 262144 cap_refused
+if [[ $LEGACY == 1 ]]; then
+    run_capture linux-tw-ts-on.pcap          ts-on   262144 cap_ts_on
+    run_capture linux-tw-ts-off-bigxfer.pcap bigxfer 96     cap_bigxfer
+    run_capture linux-tw-never-let-in.pcap   never   262144 cap_never
+    run_capture linux-refused.pcap           refused 262144 cap_refused
 
-{
-    cat <<EOF
-# Real Linux captures
-
-Made by \`scripts/real-captures.sh\` (run as root) on Linux $(uname -r) with
-$(tcpdump --version 2>&1 | head -1), between two network namespaces joined by a veth pair:
-client \`$CNS\` $CIP, server \`$SNS\` $SIP. tcpdump runs in the server namespace on
-\`$SIF\` with \`-U --immediate-mode\` and the filter \`tcp\` (so: Ethernet link type, TCP/IPv4
-only, no ARP). Whenever a connection gets established the server closes first, so the server
-holds TIME_WAIT.
-Capturing on the receiving veth shows GSO/GRO super-segments: data frames carry up to
-~64 KB of payload, far more than the 1460-byte MSS. Timestamps, ISNs and the number of
-data frames change from run to run; the structure does not. Frame numbers are 1-based as
-in tshark. An attempt is a SYN without ACK with one ISN; its retransmissions with the
-same ISN belong to it. "bare ACK" = an ACK without data, SYN, FIN or RST that the
-server's TIME_WAIT sends in answer to a SYN it does not accept (outcome challenge_ack
-if nothing better follows).
-
-EOF
-    printf '%s\n\n' "${README_LINES[@]}"
-} >"$STAGE/README.md"
-
-# publish everything together, so an interrupted run never leaves pcaps that
-# disagree with the README
-chmod 644 "$STAGE"/*
-mv -f "$STAGE"/* "$OUT"/
+    # publish the four together, then describe each (NAME.expect.tsv / .expect.md)
+    chmod 644 "$STAGE"/*
+    mv -f "$STAGE"/* "$OUT"/
+    common="Made by the first part of \`scripts/real-captures.sh\` on Linux $(uname -r) with $(tcpdump --version 2>&1 | head -1): two network namespaces joined by a veth pair, client \`$CNS\` $CIP, server \`$SNS\` $SIP; tcpdump runs in the server namespace on \`$SIF\` with \`-U --immediate-mode\` and the filter \`tcp\`. Whenever a connection gets established the server closes first, so the server holds TIME_WAIT. Capturing on the receiving veth shows GSO/GRO super-segments (up to ~64 KB of payload per frame)."
+    for line in "${README_LINES[@]}"; do
+        name=${line#- \`}; name=${name%%\`*}
+        rest=${line#*\`: }
+        printf '%s %s\n' "$common" "${rest%% On $CIP:$CPORT: *}" >"$WORK/$name.how"
+        printf 'As the script recorded it: on %s:%s: %s\n' "$CIP" "$CPORT" "${rest#* On $CIP:$CPORT: }" >"$WORK/$name.kernel"
+        python3 "$REPO/scripts/real/make.py" --describe "$name" --class C \
+            --how-file "$WORK/$name.how" --kernel-file "$WORK/$name.kernel"
+    done
+fi
+if [[ $LEGACY == 1 && $# -eq 0 ]]; then
+    python3 "$REPO/scripts/real/make.py"
+elif [[ ${#MAKE_GROUPS[@]} -gt 0 ]]; then
+    python3 "$REPO/scripts/real/make.py" "${MAKE_GROUPS[@]}"
+fi
 
 log "done:"
 ls -l "$OUT" >&2
