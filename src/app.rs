@@ -186,7 +186,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     if let Some(file) = pcapng {
         let name = file.shown.display().to_string();
         let inputs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-        let span = report.first_ts.zip(report.last_ts);
+        let end = report
+            .last_ts
+            .max(declared_end(report.files.iter().map(|f| &f.info)));
+        let span = report.first_ts.zip(end);
         let mut w = io::BufWriter::with_capacity(1 << 16, file.file());
         let written = analysis
             .selection
@@ -306,6 +309,11 @@ pub fn analyze(
         if frames % 65_536 == 0 {
             progress.update(&merger.files);
         }
+    }
+    // A capture written by --write records the original capture's span (isb_endtime): that
+    // capture went on until then, so its attempts are judged against that end (issue 11).
+    if let Some(end) = declared_end(merger.files.iter().map(|c| &c.info)) {
+        tracker.advance(end);
     }
     tracker.finish();
     decided(&mut tracker, &mut summary)?;
@@ -489,4 +497,9 @@ fn track_warnings(names: &[String], t: &crate::track::TrackStats) -> Vec<String>
         ));
     }
     out
+}
+
+/// The latest end of capture that the files declare (pcapng isb_endtime), if any.
+fn declared_end<'a>(infos: impl Iterator<Item = &'a FileInfo>) -> Option<Ts> {
+    infos.filter_map(|i| i.declared_end).max()
 }

@@ -168,7 +168,6 @@ fn re_analysing_a_written_file_gives_the_same_attempts_and_outcomes() {
 /// The capture goes on for a minute after the last flagged SYN, but the written file holds
 /// only that 4-tuple: without the span the last attempt would be `unknown` there.
 #[test]
-#[ignore = "needs the capture reader to expose isb_endtime (FileInfo::declared_end) and the analysis to advance its clock to it (branches capture, detect)"]
 fn the_written_span_keeps_a_late_unanswered_attempt_unanswered() {
     let input = common::tmp("write-span.pcap");
     let mut w = PcapWriter::new(fs::File::create(&input).unwrap(), 65_535).unwrap();
