@@ -314,6 +314,13 @@ fn broken_page_reacts_to_the_mouse() {
         !report.contains("FAIL") && report.matches("ok ").count() == 11,
         "{report}"
     );
+    // Absolute times, at the capture's precision: frame 61 is 6.199852 s after the first
+    // frame, 2005-05-16T09:00:02.420600Z.
+    let (mut p, input) = analyse(&testdata("isa2000-broken.pcap"), &[]);
+    p.absolute_times = true;
+    std::fs::write(&page, charts::page_html(&p, &input)).unwrap();
+    let (dom, _) = run_chromium("absolute", &["--dump-dom", &url]);
+    assert!(dom.contains("<td class=\"r\">2005-05-16T09:00:08.620452Z</td>"));
 }
 
 #[test]

@@ -118,7 +118,7 @@ fn chart(e: &ServerEvidence, w: i64) -> String {
         &decade_ticks(x.lo, x.hi),
         (held_max, acc_max),
         "gap of the SYN (log scale)",
-        ("ignored / challenged ↑", "accepted ↓ (own scale)"),
+        ("not let in ↑", "accepted ↓"),
     );
     bracket_band(&mut plot, e.bracket);
     for k in k0..=k1 {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::input::{ChartInput, HeldBy, Result3};
+use super::input::{ChartInput, Fate, HeldBy};
 use super::svg::{MIRROR, Plot, Scale, TOP, decade_ticks, escape, legend};
 use crate::report::{human_secs, thousands};
 
@@ -126,7 +126,7 @@ pub fn histograms(input: &ChartInput) -> String {
         if n == 0 {
             continue;
         }
-        let failed: u64 = bins.iter().map(|b| b.1[Result3::Failed as usize]).sum();
+        let failed: u64 = bins.iter().map(|b| b.1[Fate::Failed as usize]).sum();
         let inside: u64 = bins.iter().filter(|b| b.0 < 0).flat_map(|b| b.1).sum();
         let _ = writeln!(
             html,
@@ -156,7 +156,7 @@ fn panel(h: HeldBy, bins: &[(i32, [u64; 3])], x: Scale, w: i64) -> String {
         &decade_ticks(x.lo, x.hi),
         (up_max, down_max),
         "gap (log scale)",
-        ("got in (or undecided) ↑", "failed ↓ (own scale)"),
+        ("got in ↑", "failed ↓"),
     );
     for (k, c) in bins {
         let (a, b) = (

@@ -76,20 +76,20 @@ impl HeldBy {
     }
 }
 
-/// How a reuse's attempt ended, as the histograms stack it.
+/// How a reuse's attempt ended, as the gap histograms split it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Result3 {
+pub enum Fate {
     Failed = 0,
-    Succeeded = 1,
+    GotIn = 1,
     Undecided = 2,
 }
 
-impl Result3 {
-    pub fn of(o: Outcome) -> Result3 {
+impl Fate {
+    pub fn of(o: Outcome) -> Fate {
         match o {
-            Outcome::Established => Result3::Succeeded,
-            Outcome::Unknown => Result3::Undecided,
-            _ => Result3::Failed,
+            Outcome::Established => Fate::GotIn,
+            Outcome::Unknown => Fate::Undecided,
+            _ => Fate::Failed,
         }
     }
 }
@@ -268,7 +268,7 @@ pub struct ChartInput {
     pub causes: Vec<String>,
     /// Busiest first (most flagged, then most attempts).
     pub sources: Vec<SourceSeries>,
-    /// (who held TIME_WAIT, gap bin of [`gaps::PER_DECADE`]) → reuses by [`Result3`].
+    /// (who held TIME_WAIT, gap bin of [`gaps::PER_DECADE`]) → reuses by [`Fate`].
     pub reuse_gaps: BTreeMap<(HeldBy, i32), [u64; 3]>,
     /// In order of their first evidence.
     pub evidence: Vec<ServerEvidence>,
@@ -350,7 +350,7 @@ impl ChartBuilder {
         if let Some(r) = a.reuse {
             let held = HeldBy::of(r.holder, r.open);
             let bin = gaps::bin(r.gap_ns, self.window_ns, gaps::PER_DECADE);
-            self.reuse_gaps.entry((held, bin)).or_default()[Result3::of(a.outcome) as usize] += 1;
+            self.reuse_gaps.entry((held, bin)).or_default()[Fate::of(a.outcome) as usize] += 1;
             if held == HeldBy::Server {
                 self.add_evidence(a, r.gap_ns);
             }

@@ -415,10 +415,15 @@
       this.cols.push(Object.assign(num(function (i) { return P.ch[i]; }), { name: 'chall. ACKs', text: function (i) { return String(P.ch[i]); } }));
     }
     this.cols.push(
-      Object.assign(num(function (i) { return P.pf[i]; }), { name: 'prev. conn', text: prevText }),
-      Object.assign(num(function (i) { return P.pe[i]; }), { name: 'its last packet', text: endText }),
-      Object.assign(num(function (i) { return P.g[i]; }), { name: 'gap', text: function (i) { return P.g[i] < 0 ? '-' : humanSecs(P.g[i]); } }),
-      { name: 'TIME_WAIT holder', text: holder, sort: holder }
+      Object.assign(num(function (i) { return P.pf[i]; }), {
+        name: 'prev. conn', tip: 'the earlier connection on the 4-tuple: its first SYN \u2013 its last packet (frames)',
+        text: function (i) { return P.pf[i] < 0 ? '-' : prevText(i) + '\u2013' + endText(i); }
+      }),
+      Object.assign(num(function (i) { return P.g[i]; }), {
+        name: 'gap', tip: 'from the earlier connection\'s last packet to this SYN',
+        text: function (i) { return P.g[i] < 0 ? '-' : humanSecs(P.g[i]); }
+      }),
+      { name: 'holder', tip: 'who held TIME_WAIT: the side that sent the first FIN', text: holder, sort: holder }
     );
     this.sortCol = 1; this.dir = 1; this.page = 0; this.size = 50; this.query = ''; this.outcome = '';
     var present = {};
@@ -433,7 +438,7 @@
       '<div class="scroll"><table><thead><tr></tr></thead><tbody></tbody></table></div>';
     var q = function (s) { return el.querySelector(s); };
     q('thead tr').innerHTML = this.cols.map(function (c, k) {
-      return '<th data-k="' + k + '"' + (c.num ? ' class="r"' : '') + '>' + esc(c.name) + '</th>';
+      return '<th data-k="' + k + '"' + (c.num ? ' class="r"' : '') + (c.tip ? ' data-tip="' + esc(c.tip) + '"' : '') + '>' + esc(c.name) + '</th>';
     }).join('');
     q('thead').addEventListener('click', function (e) {
       var th = e.target.closest('th');

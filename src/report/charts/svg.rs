@@ -238,9 +238,17 @@ impl Plot {
         self.axes(xt, &yt, xlabel, "");
         let zero = self.y.at(0.0);
         self.line("axis", (self.x.from, zero), (self.x.to, zero));
-        let left = self.x.from + 4.0;
-        self.text((left, self.y.to + 10.0), "start", "halftext", up);
-        self.text((left, self.y.from - 4.0), "start", "halftext", down);
+        // Each half's title beside it, as the y axis's title.
+        for (text, mid) in [
+            (up, (self.y.to + zero) / 2.0),
+            (down, (zero + self.y.from) / 2.0),
+        ] {
+            let text = escape(text);
+            let _ = writeln!(
+                self.svg,
+                "<text class=\"halftext\" transform=\"translate(13 {mid:.1}) rotate(-90)\" text-anchor=\"middle\">{text}</text>"
+            );
+        }
     }
 
     pub fn finish(mut self) -> String {
