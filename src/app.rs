@@ -219,7 +219,8 @@ pub fn analyze(
     progress.finish();
 
     let infos: Vec<FileInfo> = merger.files.iter().map(|c| c.info.clone()).collect();
-    let warnings = warnings(&names, &infos);
+    let mut warnings = warnings(&names, &infos);
+    warnings.extend(track_warnings(&names, tracker.stats()));
     if !cli.quiet {
         for w in &warnings {
             eprintln!("portreuse: warning: {w}");
@@ -330,6 +331,72 @@ fn warnings(names: &[String], infos: &[FileInfo]) -> Vec<String> {
                 count(i.dropped, "packet")
             ));
         }
+    }
+    out
+}
+
+/// What the tracker saw in the input that the user must know (issue 9): long runs of copied
+/// frames, SYNs stamped earlier than the connection before them, copies it could not check.
+fn track_warnings(names: &[String], t: &crate::track::TrackStats) -> Vec<String> {
+    let frame = |f: crate::tcp::FrameRef| -> String {
+        if names.len() > 1 {
+            let name = names.get(f.file as usize).map_or("?", String::as_str);
+            format!("{name}#{}", thousands(f.number))
+        } else {
+            thousands(f.number)
+        }
+    };
+    let mut out = Vec::new();
+    let runs: Vec<String> = t
+        .copy_run_frames
+        .iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "frames {}–{} ({} copied SYNs and SYN-ACKs)",
+                frame(r.first),
+                frame(r.last),
+                thousands(r.copies)
+            )
+        })
+        .collect();
+    if t.copy_runs > 0 {
+        let more = t.copy_runs.saturating_sub(runs.len() as u64);
+        let more = if more > 0 {
+            format!(" and {} more", count(more, "run"))
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "{} of copied frames: {}{more}; the capture holds these packets twice (a file appended to itself, the same file given twice, or a span port mirroring both directions); the copies are counted as duplicates and change nothing",
+            count(t.copy_runs, "stretch").replace("stretchs", "stretches"),
+            runs.join(", ")
+        ));
+    }
+    if t.backwards_syns > 0 {
+        let pairs: Vec<String> = t
+            .backwards
+            .iter()
+            .flatten()
+            .map(|(syn, end)| format!("frame {} (before frame {})", frame(*syn), frame(*end)))
+            .collect();
+        let more = t.backwards_syns.saturating_sub(pairs.len() as u64);
+        let more = if more > 0 {
+            format!(" and {} more", thousands(more))
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "timestamps go backwards: {} stamped earlier than the end of the connection before it on its 4-tuple: {}{more}; not counted as reuses",
+            count(t.backwards_syns, "SYN"),
+            pairs.join(", ")
+        ));
+    }
+    if t.duplicates_unchecked > 0 && t.copy_runs > 0 {
+        out.push(format!(
+            "{} could not be checked for copies (stamped earlier than their 4-tuple's last packet, or the fingerprint table was full)",
+            count(t.duplicates_unchecked, "frame")
+        ));
     }
     out
 }
