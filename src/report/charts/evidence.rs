@@ -180,6 +180,22 @@ fn bracket_band(plot: &mut Plot, (lo, hi): (Option<i64>, Option<i64>)) {
 /// The bounds' lines and labels, drawn over the bars (the labels have a halo).
 fn bracket_labels(plot: &mut Plot, (lo, hi): (Option<i64>, Option<i64>)) {
     let (top, bottom) = (plot.y.to, plot.y.from);
+    if let (Some(a), Some(b)) = (lo, hi) {
+        // Bounds too close for two labels: one, right of the band.
+        let (xa, xb) = (plot.x.at(a as f64 / 1e9), plot.x.at(b as f64 / 1e9));
+        if xb - xa < 80.0 {
+            plot.line("bound", (xa, top), (xa, bottom));
+            plot.line("bound", (xb, top), (xb, bottom));
+            let (a, b) = (human_secs(a), human_secs(b));
+            let text = if a == b {
+                format!("= {a}")
+            } else {
+                format!("{a} – {b}")
+            };
+            plot.text((xb + 3.0, bottom - 4.0), "start", "boundtext", &text);
+            return;
+        }
+    }
     if let Some(a) = lo {
         let x = plot.x.at(a as f64 / 1e9);
         plot.line("bound", (x, top), (x, bottom));
@@ -225,10 +241,19 @@ mod tests {
         let html = chart(&e, w);
         assert!(html.contains("3 ignored, 0 challenged, 1 accepted"));
         assert!(html.contains("TIME_WAIT between 232 s and 247 s"));
-        assert!(html.contains("≥ 232 s") && html.contains("≤ 247 s"));
+        assert!(
+            html.contains(">232 s – 247 s</text>"),
+            "one label for close bounds"
+        );
         assert_eq!(html.matches("class=\"bracket\"").count(), 1);
         assert_eq!(html.matches("class=\"o-unanswered\"").count(), 1);
         assert_eq!(html.matches("class=\"o-established\"").count(), 1);
+        e.bracket = (Some(2_000_000_000), Some(200_000_000_000));
+        let html = chart(&e, w);
+        assert!(
+            html.contains("≥ 2 s") && html.contains("≤ 200 s"),
+            "a label at each bound"
+        );
         e.bracket = (None, None);
         assert!(!chart(&e, w).contains("class=\"bracket\""));
     }
