@@ -145,7 +145,7 @@ pub struct Analysis {
 impl Analysis {
     pub fn status(&self, cli: &Cli) -> Status {
         let failed_reuse = self.report.summary.cross[ReuseClass::InWindow as usize].failed() > 0;
-        let damaged = self.report.files.iter().any(|f| f.info.truncated.is_some());
+        let damaged = self.report.files.iter().any(|f| f.info.is_damaged());
         if (cli.check && failed_reuse) || (cli.strict && damaged) {
             Status::Findings
         } else {
@@ -302,37 +302,11 @@ pub fn colour_wanted() -> bool {
 
 /// What the user must know about the input (also listed in the report).
 fn warnings(names: &[String], infos: &[FileInfo]) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, i) in names.iter().zip(infos) {
-        if let Some((frame, byte)) = i.truncated {
-            out.push(format!(
-                "{name}: cut short in the middle of frame {} at byte {}; analysed the {} before it",
-                thousands(frame),
-                thousands(byte),
-                count(i.frames, "frame")
-            ));
-        }
-        if i.out_of_order > 0 {
-            let verb = if i.out_of_order == 1 { "has" } else { "have" };
-            out.push(format!(
-                "{name}: {} {verb} a timestamp earlier than the frame before (kept in file order)",
-                count(i.out_of_order, "frame")
-            ));
-        }
-        if i.without_timestamp > 0 {
-            out.push(format!(
-                "{name}: {} from Simple Packet Blocks, which carry no timestamp; given the time of the frame before",
-                count(i.without_timestamp, "frame")
-            ));
-        }
-        if i.dropped > 0 {
-            out.push(format!(
-                "{name}: the capturing interface dropped {} (pcapng interface statistics)",
-                count(i.dropped, "packet")
-            ));
-        }
-    }
-    out
+    names
+        .iter()
+        .zip(infos)
+        .flat_map(|(name, info)| info.warnings(name))
+        .collect()
 }
 
 /// What the tracker saw in the input that the user must know (issue 9): long runs of copied
