@@ -28,11 +28,12 @@ pub mod detect;
 pub mod error;
 pub mod export;
 pub mod filter;
-pub mod merge;
-pub mod netmon;
 pub mod report;
 pub mod synth;
 pub mod tcp;
 pub mod time;
 pub mod track;
 pub mod write;
+
+// Readers that moved into `capture`, at their old paths.
+pub use capture::{merge, netmon};

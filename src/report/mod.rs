@@ -3,6 +3,7 @@
 //! (from `#[derive(Serialize)]` structs), the streaming writers in [`stream`]. Nothing here
 //! reads the command line: [`RenderOptions`] carries what the user chose.
 
+pub mod charts;
 pub mod html;
 pub mod json;
 pub mod rows;
