@@ -144,8 +144,25 @@ pub fn evidence(a: &Attempt) -> Option<Evidence> {
         Outcome::ChallengeAck => (Handling::Challenged, gap(a.syn_retransmits), None),
         Outcome::Refused => (Handling::Refused, gap(answered).or(gap(0)), None),
         Outcome::IcmpUnreachable => (Handling::IcmpError, gap(answered).or(gap(0)), None),
-        Outcome::Unknown => return None,
+        // Not decided yet (the capture ended before the client's next SYN was due), but
+        // every SYN it sent again was not let in: a challenged one was held at its gap, an
+        // unanswered one followed by its retransmission was ignored. The last SYN proves
+        // nothing yet.
+        Outcome::Unknown if a.syn_ack.is_some() || a.rst.is_some() || a.icmp.is_some() => {
+            return None;
+        }
+        Outcome::Unknown if a.challenge_acks > 0 => {
+            (Handling::Challenged, gap(a.syn_retransmits), None)
+        }
+        Outcome::Unknown => (
+            Handling::Ignored,
+            a.syn_retransmits.checked_sub(1).and_then(last_known),
+            None,
+        ),
     };
+    if handling == Handling::Ignored && held_gap.is_none() {
+        return None;
+    }
     Some(Evidence {
         handling,
         held_gap,
@@ -222,6 +239,16 @@ pub(crate) mod tests {
         let e = evidence(&a).unwrap();
         assert_eq!((e.handling, e.held_gap), (Handling::Ignored, Some(109 * S)));
         assert_eq!(e.admitted_gap, None);
+    }
+
+    #[test]
+    fn an_undecided_attempt_was_held_at_every_syn_it_sent_again() {
+        // Issue 10: a capture ending before the client's next SYN was due still shows the
+        // server ignored the SYNs before the last.
+        let a = reusing(100.0, &[3.0, 9.0], Outcome::Unknown);
+        let e = evidence(&a).unwrap();
+        assert_eq!((e.handling, e.held_gap), (Handling::Ignored, Some(103 * S)));
+        assert!(evidence(&reusing(100.0, &[], Outcome::Unknown)).is_none());
     }
 
     #[test]
