@@ -77,7 +77,8 @@ fn broken_case_is_pooled_with_the_generators_idle_time_and_windows_time_wait() {
         d["clients_felt"][0]["retransmission_schedules"]["windows"],
         118
     );
-    assert_eq!(d["causes"]["server_time_wait"], 117);
+    // 117 silent attempts; 4 end too close to the capture's end to be decided (issue 9).
+    assert_eq!(d["causes"]["server_time_wait"], 113);
     assert_eq!(d["causes"]["port_closed"], 8);
     assert_eq!(d["causes"]["no_answer"], 0);
     assert_eq!(d["fix"]["rest_ms"], 240_000);
@@ -121,7 +122,7 @@ fn a_window_shorter_than_the_servers_time_wait_is_warned_with_the_difference() {
     assert!(pop3["time_wait"]["beyond_window_s"].as_f64().unwrap() > 60.0);
     // Failures beyond the short window are still the server's TIME_WAIT, and the fix is
     // not the 60 s the user assumed.
-    assert_eq!(d["causes"]["server_time_wait"], 117);
+    assert_eq!(d["causes"]["server_time_wait"], 113);
     assert!(d["fix"]["rest_s"].as_f64().unwrap() > 60.0, "{}", d["fix"]);
 }
 
