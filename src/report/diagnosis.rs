@@ -189,12 +189,14 @@ pub fn quality_notes(r: &Report) -> Vec<String> {
     let mut notes = Vec::new();
     let s = &r.summary;
     let t = &r.track;
-    if s.attempts() > 0 && t.server_packets == 0 {
+    let nothing_inferred = s.outcomes.get(Outcome::Unknown) == s.attempts();
+    if s.attempts() > 0 && t.server_packets == 0 && nothing_inferred {
         notes.push(format!(
             "No packet from any server: a one-direction capture cannot tell unanswered from unseen, so its {} are reported unknown, not unanswered.",
             count(s.attempts(), "attempt")
         ));
     } else {
+        notes.extend(one_side_note(t));
         for (server, st) in &s.servers {
             let answered = st.outcomes.total()
                 - st.outcomes.get(Outcome::Unanswered)
@@ -252,10 +254,61 @@ pub fn quality_notes(r: &Report) -> Vec<String> {
     notes
 }
 
+/// What was inferred from one side of the conversation (issue 13), rule by rule with how
+/// far it can be trusted. (A minimal sentence: the report's wording is being rewritten.)
+fn one_side_note(t: &crate::track::TrackStats) -> Option<String> {
+    use crate::attempt::{Evidence, Inference, Reliability};
+    let o = &t.one_side;
+    let (client, server) = (
+        o.attempts(Evidence::ClientSideOnly),
+        o.attempts(Evidence::ServerSideOnly),
+    );
+    if client + server == 0 {
+        return None;
+    }
+    let rules: Vec<String> = Inference::ALL
+        .iter()
+        .filter(|rule| o.rule(**rule) > 0)
+        .map(|rule| {
+            let trust = match rule.reliability() {
+                Reliability::Certain => "certain",
+                Reliability::High => "reliable",
+                Reliability::Medium => "a guess",
+            };
+            format!("{} {} ({trust})", thousands(o.rule(*rule)), rule.name())
+        })
+        .collect();
+    let mut line = format!(
+        "Seen from one side only: {} from the clients' packets alone, {} from the servers' alone; inferred: {}.",
+        count(client, "attempt"),
+        thousands(server),
+        rules.join(", ")
+    );
+    if server > 0 {
+        line.push_str(" From a server's side, SYNs it did not answer are not seen: none is counted as unanswered.");
+    }
+    Some(line)
+}
+
 pub fn quality_json(r: &Report) -> Value {
     let t = &r.track;
+    let o = &t.one_side;
+    let rules: serde_json::Map<String, Value> = crate::attempt::Inference::ALL
+        .iter()
+        .filter(|rule| o.rule(**rule) > 0)
+        .map(|rule| (rule.name().to_string(), json!(o.rule(*rule))))
+        .collect();
     json!({
         "one_direction": r.summary.attempts() > 0 && t.server_packets == 0,
+        "one_side": {
+            "both_sides": o.attempts(crate::attempt::Evidence::BothSides),
+            "client_side_only": o.attempts(crate::attempt::Evidence::ClientSideOnly),
+            "server_side_only": o.attempts(crate::attempt::Evidence::ServerSideOnly),
+            "client_side_unknown": o.client_side_unknown,
+            "client_side_servers": o.client_side_servers,
+            "server_side_servers": o.server_side_servers,
+            "inferred": rules,
+        },
         "server_packets": t.server_packets,
         "ends_without_handshake": t.ends_without_handshake,
         "acks_of_unseen_data": t.acks_of_unseen_data,

@@ -65,7 +65,8 @@ struct AttemptLine<'a> {
     src: Endpoint,
     #[serde(serialize_with = "display")]
     dst: Endpoint,
-    isn: u32,
+    /// Null when only a server's challenge ACK implied the attempt (issue 13).
+    isn: Option<u32>,
     tsval: Option<u32>,
     syn_retransmits: u32,
     /// When each retransmission was sent, seconds after the first SYN (the first six).
@@ -82,6 +83,9 @@ struct AttemptLine<'a> {
     previous_attempt_file: Option<&'a str>,
     previous_attempt_gap_s: Option<f64>,
     reuse: Option<ReuseLine<'a>>,
+    evidence: &'static str,
+    /// The rule that inferred the outcome from one side (issue 13), or null.
+    inferred: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -113,6 +117,8 @@ struct ReuseLine<'a> {
     in_window: bool,
     open: bool,
     time_wait_holder: &'static str,
+    /// The holder was inferred from one side's FIN and ACK order (issue 13).
+    time_wait_holder_inferred: bool,
     isn_advanced: Option<bool>,
     ts_advanced: Option<bool>,
 }
@@ -144,7 +150,7 @@ pub fn write_attempt(
         time: a.ts.rfc3339(digits),
         src: a.client,
         dst: a.server,
-        isn: a.isn.0,
+        isn: a.isn_known.then_some(a.isn.0),
         tsval: a.tsval,
         syn_retransmits: a.syn_retransmits,
         retransmit_s: a.retransmit_us[..retransmits]
@@ -174,9 +180,12 @@ pub fn write_attempt(
             in_window: r.in_window,
             open: r.open,
             time_wait_holder: r.holder.name(),
+            time_wait_holder_inferred: a.holder_inferred,
             isn_advanced: r.isn_advanced,
             ts_advanced: r.ts_advanced,
         }),
+        evidence: a.evidence.name(),
+        inferred: a.inferred.map(|rule| rule.name()),
     };
     match kind {
         Some(kind) => serde_json::to_writer(out, &Typed { kind, line }),

@@ -186,7 +186,9 @@ fn headline(r: &Report) -> Vec<String> {
         return lines;
     }
     let window = human_secs(r.window_ns);
-    if r.track.server_packets == 0 {
+    // Nothing from any server, and nothing could be inferred from the clients' side alone.
+    let nothing_inferred = s.outcomes.get(crate::attempt::Outcome::Unknown) == s.attempts();
+    if r.track.server_packets == 0 && nothing_inferred {
         lines.push(format!(
             "No packet from any server is in the capture (one direction only): the {} cannot be judged answered or not, and are reported unknown.",
             count(s.attempts(), "attempt")
