@@ -1,6 +1,7 @@
 //! The report stage: everything the run found, and the writers that format it. This is the
 //! only module that formats text for the user.
 
+pub mod charts;
 pub mod diagnosis;
 pub mod html;
 pub mod json;
