@@ -82,7 +82,10 @@ impl Book {
             if p.client == side || seg.ts < p.attempt.ts || p.settled {
                 continue;
             }
-            if !behind_conn {
+            // An attempt implied by its answer waits for nothing: its SYN is not in the
+            // capture, and only an answer acknowledging its ISN is its own.
+            let implied_known = p.implied && p.attempt.isn_known;
+            if !behind_conn && !implied_known {
                 waiting.get_or_insert(id);
             }
             let acks_syn = f.ack() && p.acks_syn(seg.ack);
@@ -101,7 +104,9 @@ impl Book {
             // A SYN-ACK for no pending ISN: one ahead of its SYN (merged capture points).
             _ if f.syn() && f.ack() => Verdict::Early,
             // A RST with an ACK number when no SYN waits: maybe ahead of its SYN too.
-            None if f.rst() && f.ack() && live.is_none() => Verdict::Early,
+            None if f.rst() && f.ack() && (live.is_none() || flow.phase == Phase::Closed) => {
+                Verdict::Early
+            }
             // A RST without a matching ACK number still answers the newest SYN.
             Some(id) if f.rst() => Verdict::Refusal(id),
             // An ACK from another sequence space (typically the old connection's): TIME_WAIT's
@@ -154,9 +159,7 @@ impl Book {
             // A refusal: the first RST is the answer; the client may send the SYN again.
             Verdict::Refusal(id) => {
                 self.implied_retry(id, seg);
-                let Some(p) = self.queue.get(id) else {
-                    return None;
-                };
+                let p = self.queue.get(id)?;
                 if p.attempt.rst.is_none() {
                     p.attempt.answered_syn = Some(p.attempt.syn_retransmits);
                     p.attempt.rst = Some(Answer {
@@ -170,9 +173,7 @@ impl Book {
             // Counted on the waiting attempt; evidence for the server's TIME_WAIT behaviour.
             Verdict::Challenge(id) => {
                 self.implied_retry(id, seg);
-                let Some(p) = self.queue.get(id) else {
-                    return None;
-                };
+                let p = self.queue.get(id)?;
                 p.attempt.challenge_acks += 1;
                 p.last_activity = p.last_activity.max(seg.ts);
                 p.last_syn_answered |= seg.ts >= p.attempt.last_syn_ts;
@@ -274,9 +275,21 @@ impl Book {
                 let how = Establishment::ClientHandshake;
                 self.establish(flow, key, id, answer, how, server_next);
                 self.settle(id, Settle::ClientMovedOn);
-            } else if offset == 0 && seg.payload_len == 0 {
-                // The handshake's third step.
-                p.pure_handshake_ack = true;
+            } else if offset == 0 {
+                // The handshake's third step (with TCP Fast Open it may carry data). A client
+                // sends an ACK in its attempt's sequence space only once a SYN-ACK for its
+                // ISN came (RFC 9293 3.10.7.3): from a server nothing of whose has been
+                // seen, that is the proof there is (issue 13); otherwise data must follow.
+                p.pure_handshake_ack |= seg.payload_len == 0;
+                if !self.seen.heard_from(p.attempt.server.ip) {
+                    let answer = Answer {
+                        frame: seg.frame,
+                        ts: seg.ts,
+                    };
+                    let how = Establishment::ClientHandshake;
+                    self.establish(flow, key, id, answer, how, seg.ack);
+                    self.settle(id, Settle::ClientMovedOn);
+                }
             }
             break;
         }

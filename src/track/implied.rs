@@ -77,11 +77,27 @@ impl Book {
         side: Side,
     ) -> Option<u64> {
         let isn = isn_of(seg.ack);
+        // ... while the client may still be sending that SYN: no later than its next one
+        // was due after the last challenge.
         let waiting = flow.newest.filter(|&id| {
             self.queue.get(id).is_some_and(|p| {
-                p.implied && !p.attempt.isn_known && !p.settled && p.client != side
+                let a = &p.attempt;
+                p.implied && !a.isn_known && !p.settled && seg.ts <= a.next_syn_due
             })
         });
+        if seg.flags.syn()
+            && let Some(conn) = self.conns.live_mut(flow)
+            && !conn.heard.has(conn.client)
+            && conn.past.is_open()
+        {
+            // A server that accepts a new SYN holds no connection on the 4-tuple (it would
+            // answer with a challenge ACK, RFC 5961 4.2): the one before, open as far as the
+            // server's packets go, was ended by a RST the capture does not hold (the
+            // client's). No TIME_WAIT is left (`Inference::FinOrder`).
+            conn.past.rst = true;
+            conn.past.fin_inferred = true;
+            flow.phase = Phase::Closed;
+        }
         let (id, started) = match waiting {
             Some(id) => {
                 if let Some(p) = self.queue.get(id) {

@@ -146,7 +146,7 @@ fn client_side(p: &Pending, now: Ts, finished: bool) -> (Outcome, Option<Inferen
         (Outcome::Unknown, None)
     } else if short_retry(&iv[..n]) {
         (Outcome::Refused, Some(Inference::ShortRetry))
-    } else if a.syn_retransmits == 0 {
+    } else if a.syn_retransmits == 0 && !p.superseded {
         (Outcome::Refused, Some(Inference::NoRetransmission))
     } else if timer_schedule(&iv[..n]) {
         (Outcome::Unanswered, Some(Inference::TimerRetransmissions))

@@ -46,8 +46,11 @@ pub struct Pending {
     pub implied: bool,
     /// RSTs the client sent right after a SYN of this attempt, outside its sequence space
     /// (how Linux answers a challenge ACK), and whether it sent the SYN again after one.
-    pub client_rsts: u16,
+    pub client_rsts: u8,
     pub rst_retried: bool,
+    /// Another attempt on the 4-tuple began before this one's next SYN was due: whatever
+    /// ended this one, its client's side does not tell (a SYN storm, a raw tool).
+    pub superseded: bool,
     /// The latest SYN was refused or challenged: a RST or challenge ACK from the server, or a
     /// RST of the client's answering one, came after it.
     pub last_syn_answered: bool,

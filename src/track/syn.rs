@@ -127,6 +127,12 @@ impl Book {
         if reuse.is_some_and(|r| r.in_window && r.holder.server_holds()) {
             self.seen.note_reuse_into_time_wait(seg.src.ip, seg.dst);
         }
+        if let Some(p) = flow.newest.and_then(|id| self.queue.get(id))
+            && p.client == side
+            && seg.ts <= p.attempt.next_syn_due
+        {
+            p.superseded = true;
+        }
         let mut attempt = Attempt::from_syn(seg.frame, seg.ts, seg.src, seg.dst, seg.seq);
         attempt.holder_inferred = reuse.is_some() && previous.is_some_and(|p| p.fin_inferred);
         attempt.previous_attempt_frame = flow.last_attempt.map(|(frame, _)| frame);
@@ -147,6 +153,7 @@ impl Book {
             implied: false,
             client_rsts: 0,
             rst_retried: false,
+            superseded: false,
             last_syn_answered: false,
         });
         flow.newest = Some(id);
