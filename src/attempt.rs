@@ -186,6 +186,125 @@ impl Evidence {
     }
 }
 
+/// A rule by which a value was inferred from one side of the conversation (issue 13), with
+/// what else the same packets could mean. `Attempt::inferred` names the rule behind an
+/// attempt's outcome, `Attempt::holder_inferred` says the reuse's TIME_WAIT holder came from
+/// [`Inference::FinOrder`]; `TrackStats::one_side` counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Inference {
+    /// `established` from the client's side: its handshake ACK (acknowledging a SYN-ACK the
+    /// capture does not hold), then its data or its ACK of the server's data. A client sends
+    /// either only in ESTABLISHED (RFC 9293 3.5): no other reading.
+    ClientHandshake,
+    /// `unanswered` from the client's side: the SYN retransmitted on a timer's schedule (the
+    /// first after at least 0.8 s, then each interval the same or doubled: Linux 1, 2, 4 s or
+    /// 1 s linear, Windows +3 s, +9 s, BSD), then silence past the next one due. Misread when
+    /// an ICMP error answered the last SYN, or when the application gave up before the stack.
+    TimerRetransmissions,
+    /// `refused` from the client's side: the SYN sent again 0.25-0.8 s after the previous one
+    /// with no RST of the client's between (no stack's timer retries that soon; Windows
+    /// retries a refused connect about 0.5 s apart), then silence past the next one due.
+    ShortRetry,
+    /// `refused` from the client's side: one SYN, never retransmitted although the capture
+    /// goes on past the first retransmission due (Linux, Windows 2000 and most stacks give up
+    /// at once on a RST or an ICMP port unreachable). Misread when an ICMP error answered
+    /// (`icmp_unreachable`), or for a scanner or a connect timeout under 3 s (`unanswered`).
+    NoRetransmission,
+    /// `challenge_ack` from the client's side (and `challenge_acks` of an attempt that got in
+    /// later): a RST of the client's right after its SYN, outside the attempt's own sequence
+    /// space, which is how Linux answers a challenge ACK (RFC 5961 4.2), then the SYN again.
+    /// Misread when the client reset a SYN-ACK with a wrong acknowledgment number.
+    ClientReset,
+    /// The TIME_WAIT holder from one side's packets: its FIN acknowledged the other side's
+    /// FIN already (the other side closed first), or its ACK advanced after its own FIN (the
+    /// other side's FIN came later: this side closed first). Crossed FINs read as the side
+    /// seen closing first (never `both`); a RST from the unseen side after this side's FIN
+    /// reads as that side's FIN.
+    FinOrder,
+    /// `established` from the server's side: a SYN-ACK; the SYN is implied by its
+    /// acknowledgment number (ISN + 1). No other reading.
+    ServerSynAck,
+    /// `refused` from the server's side: a RST with ACK and sequence number 0, the answer to
+    /// a segment without ACK, i.e. a SYN (RFC 9293 3.10.7.1); the ISN is its ACK - 1.
+    ServerReset,
+    /// `icmp_unreachable` from the server's side: an ICMP error quoting the SYN.
+    ServerIcmp,
+    /// `challenge_ack` from the server's side: a bare ACK repeating the server's last ACK on
+    /// a 4-tuple it holds in TIME_WAIT (it closed first), later than that ACK: TIME_WAIT's
+    /// answer to a SYN (RFC 5961 4.2, Linux `tcp_timewait_state_process`). The ISN is not
+    /// known (`Attempt::isn_known`) until a SYN-ACK acknowledges it. Misread when the server
+    /// acknowledged a retransmitted FIN of the client's (its last ACK was lost).
+    ServerChallenge,
+}
+
+/// How far an [`Inference`] can be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reliability {
+    /// The packets allow no other reading short of a broken TCP stack.
+    Certain,
+    /// Another reading exists but needs something rare (named on the rule).
+    High,
+    /// Another reading is common enough to be said with the result.
+    Medium,
+}
+
+impl Inference {
+    pub const ALL: [Inference; 10] = [
+        Inference::ClientHandshake,
+        Inference::TimerRetransmissions,
+        Inference::ShortRetry,
+        Inference::NoRetransmission,
+        Inference::ClientReset,
+        Inference::FinOrder,
+        Inference::ServerSynAck,
+        Inference::ServerReset,
+        Inference::ServerIcmp,
+        Inference::ServerChallenge,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Inference::ClientHandshake => "client_handshake",
+            Inference::TimerRetransmissions => "timer_retransmissions",
+            Inference::ShortRetry => "short_retry",
+            Inference::NoRetransmission => "no_retransmission",
+            Inference::ClientReset => "client_reset",
+            Inference::FinOrder => "fin_order",
+            Inference::ServerSynAck => "server_syn_ack",
+            Inference::ServerReset => "server_reset",
+            Inference::ServerIcmp => "server_icmp",
+            Inference::ServerChallenge => "server_challenge",
+        }
+    }
+
+    /// How far the rule can be trusted (the doc comment of each rule names what else the
+    /// packets could mean; tests/onedir.rs measures each against two-direction captures).
+    pub fn reliability(self) -> Reliability {
+        match self {
+            Inference::ClientHandshake | Inference::ServerSynAck | Inference::ServerIcmp => {
+                Reliability::Certain
+            }
+            Inference::TimerRetransmissions
+            | Inference::ShortRetry
+            | Inference::ClientReset
+            | Inference::FinOrder
+            | Inference::ServerReset => Reliability::High,
+            Inference::NoRetransmission | Inference::ServerChallenge => Reliability::Medium,
+        }
+    }
+
+    /// The side whose packets the rule reads.
+    pub fn evidence(self) -> Evidence {
+        match self {
+            Inference::ServerSynAck
+            | Inference::ServerReset
+            | Inference::ServerIcmp
+            | Inference::ServerChallenge => Evidence::ServerSideOnly,
+            _ => Evidence::ClientSideOnly,
+        }
+    }
+}
+
 /// What proved that the handshake completed (issue 9: answers by acknowledgment number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Establishment {
@@ -288,6 +407,13 @@ pub struct Attempt {
     pub first_close: Option<FirstClose>,
     /// Which sides of the attempt the capture holds.
     pub evidence: Evidence,
+    /// The rule that inferred the outcome from one side (`evidence` is not `BothSides`).
+    pub inferred: Option<Inference>,
+    /// The reuse's `holder` was inferred from one side's FIN and ACK order.
+    pub holder_inferred: bool,
+    /// `isn` is the SYN's: false only for an attempt implied by a server's challenge ACK
+    /// that nothing acknowledged (`isn` is then 0).
+    pub isn_known: bool,
     /// When the client's next SYN retransmission was due, from its schedule so far (twice the
     /// last interval, at least 3 s, plus an eighth): silence is `unanswered` only once the
     /// capture has gone past it. `Ts(i64::MAX)` when the client will not send it again (it
@@ -331,6 +457,9 @@ impl Attempt {
             port_previous_syn_ns: None,
             first_close: None,
             evidence: Evidence::BothSides,
+            inferred: None,
+            holder_inferred: false,
+            isn_known: true,
             next_syn_due: ts.add_nanos(UNANSWERED_AFTER_NS + UNANSWERED_AFTER_NS / 8),
         }
     }

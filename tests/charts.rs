@@ -210,7 +210,7 @@ fn pages_of_every_bundled_capture() {
     assert!(html.contains("the server held TIME_WAIT (it closed first)"));
     assert!(html.contains("the client held TIME_WAIT (it closed first)"));
     assert!(
-        html.contains(">232 s – 247 s</text>"),
+        html.contains(">241 s – 247 s</text>"),
         "one label for close bounds"
     );
     let e = input

@@ -180,10 +180,11 @@ fn real_linux_time_wait_answers_are_classified() {
     );
     // rfc1337 on the server: TIME_WAIT survives the RSTs and never lets the client in. The
     // capture ends 50 µs after the last challenge, before the client's next retransmission
-    // would have been due: the outcome is unknown (issue 9), the challenges are counted.
+    // would have been due, but that challenge answered the 7th SYN, the last its Linux stack
+    // sends: no later answer can come (issue 13's decision rule).
     assert_eq!(
         outcome_of("linux-tw-never-let-in.pcap")[1],
-        ("unknown".to_string(), 6)
+        ("challenge_ack".to_string(), 6)
     );
     // The RST is the capture's last frame; Linux gives up on a RST (ECONNREFUSED), and this
     // client was never seen sending a refused SYN again: final.

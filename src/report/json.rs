@@ -4,6 +4,7 @@
 //! addresses are formatted on the stack and every line is serialised into one reused buffer
 //! (issue 12 item 3): no intermediate maps, no per-token virtual calls.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -182,7 +183,8 @@ struct AttemptLine<'a> {
     time: Time,
     src: Addr,
     dst: Addr,
-    isn: u32,
+    /// Null when only a server's challenge ACK implied the attempt (issue 13).
+    isn: Option<u32>,
     tsval: Option<u32>,
     syn_retransmits: u32,
     /// When each retransmission was sent, seconds after the first SYN (the first six).
@@ -211,6 +213,8 @@ struct AttemptLine<'a> {
     previous_attempt_file: Option<&'a str>,
     previous_attempt_gap_s: Option<f64>,
     reuse: Option<ReuseLine<'a>>,
+    /// The rule that inferred the outcome from one side (issue 13), or null.
+    inferred: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -244,6 +248,8 @@ struct ReuseLine<'a> {
     in_window: bool,
     open: bool,
     time_wait_holder: &'static str,
+    /// The holder was inferred from one side's FIN and ACK order (issue 13).
+    time_wait_holder_inferred: bool,
     isn_advanced: Option<bool>,
     ts_advanced: Option<bool>,
 }
@@ -307,7 +313,7 @@ fn attempt_record<'a>(
         time: Time(a.ts, digits),
         src: Addr(a.client),
         dst: Addr(a.server),
-        isn: a.isn.0,
+        isn: a.isn_known.then_some(a.isn.0),
         tsval: a.tsval,
         syn_retransmits: a.syn_retransmits,
         retransmit_s: Retransmits(&a.retransmit_us[..retransmits]),
@@ -353,9 +359,11 @@ fn attempt_record<'a>(
             in_window: r.in_window,
             open: r.open,
             time_wait_holder: r.holder.name(),
+            time_wait_holder_inferred: a.holder_inferred,
             isn_advanced: r.isn_advanced,
             ts_advanced: r.ts_advanced,
         }),
+        inferred: a.inferred.map(|rule| rule.name()),
     }
 }
 
@@ -487,7 +495,7 @@ impl AttemptLine<'_> {
         key!(b, "dst");
         endpoint(b, self.dst.0);
         key!(b, "isn");
-        put_u64(b, u64::from(self.isn));
+        put_opt_u64(b, self.isn.map(u64::from));
         key!(b, "tsval");
         put_opt_u64(b, self.tsval.map(u64::from));
         key!(b, "syn_retransmits");
@@ -596,6 +604,8 @@ impl AttemptLine<'_> {
                 put_bool(b, r.open);
                 key!(b, "time_wait_holder");
                 string(b, r.time_wait_holder);
+                key!(b, "time_wait_holder_inferred");
+                put_bool(b, r.time_wait_holder_inferred);
                 key!(b, "isn_advanced");
                 put_opt_bool(b, r.isn_advanced);
                 key!(b, "ts_advanced");
@@ -604,6 +614,8 @@ impl AttemptLine<'_> {
             }
             None => b.extend_from_slice(b"null"),
         }
+        key!(b, "inferred");
+        put_opt_str(b, self.inferred);
         b.push(b'}');
     }
 }
@@ -1158,8 +1170,21 @@ struct Summarised {
 }
 
 #[derive(Serialize)]
+struct OneSideLine {
+    both_sides: u64,
+    client_side_only: u64,
+    server_side_only: u64,
+    client_side_unknown: u64,
+    client_side_servers: u64,
+    server_side_servers: u64,
+    /// Attempts per inference rule (issue 13), only the rules that fired.
+    inferred: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Serialize)]
 struct Quality {
     one_direction: bool,
+    one_side: OneSideLine,
     server_packets: u64,
     ends_without_handshake: u64,
     acks_of_unseen_data: u64,
@@ -1270,6 +1295,7 @@ pub fn tail_doc(r: &Report) -> Tail<'_> {
             .collect(),
         capture_quality: Quality {
             one_direction: f.attempts() > 0 && t.server_packets == 0,
+            one_side: one_side(t),
             server_packets: t.server_packets,
             ends_without_handshake: t.ends_without_handshake,
             acks_of_unseen_data: t.acks_of_unseen_data,
@@ -1396,6 +1422,24 @@ pub struct SummaryRecord<'a> {
     pub schema_version: u32,
     #[serde(flatten)]
     pub tail: Tail<'a>,
+}
+
+fn one_side(t: &crate::track::TrackStats) -> OneSideLine {
+    use crate::attempt::{Evidence, Inference};
+    let o = &t.one_side;
+    OneSideLine {
+        both_sides: o.attempts(Evidence::BothSides),
+        client_side_only: o.attempts(Evidence::ClientSideOnly),
+        server_side_only: o.attempts(Evidence::ServerSideOnly),
+        client_side_unknown: o.client_side_unknown,
+        client_side_servers: o.client_side_servers,
+        server_side_servers: o.server_side_servers,
+        inferred: Inference::ALL
+            .iter()
+            .filter(|rule| o.rule(**rule) > 0)
+            .map(|rule| (rule.name(), o.rule(*rule)))
+            .collect(),
+    }
 }
 
 #[cfg(test)]

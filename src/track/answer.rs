@@ -9,12 +9,15 @@ use crate::tcp::{FlowKey, Segment, Seq};
 use super::Book;
 use super::flow::{Conn, Flow, Past, Phase};
 use super::queue::Settle;
-use super::side::{Pair, Side};
+use super::side::{Pair, Side, Sides};
 
 /// How far past ISN+1 a client segment may start and still be taken as this attempt's, when
 /// no SYN-ACK proved the handshake (1 MiB: a random ISN of another attempt on the 4-tuple
 /// matches by chance once in 4,096).
 const CLIENT_DATA_WINDOW: u32 = 1 << 20;
+/// A RST of the client's this soon after its SYN answers what came back for it (a challenge
+/// ACK: Linux resets it at once); later, it is something else.
+const CLIENT_RST_AFTER_SYN_NS: i64 = crate::time::NANOS_PER_SEC;
 
 /// What a segment from the server side of the pending attempts is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +82,10 @@ impl Book {
             if p.client == side || seg.ts < p.attempt.ts || p.settled {
                 continue;
             }
-            if !behind_conn {
+            // An attempt implied by its answer waits for nothing: its SYN is not in the
+            // capture, and only an answer acknowledging its ISN is its own.
+            let implied_known = p.implied && p.attempt.isn_known;
+            if !behind_conn && !implied_known {
                 waiting.get_or_insert(id);
             }
             let acks_syn = f.ack() && p.acks_syn(seg.ack);
@@ -98,7 +104,9 @@ impl Book {
             // A SYN-ACK for no pending ISN: one ahead of its SYN (merged capture points).
             _ if f.syn() && f.ack() => Verdict::Early,
             // A RST with an ACK number when no SYN waits: maybe ahead of its SYN too.
-            None if f.rst() && f.ack() && live.is_none() => Verdict::Early,
+            None if f.rst() && f.ack() && (live.is_none() || flow.phase == Phase::Closed) => {
+                Verdict::Early
+            }
             // A RST without a matching ACK number still answers the newest SYN.
             Some(id) if f.rst() => Verdict::Refusal(id),
             // An ACK from another sequence space (typically the old connection's): TIME_WAIT's
@@ -109,7 +117,14 @@ impl Book {
     }
 
     /// A segment from the server side of the 4-tuple's attempts (or of its connection).
-    pub fn on_server_segment(&mut self, flow: &mut Flow, key: &FlowKey, seg: &Segment, side: Side) {
+    /// Returns the id of an attempt it implies (issue 13: the server's side only).
+    pub fn on_server_segment(
+        &mut self,
+        flow: &mut Flow,
+        key: &FlowKey,
+        seg: &Segment,
+        side: Side,
+    ) -> Option<u64> {
         if self
             .early_of(key, flow)
             .is_some_and(|e| seg.ts.since(e.ts) > super::syn::EARLY_SYNACK_NS)
@@ -143,7 +158,8 @@ impl Book {
             }
             // A refusal: the first RST is the answer; the client may send the SYN again.
             Verdict::Refusal(id) => {
-                let Some(p) = self.queue.get(id) else { return };
+                self.implied_retry(id, seg);
+                let p = self.queue.get(id)?;
                 if p.attempt.rst.is_none() {
                     p.attempt.answered_syn = Some(p.attempt.syn_retransmits);
                     p.attempt.rst = Some(Answer {
@@ -152,18 +168,28 @@ impl Book {
                     });
                 }
                 p.last_activity = p.last_activity.max(seg.ts);
+                p.last_syn_answered |= seg.ts >= p.attempt.last_syn_ts;
             }
             // Counted on the waiting attempt; evidence for the server's TIME_WAIT behaviour.
             Verdict::Challenge(id) => {
-                let Some(p) = self.queue.get(id) else { return };
+                self.implied_retry(id, seg);
+                let p = self.queue.get(id)?;
                 p.attempt.challenge_acks += 1;
                 p.last_activity = p.last_activity.max(seg.ts);
+                p.last_syn_answered |= seg.ts >= p.attempt.last_syn_ts;
                 let a = p.attempt;
                 if a.reuse
                     .is_some_and(|r| r.in_window && r.holder.server_holds())
                 {
                     self.seen.note_challenge(a.server);
                 }
+            }
+            // From a server never sent a SYN in the capture: the SYN it answers is implied
+            // (the capture holds the server's side only, issue 13).
+            Verdict::Early
+                if super::implied::implies_syn(&self.seen, seg) && self.wanted_reply(seg) =>
+            {
+                return self.implied_answer(flow, key, seg, side);
             }
             // Kept on the flow for a second, in case its SYN comes (merged capture points).
             Verdict::Early => {
@@ -174,6 +200,10 @@ impl Book {
                     early.add(seg);
                 }
             }
+            // TIME_WAIT's answer to a SYN that the capture does not hold (issue 13).
+            Verdict::Connection if self.is_time_wait_challenge(flow, seg, side) => {
+                return Some(self.implied_challenge(flow, key, seg, side));
+            }
             // The server's own word beats the client's: its ACK of the client's data (or
             // its data) after a handshake only the client's side showed.
             Verdict::Connection => {
@@ -181,6 +211,7 @@ impl Book {
                 self.extend_conn(flow, seg, side);
             }
         }
+        None
     }
 
     /// A segment (not a SYN) from the client side of the 4-tuple's attempts.
@@ -189,7 +220,11 @@ impl Book {
         if let Some(conn) = self.conns.live(flow).copied().filter(|c| c.client == side)
             && conn.fits(seg, side)
         {
-            // The client answered the SYN-ACK: it will not send this SYN again.
+            // The client answered the SYN-ACK: it will not send this SYN again (and an
+            // attempt implied by the server's side has its client's side in the capture).
+            if let Some(p) = self.queue.get(conn.attempt_id) {
+                p.implied = false;
+            }
             self.settle(conn.attempt_id, Settle::ClientMovedOn);
             self.extend_conn(flow, seg, side);
             return;
@@ -206,6 +241,15 @@ impl Book {
             // Before a SYN-ACK the client may RST a challenge ACK; that is not an answer. Only
             // a segment in this attempt's own sequence space (just after its SYN) counts.
             let offset = seg.seq.0.wrapping_sub(p.after_syn().0);
+            if f.rst() && offset != 0 {
+                // What the client's side shows of a challenge ACK (issue 13): its RST right
+                // after the SYN, with the challenge's acknowledgment number (the old
+                // connection's sequence space), not the attempt's ISN + 1.
+                if seg.ts.since(p.attempt.last_syn_ts) <= CLIENT_RST_AFTER_SYN_NS {
+                    self.client_reset(id, seg);
+                }
+                break;
+            }
             if f.rst() || !f.ack() || offset >= CLIENT_DATA_WINDOW {
                 continue;
             }
@@ -231,13 +275,41 @@ impl Book {
                 let how = Establishment::ClientHandshake;
                 self.establish(flow, key, id, answer, how, server_next);
                 self.settle(id, Settle::ClientMovedOn);
-            } else if offset == 0 && seg.payload_len == 0 {
-                // The handshake's third step.
-                p.pure_handshake_ack = true;
+            } else if offset == 0 {
+                // The handshake's third step (with TCP Fast Open it may carry data). A client
+                // sends an ACK in its attempt's sequence space only once a SYN-ACK for its
+                // ISN came (RFC 9293 3.10.7.3): from a server nothing of whose has been
+                // seen, that is the proof there is (issue 13); otherwise data must follow.
+                p.pure_handshake_ack |= seg.payload_len == 0;
+                if !self.seen.heard_from(p.attempt.server.ip) {
+                    let answer = Answer {
+                        frame: seg.frame,
+                        ts: seg.ts,
+                    };
+                    let how = Establishment::ClientHandshake;
+                    self.establish(flow, key, id, answer, how, seg.ack);
+                    self.settle(id, Settle::ClientMovedOn);
+                }
             }
             break;
         }
         self.extend_conn(flow, seg, side);
+    }
+
+    /// A RST of the client's right after a SYN of attempt `id`, before any answer.
+    fn client_reset(&mut self, id: u64, seg: &Segment) {
+        let Some(p) = self.queue.get(id) else {
+            return;
+        };
+        p.client_rsts = p.client_rsts.saturating_add(1);
+        p.last_syn_answered |= seg.ts >= p.attempt.last_syn_ts;
+        p.last_activity = p.last_activity.max(seg.ts);
+        let a = p.attempt;
+        if a.reuse
+            .is_some_and(|r| r.in_window && r.holder.server_holds())
+        {
+            self.seen.note_challenge(a.server);
+        }
     }
 
     fn server_confirms(&mut self, flow: &Flow, seg: &Segment, side: Side) {
@@ -247,6 +319,12 @@ impl Book {
         let Some(p) = self.queue.get(conn.attempt_id) else {
             return;
         };
+        if p.implied && !seg.flags.syn() {
+            // The server went on past its SYN-ACK: the implied attempt is settled (its
+            // client's SYN retransmissions, if any, are not in the capture).
+            self.settle(conn.attempt_id, Settle::ClientMovedOn);
+            return;
+        }
         let acks_beyond = seg.flags.ack() && seg.ack > p.after_syn();
         if p.attempt.established_by == Some(Establishment::ClientHandshake)
             && (acks_beyond || seg.payload_len > 0)
@@ -292,8 +370,23 @@ impl Book {
         let mut tsval = Pair::default();
         tsval[client] = flow.syn_tsval;
         let (syn_frame, syn_ts, server) = (a.frame, a.ts, a.server);
+        let implied = p.implied;
         self.stats.syn_ack_missing += u64::from(how.syn_ack_missing());
         self.seen.note_accept(server);
+        let mut heard = Sides::default();
+        if how == Establishment::ClientHandshake {
+            heard.add(client);
+            if !self.seen.heard_from(server.ip) {
+                // A handshake only the client's side shows: this server's direction is not
+                // in the capture (issue 13).
+                self.seen.note_client_side_only(server.ip);
+            }
+        } else {
+            heard.add(client.other());
+            if !implied {
+                heard.add(client);
+            }
+        }
         if let Some(old) = self.conns.live(flow) {
             // Another attempt on the 4-tuple had the live connection (a SYN storm).
             self.ended.push_back(old.end(key));
@@ -310,6 +403,7 @@ impl Book {
                 first_fin: None,
                 crossed: false,
                 rst: false,
+                fin_inferred: false,
             },
             client,
             established_ts: answer.ts,
@@ -319,6 +413,7 @@ impl Book {
             attempt_id: id,
             first_fin_seq: Seq(0),
             second_fin: false,
+            heard,
         };
         self.conns.put(flow, conn);
     }
@@ -342,8 +437,9 @@ impl Book {
         }
     }
 
-    /// An ICMP error quoting the client's SYN (same sender, same ISN) answers its attempt.
-    pub fn on_icmp(&mut self, flow: &mut Flow, error: &IcmpError, quoted: Side) {
+    /// An ICMP error quoting the client's SYN (same sender, same ISN) answers its attempt;
+    /// returns whether it did.
+    pub fn on_icmp(&mut self, flow: &mut Flow, error: &IcmpError, quoted: Side) -> bool {
         let (ids, n) = self.chain(flow.newest);
         for &id in &ids[..n] {
             if self.settled_by(id, error.ts) {
@@ -366,7 +462,8 @@ impl Book {
                 });
             }
             p.last_activity = p.last_activity.max(error.ts);
-            return;
+            return true;
         }
+        false
     }
 }

@@ -8,7 +8,7 @@ use crate::time::Ts;
 
 use super::ConnEnd;
 use super::dedup::Recent;
-use super::side::{Pair, Side};
+use super::side::{Pair, Side, Sides};
 
 /// How far (either way) a RST's sequence number may be from its sender's next sequence number
 /// and still count: a receive window of 64 KiB, unscaled.
@@ -50,6 +50,8 @@ pub struct Past {
     pub first_fin: Option<Side>,
     pub crossed: bool,
     pub rst: bool,
+    /// `first_fin` was inferred from one side's packets (`Inference::FinOrder`, issue 13).
+    pub fin_inferred: bool,
 }
 
 impl Past {
@@ -114,13 +116,24 @@ pub struct Conn {
     /// The queue id of the attempt that opened it (for `Attempt::first_close`).
     pub attempt_id: u64,
     /// The sequence number of the first FIN, and whether the other side's FIN was seen.
+    /// (When the first FIN is inferred from one side, `past.fin_inferred`: the ACK number of
+    /// that side's FIN.)
     pub first_fin_seq: Seq,
     pub second_fin: bool,
+    /// Which sides sent a packet of this connection (proving it counts): a side never heard
+    /// is outside the capture's view, and its part is inferred from the other's (issue 13).
+    pub heard: Sides,
 }
 
 impl Conn {
     /// What an extended segment did, for the caller's bookkeeping.
     pub fn touch(&mut self, seg: &Segment, side: Side) -> Touch {
+        let inferred = self.inferred_fin();
+        self.heard.add(side);
+        let peer = side.other();
+        // Nothing of the other side is in the capture (issue 13): its sequence space is what
+        // this side acknowledged, and an ACK of "unseen" data is no sign of drops.
+        let one_sided = !self.heard.has(peer);
         let p = &mut self.past;
         if seg.ts >= p.last_ts {
             p.last_frame = seg.frame;
@@ -131,7 +144,12 @@ impl Conn {
         if !seg.flags.rst() && end > p.seq_end[side] {
             p.seq_end[side] = end;
         }
+        if one_sided && seg.flags.ack() && !seg.flags.rst() && seg.ack > p.seq_end[peer] {
+            self.bytes[peer] += u64::from(seg.ack.0.wrapping_sub(p.seq_end[peer].0));
+            p.seq_end[peer] = seg.ack;
+        }
         let newly_unseen = !self.acked_unseen
+            && !one_sided
             && seg.flags.ack()
             && !seg.flags.rst()
             && seg.ack > p.seq_end[side.other()];
@@ -143,7 +161,9 @@ impl Conn {
         }
         self.bytes[side] += u64::from(seg.payload_len);
         let mut first_close = None;
-        if (seg.flags.fin() || seg.flags.rst()) && self.first_end.is_none() {
+        // From one side the first FIN or RST of the connection is not known (the other
+        // side's may have come before): none is reported.
+        if (seg.flags.fin() || seg.flags.rst()) && self.first_end.is_none() && !one_sided {
             self.first_end = Some((side, seg.ts));
             let after_ns = seg.ts.since(self.established_ts);
             first_close = (after_ns <= FIRST_CLOSE_WITHIN_NS).then_some(FirstClose {
@@ -166,8 +186,15 @@ impl Conn {
         if seg.flags.rst() && near {
             p.rst = true;
         }
-        if seg.flags.fin() {
-            self.on_fin(side, seg);
+        // One side's ACK advancing after its own FIN: the other side's FIN came later, so
+        // this side closed first (`Inference::FinOrder`).
+        if inferred == Some(side) && seg.flags.ack() && seg.ack > self.first_fin_seq {
+            self.past.first_fin = Some(side);
+        }
+        if seg.flags.fin() && one_sided {
+            self.on_one_sided_fin(side, seg);
+        } else if seg.flags.fin() {
+            self.on_fin(side, seg, inferred);
         }
         Touch {
             newly_unseen,
@@ -177,8 +204,16 @@ impl Conn {
 
     /// FIN bookkeeping: the first FIN names the active closer; a second FIN that does not
     /// acknowledge the first means the FINs crossed (RFC 9293 3.6, simultaneous close).
-    fn on_fin(&mut self, side: Side, seg: &Segment) {
+    fn on_fin(&mut self, side: Side, seg: &Segment, inferred: Option<Side>) {
         let fin_seq = seg.seq + seg.payload_len;
+        if let Some(first) = inferred.filter(|first| *first != side) {
+            // The other side turns out to be in the capture after all: the FIN seen first
+            // was the first (whether the two crossed is not known: taken as not).
+            self.past.first_fin = Some(first);
+            self.past.fin_inferred = false;
+            self.second_fin = true;
+            return;
+        }
         match self.past.first_fin {
             None => {
                 self.past.first_fin = Some(side);
@@ -190,6 +225,32 @@ impl Conn {
                 self.second_fin = true;
             }
             Some(_) => {} // a retransmitted FIN
+        }
+    }
+
+    /// A FIN from `side` when nothing of the other side is in the capture (issue 13): the
+    /// other side's FIN is not seen, only acknowledged. Until this side's ACK advances after
+    /// its FIN (acknowledging a later FIN of the other's), the other side is taken to have
+    /// closed first: this FIN then acknowledged that FIN already, or followed it.
+    fn on_one_sided_fin(&mut self, side: Side, seg: &Segment) {
+        if self.past.first_fin.is_some() {
+            return; // a retransmitted FIN
+        }
+        self.past.first_fin = Some(side.other());
+        self.past.fin_inferred = true;
+        self.first_fin_seq = seg.ack;
+        self.second_fin = true;
+    }
+
+    /// The side whose FIN the one-sided close inference read: the only side heard.
+    fn inferred_fin(&self) -> Option<Side> {
+        if !self.past.fin_inferred {
+            return None;
+        }
+        match (self.heard.has(Side::Lo), self.heard.has(Side::Hi)) {
+            (true, false) => Some(Side::Lo),
+            (false, true) => Some(Side::Hi),
+            _ => None,
         }
     }
 
@@ -205,6 +266,7 @@ impl Conn {
             attempt_id: u64::MAX,
             first_fin_seq: Seq(0),
             second_fin: false,
+            heard: Sides::BOTH,
         }
     }
 
@@ -217,6 +279,7 @@ impl Conn {
     /// The server's segments that came before the SYN (merged capture points).
     pub fn absorb(&mut self, early: &EarlyAnswer) {
         let server = early.side;
+        self.heard.add(server);
         if early.seq_end > self.past.seq_end[server] {
             self.past.seq_end[server] = early.seq_end;
         }
@@ -356,6 +419,9 @@ pub struct Flow {
     pub recent: Recent,
     /// An [`EarlyAnswer`] waits for this 4-tuple's SYN (kept beside the flow table).
     pub early: bool,
+    /// The server side of this 4-tuple's attempts sent a packet (its IP is in
+    /// `Seen::heard_from`).
+    pub server_heard: bool,
 }
 
 impl Flow {
@@ -371,6 +437,7 @@ impl Flow {
             syn_tsval: None,
             recent: Recent::default(),
             early: false,
+            server_heard: false,
         }
     }
 

@@ -12,7 +12,9 @@
 //! - [`syn`]: one ISN, one attempt; [`answer`]: what came back, by acknowledgment number;
 //! - [`queue`]: the attempts being decided and the one `settle` function;
 //! - [`dedup`]: duplicated frames; [`archive`]: the long reuse memory; [`expiry`]: idle flows;
-//! - [`seen`]: evidence across attempts; [`ports`]: port idle times.
+//! - [`seen`]: evidence across attempts; [`ports`]: port idle times;
+//! - [`infer`]: deciding an attempt, from one side when the capture holds only one (issue
+//!   13); [`implied`]: attempts implied by a server's packets alone.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -31,6 +33,8 @@ mod archive;
 pub mod dedup;
 mod expiry;
 mod flow;
+mod implied;
+mod infer;
 mod ports;
 mod queue;
 pub mod seen;
@@ -41,6 +45,7 @@ use archive::{Archive, Record};
 use dedup::{Copies, CopyRun, RUNS_KEPT};
 use expiry::Expiry;
 use flow::{Conn, Conns, EarlyAnswer, Flow};
+pub use infer::OneSide;
 use ports::{PortUse, PortUses};
 use queue::{Queue, SETTLE_NS, Settle};
 use seen::Seen;
@@ -104,6 +109,8 @@ pub struct TrackStats {
     pub reuses_from_memory: u64,
     /// Records in the long reuse memory at the end.
     pub remembered_4tuples: usize,
+    /// What was inferred from one side of the conversation (issue 13).
+    pub one_side: OneSide,
 }
 
 /// A connection that completed its handshake, as it ended: for the direction analysis (an
@@ -230,7 +237,7 @@ impl Tracker {
                 v.insert(flow);
                 self.inserted(key);
                 if let Some(id) = started {
-                    self.note_port_use(key, id, seg, None);
+                    self.note_port_use(key, id, None);
                 }
                 return;
             }
@@ -258,12 +265,17 @@ impl Tracker {
         } else {
             // Only 4-tuples with an attempt say whether the capture holds the servers' side
             // (a SYN-ACK without its SYN, as backscatter, does not).
-            self.book.stats.server_packets += u64::from(flow.last_attempt.is_some());
-            self.book.on_server_segment(flow, &key, seg, side);
-            None
+            if flow.last_attempt.is_some() {
+                self.book.stats.server_packets += 1;
+                if !flow.server_heard {
+                    flow.server_heard = true;
+                    self.book.seen.note_heard(seg.src.ip);
+                }
+            }
+            self.book.on_server_segment(flow, &key, seg, side)
         };
         if let Some(id) = started {
-            self.note_port_use(key, id, seg, end_before);
+            self.note_port_use(key, id, end_before);
         }
     }
 
@@ -302,6 +314,16 @@ impl Tracker {
                 book.stats.reuses_from_memory += u64::from(reused);
             }
             Some((flow, id))
+        } else if implied::implies_syn(&book.seen, seg) && book.wanted(&reversed) {
+            // From a server never sent a SYN in the capture: the SYN it answers is implied
+            // (the capture holds the server's side only, issue 13).
+            let mut flow = Flow::new(seg.ts, side.other());
+            flow.recent.is_copy(seg, side);
+            let id = book.implied_answer(&mut flow, key, seg, side);
+            book.stats.server_packets += 1;
+            flow.server_heard = true;
+            book.seen.note_heard(seg.src.ip);
+            Some((flow, id))
         } else if f.ack() && (f.syn() || f.rst()) && book.wanted(&reversed) {
             // Possibly ahead of its SYN (two capture points merged): kept for a second.
             let mut flow = Flow::new(seg.ts, side.other());
@@ -310,6 +332,13 @@ impl Tracker {
             book.stats.ends_without_handshake += u64::from(f.rst());
             Some((flow, None))
         } else {
+            // A server sent SYNs in the capture also talks on a connection the capture joined
+            // midway: its direction is in the capture (it is not seen from the clients' side
+            // only, issue 13).
+            let src = seg.src.ip;
+            if !book.seen.heard_from(src) && book.seen.received_syn(src) {
+                book.seen.note_heard(src);
+            }
             if (f.fin() || f.rst()) && !f.syn() && !archive.note_end(key, side, seg) {
                 // The capture began after this connection's SYN (or the SYN was filtered out).
                 let wanted = book.wanted(seg) || book.wanted(&reversed);
@@ -390,16 +419,24 @@ impl Tracker {
         }
     }
 
-    /// A new attempt `id` from `seg.src`: how long its port rested since its previous use.
+    /// A new attempt `id`: how long its client's port rested since its previous use.
     /// `same_key_end` is when the previous use of this same 4-tuple ended (if it had ended),
     /// taken before the SYN touched the flow.
-    fn note_port_use(&mut self, key: FlowKey, id: u64, seg: &Segment, same_key_end: Option<Ts>) {
+    fn note_port_use(&mut self, key: FlowKey, id: u64, same_key_end: Option<Ts>) {
+        let Some((client, syn_ts)) = self
+            .book
+            .queue
+            .get(id)
+            .map(|p| (p.attempt.client, p.attempt.ts))
+        else {
+            return;
+        };
         let this = PortUse {
             key,
-            syn_ts: seg.ts,
+            syn_ts,
             ended: None,
         };
-        let Some(previous) = self.book.ports.replace(seg.src.ip, seg.src.port, this) else {
+        let Some(previous) = self.book.ports.replace(client.ip, client.port, this) else {
             return;
         };
         let ended = if previous.key == key {
@@ -414,8 +451,8 @@ impl Tracker {
             return;
         };
         let a = &mut p.attempt;
-        a.port_previous_syn_ns = Some(seg.ts.since(previous.syn_ts).max(0));
-        a.port_idle_ns = ended.map(|e| seg.ts.since(e)).filter(|gap| *gap >= 0);
+        a.port_previous_syn_ns = Some(syn_ts.since(previous.syn_ts).max(0));
+        a.port_idle_ns = ended.map(|e| syn_ts.since(e)).filter(|gap| *gap >= 0);
     }
 
     /// Feeds an ICMP error quoting a TCP segment: it answers the attempt whose SYN it quotes.
@@ -425,7 +462,36 @@ impl Tracker {
         self.book.stats.syn_quoted_in_icmp += u64::from(error.flags.is_some_and(|f| f.syn()));
         let (key, quoted) = Side::of(error.src, error.dst);
         if let Some(flow) = self.flows.get_mut(&key) {
-            self.book.on_icmp(flow, error, quoted);
+            if self.book.on_icmp(flow, error, quoted) {
+                return;
+            }
+            if let Some(id) = self.book.implied_icmp(flow, &key, error, quoted) {
+                self.note_port_use(key, id, None);
+            }
+            return;
+        }
+        let reversed = Segment {
+            frame: error.frame,
+            ts: error.ts,
+            src: error.src,
+            dst: error.dst,
+            flags: crate::tcp::Flags(crate::tcp::Flags::SYN),
+            seq: error.seq,
+            ack: crate::tcp::Seq(0),
+            payload_len: 0,
+            tsval: None,
+            ip_id: 0,
+            checksum: 0,
+        };
+        if !self.book.wanted(&reversed) {
+            return;
+        }
+        // The SYN it quotes is not in the capture: from the server's side only (issue 13).
+        let mut flow = Flow::new(error.ts, quoted);
+        if let Some(id) = self.book.implied_icmp(&mut flow, &key, error, quoted) {
+            self.flows.insert(key, flow);
+            self.inserted(key);
+            self.note_port_use(key, id, None);
         }
     }
 
@@ -451,6 +517,9 @@ impl Tracker {
         stats.copy_runs = self.copies.long_runs;
         stats.copy_run_frames = self.copies.runs;
         stats.remembered_4tuples = self.archive.len();
+        let (client_side, server_side) = self.book.seen.one_side_servers();
+        stats.one_side.client_side_servers = client_side;
+        stats.one_side.server_side_servers = server_side;
     }
 
     /// Frame counters and capture-quality evidence (complete after `finish`).
@@ -494,6 +563,14 @@ impl Book {
             .filter
             .as_ref()
             .is_none_or(|f| f.wants(seg.src, seg.dst))
+    }
+
+    /// `seg`'s reply direction is wanted: it may answer a SYN of interest.
+    fn wanted_reply(&self, seg: &Segment) -> bool {
+        self.config
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.wants(seg.dst, seg.src))
     }
 
     /// The SYN-ACK or RST waiting on `flow` for its SYN.

@@ -14,9 +14,6 @@ use super::side::Side;
 /// An attempt with no new SYN or answer for this long is settled: Linux gives up after 127 s
 /// (tcp_syn_retries = 6), Windows after 21 s. A SYN with its ISN after that is a late SYN.
 pub const SETTLE_NS: i64 = 130 * NANOS_PER_SEC;
-/// Attempts held back while no server has sent a packet (a one-direction capture cannot tell
-/// unanswered from unseen); past this many they are judged `unknown` as they come.
-const ONE_WAY_HOLD: usize = 50_000;
 
 /// When the client's next SYN retransmission is due, from its schedule so far: twice the
 /// last interval (Linux doubles; Windows sends at +3 s and +9 s), at least 3 s, plus an
@@ -45,6 +42,18 @@ pub struct Pending {
     /// That ACK was the bare handshake ACK (ISN+1, no data): data after it proves the
     /// handshake (`Establishment::ClientHandshake`).
     pub pure_handshake_ack: bool,
+    /// The attempt was implied by a server's packet, its SYN not (yet) seen (issue 13).
+    pub implied: bool,
+    /// RSTs the client sent right after a SYN of this attempt, outside its sequence space
+    /// (how Linux answers a challenge ACK), and whether it sent the SYN again after one.
+    pub client_rsts: u8,
+    pub rst_retried: bool,
+    /// Another attempt on the 4-tuple began before this one's next SYN was due: whatever
+    /// ended this one, its client's side does not tell (a SYN storm, a raw tool).
+    pub superseded: bool,
+    /// The latest SYN was refused or challenged: a RST or challenge ACK from the server, or a
+    /// RST of the client's answering one, came after it.
+    pub last_syn_answered: bool,
 }
 
 impl Pending {
@@ -108,7 +117,7 @@ impl Book {
     /// client's next SYN was due), except that a refusal (RST or ICMP error) is final at
     /// once for a client never seen sending a refused SYN again: Linux gives up on a RST
     /// (ECONNREFUSED), and so do scanners; Windows retries, and then it waits.
-    fn outcome(&self, a: &Attempt, now: Ts, heard: bool) -> Outcome {
+    pub fn outcome(&self, a: &Attempt, now: Ts, heard: bool) -> Outcome {
         let outcome = a.resolve(now, heard);
         if outcome != Outcome::Unknown || self.seen.retries_after_refusal(a.client.ip) {
             return outcome;
@@ -187,10 +196,6 @@ impl Book {
             counted = true;
         }
         let front = self.queue.pending.front()?;
-        // Until a server has answered anything, the capture may show one direction only: an
-        // attempt without answer is held (up to ONE_WAY_HOLD of them) rather than judged.
-        let heard = self.stats.server_packets > 0;
-        let hold = !heard && held < ONE_WAY_HOLD && front.attempt.waits_for_time();
         // An established connection is held for its first second, so that a refusal by the
         // application (a FIN or RST right after the handshake) is on the attempt.
         let first_second = front.attempt.first_close.is_none()
@@ -199,7 +204,7 @@ impl Book {
                 .attempt
                 .syn_ack
                 .is_some_and(|a| now.since(a.ts) <= FIRST_CLOSE_WITHIN_NS);
-        let waiting = !front.settled || hold || front.waits_for_time(now) || first_second;
+        let waiting = !front.settled || front.waits_for_time(now) || first_second;
         if waiting && !finished {
             if !overfull {
                 return None;
@@ -209,7 +214,7 @@ impl Book {
         }
         let mut p = self.queue.pending.pop_front()?;
         self.queue.base += 1;
-        p.attempt.outcome = self.outcome(&p.attempt, now, heard);
+        self.decide(&mut p, now, finished);
         Some(p.attempt)
     }
 }

@@ -31,6 +31,16 @@ pub struct Seen {
     /// Clients seen sending a SYN again after a RST or ICMP error answered it (Windows
     /// retries a refused connect twice, Linux and scanners do not).
     retry_after_refusal: FxSet<IpAddr>,
+    /// IPs that were sent a SYN of interest: a server whose SYNs the capture never shows
+    /// (yet) may be seen from its side only (issue 13).
+    syn_receivers: FxSet<IpAddr>,
+    /// Server IPs that sent a packet on a 4-tuple with an attempt: the capture holds their
+    /// direction, so silence from them means something.
+    heard: FxSet<IpAddr>,
+    /// Server IPs with a handshake that only the client's packets proved while nothing of
+    /// theirs had been seen: the capture lacks their direction (issue 13), rather than the
+    /// server being silent.
+    client_side_only: FxSet<IpAddr>,
     /// The first frame's timestamp.
     first_ts: Option<Ts>,
     capacity: usize,
@@ -52,6 +62,9 @@ impl Seen {
             + self.challengers.len()
             + self.accepted.len()
             + self.retry_after_refusal.len()
+            + self.syn_receivers.len()
+            + self.heard.len()
+            + self.client_side_only.len()
             >= self.capacity
     }
 
@@ -93,6 +106,63 @@ impl Seen {
     pub fn note_retry_after_refusal(&mut self, client: IpAddr) {
         let full = self.full();
         self.dropped += Self::insert(&mut self.retry_after_refusal, client, full);
+    }
+
+    pub fn note_syn_to(&mut self, server: IpAddr) {
+        if !self.syn_receivers.contains(&server) {
+            let full = self.full();
+            self.dropped += Self::insert(&mut self.syn_receivers, server, full);
+        }
+    }
+
+    pub fn note_heard(&mut self, server: IpAddr) {
+        let full = self.full();
+        self.dropped += Self::insert(&mut self.heard, server, full);
+    }
+
+    pub fn note_client_side_only(&mut self, server: IpAddr) {
+        let full = self.full();
+        self.dropped += Self::insert(&mut self.client_side_only, server, full);
+    }
+
+    /// A SYN to `ip` was seen (a server never sent one may be seen from its side only).
+    pub fn received_syn(&self, ip: IpAddr) -> bool {
+        self.syn_receivers.contains(&ip)
+    }
+
+    /// The capture holds packets from server `ip`.
+    pub fn heard_from(&self, ip: IpAddr) -> bool {
+        self.heard.contains(&ip)
+    }
+
+    /// The capture holds packets from some server.
+    pub fn heard_any(&self) -> bool {
+        !self.heard.is_empty()
+    }
+
+    /// Only the client's side of server `ip`'s connections is in the capture (issue 13): a
+    /// handshake was proved by the client's packets alone and nothing came from `ip`, or no
+    /// server at all has been heard.
+    pub fn client_side_only(&self, ip: IpAddr) -> bool {
+        !self.heard.contains(&ip) && (self.heard.is_empty() || self.client_side_only.contains(&ip))
+    }
+
+    /// Server IPs seen from one side only: (the clients' side only, the server's side only).
+    pub fn one_side_servers(&self) -> (u64, u64) {
+        let client = if self.heard.is_empty() {
+            self.syn_receivers.len()
+        } else {
+            self.client_side_only
+                .iter()
+                .filter(|ip| !self.heard.contains(ip))
+                .count()
+        };
+        let server = self
+            .heard
+            .iter()
+            .filter(|ip| !self.syn_receivers.contains(ip))
+            .count();
+        (client as u64, server as u64)
     }
 
     /// The client was seen sending a refused SYN again: a refusal is not final for it until

@@ -55,6 +55,22 @@ impl<T> IndexMut<Side> for Pair<T> {
     }
 }
 
+/// A set of sides, a bit each (a connection's sides the capture holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Sides(u8);
+
+impl Sides {
+    pub const BOTH: Sides = Sides(3);
+
+    pub fn has(self, side: Side) -> bool {
+        self.0 & (1 << side as u8) != 0
+    }
+
+    pub fn add(&mut self, side: Side) {
+        self.0 |= 1 << side as u8;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

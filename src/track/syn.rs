@@ -32,8 +32,12 @@ impl Book {
             let Some(p) = self.queue.get(id) else {
                 continue;
             };
-            if p.client != side || p.attempt.isn != seg.seq {
+            if p.client != side || p.attempt.isn != seg.seq || !p.attempt.isn_known {
                 continue;
+            }
+            if p.implied && seg.ts.since(p.attempt.ts) <= EARLY_SYNACK_NS {
+                self.adopt(flow, id, seg);
+                return None;
             }
             if self.settled_by(id, seg.ts) {
                 self.late_syn(Some(id));
@@ -51,6 +55,7 @@ impl Book {
             self.extend_conn(flow, seg, side);
             return None;
         }
+        self.seen.note_syn_to(seg.dst.ip);
         Some(self.start_attempt(flow, key, seg, side))
     }
 
@@ -74,10 +79,12 @@ impl Book {
         if a.rst.is_some() || a.icmp.is_some() {
             self.seen.note_retry_after_refusal(a.client.ip);
         }
+        p.rst_retried |= p.client_rsts > 0;
         a.syn_retransmits += 1;
         if seg.ts >= a.last_syn_ts {
             a.next_syn_due = next_syn_due(Some(a.last_syn_ts), seg.ts);
             a.last_syn_ts = seg.ts;
+            p.last_syn_answered = false;
         }
         p.last_activity = p.last_activity.max(seg.ts);
         // Retransmitted without any answer into a TIME_WAIT the server holds: the server
@@ -120,7 +127,14 @@ impl Book {
         if reuse.is_some_and(|r| r.in_window && r.holder.server_holds()) {
             self.seen.note_reuse_into_time_wait(seg.src.ip, seg.dst);
         }
+        if let Some(p) = flow.newest.and_then(|id| self.queue.get(id))
+            && p.client == side
+            && seg.ts <= p.attempt.next_syn_due
+        {
+            p.superseded = true;
+        }
         let mut attempt = Attempt::from_syn(seg.frame, seg.ts, seg.src, seg.dst, seg.seq);
+        attempt.holder_inferred = reuse.is_some() && previous.is_some_and(|p| p.fin_inferred);
         attempt.previous_attempt_frame = flow.last_attempt.map(|(frame, _)| frame);
         attempt.previous_attempt_gap_ns = flow.last_attempt.map(|(_, ts)| seg.ts.since(ts));
         attempt.tsval = seg.tsval;
@@ -136,6 +150,11 @@ impl Book {
             client_end: seg.seq + 1 + seg.payload_len,
             handshake_ack: None,
             pure_handshake_ack: false,
+            implied: false,
+            client_rsts: 0,
+            rst_retried: false,
+            superseded: false,
+            last_syn_answered: false,
         });
         flow.newest = Some(id);
         flow.client = side;
@@ -144,6 +163,46 @@ impl Book {
         flow.remember_isn(seg.seq);
         self.match_early_synack(flow, key, id, seg);
         id
+    }
+
+    /// The SYN of an attempt implied by its answer (a server never sent a SYN before, issue
+    /// 13) comes after all, within a second: the two capture points' clocks are apart. It
+    /// becomes the attempt's first SYN, as if the answer had waited for it (`EarlyAnswer`).
+    fn adopt(&mut self, flow: &mut Flow, id: u64, seg: &Segment) {
+        self.seen.note_syn_to(seg.dst.ip);
+        let Some(p) = self.queue.get(id) else {
+            return;
+        };
+        p.implied = false;
+        p.client_end = seg.seq + 1 + seg.payload_len;
+        p.last_activity = p.last_activity.max(seg.ts);
+        let a = &mut p.attempt;
+        let moved = seg.ts.since(a.ts);
+        a.frame = seg.frame;
+        a.ts = seg.ts;
+        a.last_syn_ts = seg.ts;
+        a.next_syn_due = next_syn_due(None, seg.ts);
+        a.tsval = seg.tsval;
+        a.syn_data_len = seg.payload_len;
+        if let Some(r) = a.reuse.as_mut() {
+            r.gap_ns = r.gap_ns.saturating_add(moved);
+        }
+        let established = a.syn_ack.is_some();
+        if established {
+            a.established_by = Some(Establishment::SynAckBeforeSyn);
+        }
+        self.stats.syn_ack_before_syn += 1;
+        flow.syn_tsval = seg.tsval;
+        if flow.newest == Some(id) {
+            flow.last_attempt = Some((seg.frame, seg.ts));
+        }
+        if let Some(conn) = self.conns.get_mut(flow).filter(|c| c.attempt_id == id) {
+            conn.past.syn_frame = seg.frame;
+            conn.past.syn_ts = seg.ts;
+            let client = conn.client;
+            conn.touch(seg, client);
+            flow.phase = conn.phase();
+        }
     }
 
     /// A SYN-ACK (or RST) seen up to a second before this SYN, acknowledging it: the two

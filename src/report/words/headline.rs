@@ -27,7 +27,9 @@ pub fn headline(r: &Report) -> Vec<String> {
         return lines;
     }
     let window = human_secs(f.window_ns);
-    if r.track.server_packets == 0 {
+    // Nothing from any server, and nothing could be inferred from the clients' side alone.
+    let nothing_inferred = f.outcomes.get(crate::attempt::Outcome::Unknown) == f.attempts();
+    if r.track.server_packets == 0 && nothing_inferred {
         lines.push(format!(
             "No packet from any server is in the capture (one direction only): the {} cannot be judged answered or not, and {} reported unknown.",
             count(f.attempts(), "attempt"),
@@ -91,10 +93,23 @@ pub fn headline(r: &Report) -> Vec<String> {
     }
     let troubled: u64 = f.causes.iter().sum();
     if troubled == 0 && f.asymmetries.is_empty() {
-        let mut line = format!(
-            "Nothing failed: {} answered",
-            count(f.attempts(), "connection attempt")
-        );
+        // From a server's side a SYN it ignored leaves no trace (issue 13).
+        let server_side = r
+            .track
+            .one_side
+            .attempts(crate::attempt::Evidence::ServerSideOnly);
+        let mut line = if server_side > 0 {
+            format!(
+                "No failure the servers' packets can show ({} read from the servers' side alone, where SYNs a server ignored leave no trace): {} answered",
+                thousands(server_side),
+                count(f.attempts(), "connection attempt")
+            )
+        } else {
+            format!(
+                "Nothing failed: {} answered",
+                count(f.attempts(), "connection attempt")
+            )
+        };
         let unknown = f.outcomes.get(crate::attempt::Outcome::Unknown);
         if unknown > 0 {
             line.push_str(&format!(
@@ -162,9 +177,38 @@ fn causes_line(r: &Report) -> Option<String> {
         String::new()
     };
     Some(format!(
-        "Causes of the {} that failed, were challenged or were delayed: {list}{short}.",
-        count(total, "attempt")
+        "Causes of the {} that failed, were challenged or were delayed: {list}{short}{}.",
+        count(total, "attempt"),
+        one_side_caveat(r)
     ))
+}
+
+/// Outcomes read from one side of the conversation are inferences (issue 13): say so where
+/// the causes are stated, with how many and which side.
+fn one_side_caveat(r: &Report) -> String {
+    use crate::attempt::Evidence;
+    let o = &r.track.one_side;
+    let (client, server) = (
+        o.attempts(Evidence::ClientSideOnly),
+        o.attempts(Evidence::ServerSideOnly),
+    );
+    match (client, server) {
+        (0, 0) => String::new(),
+        (c, 0) => format!(
+            " ({} read from the clients' packets alone: inferred, see Capture quality)",
+            count(c, "attempt")
+        ),
+        (0, s) => format!(
+            " ({} read from the servers' packets alone: inferred, see Capture quality)",
+            count(s, "attempt")
+        ),
+        (c, s) => format!(
+            " ({} read from one side alone ({} from the clients', {} from the servers'): inferred, see Capture quality)",
+            count(c + s, "attempt"),
+            thousands(c),
+            thousands(s)
+        ),
+    }
 }
 
 /// The server held SYNs at gaps beyond `--time-wait` (issue 10 item 2).

@@ -60,17 +60,57 @@ pub fn detect_warnings(f: &Findings, dropped: &Dropped) -> Vec<String> {
     out
 }
 
+/// What was inferred from one side of the conversation (issue 13), rule by rule with how
+/// far it can be trusted.
+fn one_side_note(t: &crate::track::TrackStats) -> Option<String> {
+    use crate::attempt::{Evidence, Inference, Reliability};
+    let o = &t.one_side;
+    let (client, server) = (
+        o.attempts(Evidence::ClientSideOnly),
+        o.attempts(Evidence::ServerSideOnly),
+    );
+    if client + server == 0 {
+        return None;
+    }
+    let rules: Vec<String> = Inference::ALL
+        .iter()
+        .filter(|rule| o.rule(**rule) > 0)
+        .map(|rule| {
+            let trust = match rule.reliability() {
+                Reliability::Certain => "certain",
+                Reliability::High => "reliable",
+                Reliability::Medium => "a guess",
+            };
+            format!("{} {} ({trust})", thousands(o.rule(*rule)), rule.name())
+        })
+        .collect();
+    let mut line = format!(
+        "Seen from one side only: {} from the clients' packets alone, {} from the servers' alone; inferred: {}.",
+        count(client, "attempt"),
+        thousands(server),
+        rules.join(", ")
+    );
+    if server > 0 {
+        line.push_str(
+            " From a server's side, SYNs it did not answer are not seen: none is counted as unanswered.",
+        );
+    }
+    Some(line)
+}
+
 /// Limits of what the capture can show, as sentences (empty when there are none).
 pub fn quality_notes(r: &Report) -> Vec<String> {
     let mut notes = Vec::new();
     let f = &r.findings;
     let t = &r.track;
-    if f.attempts() > 0 && t.server_packets == 0 {
+    let nothing_inferred = f.outcomes.get(Outcome::Unknown) == f.attempts();
+    if f.attempts() > 0 && t.server_packets == 0 && nothing_inferred {
         notes.push(format!(
             "No packet from any server: a one-direction capture cannot tell unanswered from unseen, so its {} are reported unknown, not unanswered.",
             count(f.attempts(), "attempt")
         ));
     } else {
+        notes.extend(one_side_note(t));
         for s in &f.servers {
             let o = &s.tally.outcomes;
             let answered = o.total() - o.get(Outcome::Unanswered) - o.get(Outcome::Unknown);
