@@ -509,6 +509,7 @@ def time_shape(shape, work, checks, cap_kib, timeout, slow_s, slow_rounds):
                      for k in range(min(slow_rounds, shape.rounds))})
     for i in range(shape.rounds):
         order = labels[i % len(labels):] + labels[:i % len(labels)]
+        ran = set()
         for label in order:
             if shape.warm[label].stopped:
                 continue  # stopped at the cap in the warm-up: not timed again
@@ -517,8 +518,9 @@ def time_shape(shape, work, checks, cap_kib, timeout, slow_s, slow_rounds):
                 continue
             r = run(argv_of[label], cap_kib=cap_kib, timeout=timeout)
             shape.runs.setdefault(label, []).append(r)
+            ran.add(label)
         log("  round %d/%d: %s" % (i + 1, shape.rounds, " ".join(
-            "%s %.3f" % (lb, shape.runs[lb][-1].wall) for lb in labels if lb in shape.runs)))
+            "%s %.3f" % (lb, shape.runs[lb][-1].wall) for lb in labels if lb in ran)))
 
 
 # ----------------------------------------------------------------------------- report
