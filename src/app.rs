@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use crate::FxIndexMap;
 use anyhow::{Context, Result, bail};
 use clap::CommandFactory;
+use output::OutputFile;
+use walk::Entry;
 
 use crate::attempt::{Attempt, ReuseClass};
 use crate::budget::Budgets;
 use crate::capture::{self, Capture, FileInfo};
-use crate::cli::{Cli, Command, Format};
+use crate::cli::{Cli, ColorChoice, Command, Format};
 use crate::decode::Decoded;
-use crate::export::Selection;
+use crate::export::{Selection, WriteError};
 use crate::filter::Filter;
 use crate::merge::Merger;
 use crate::report::json::FileNames;
@@ -25,8 +27,11 @@ use crate::time::Ts;
 use crate::track::{Config, Tracker};
 
 mod each;
+mod man;
+pub mod output;
 mod progress;
-mod walk;
+pub mod surface;
+pub mod walk;
 
 /// How the run ended, for the exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,6 +61,13 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
+/// Writes `portreuse: TEXT` to standard error. Errors are ignored: an unwritable standard
+/// error (closed, a full disk) must never stop or panic the run (issue 14).
+pub fn say(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "portreuse: {text}");
+}
+
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     match &cli.command {
         Some(Command::Completions { shell }) => {
@@ -63,18 +75,70 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             return Ok(Status::Ok);
         }
         Some(Command::Man) => {
-            clap_mangen::Man::new(Cli::command()).render(out)?;
+            man::render(out)?;
             return Ok(Status::Ok);
         }
         None => {}
     }
-    let paths = walk::expand(&cli.captures)?;
+    let walk = walk::expand(&cli.captures, cli.follow);
+    if !cli.quiet {
+        for d in &walk.duplicates {
+            say(&format!("warning: {d}"));
+        }
+    }
+    let closing = |walk: &walk::Walk| {
+        if let Some(line) = walk.closing_line().filter(|_| !cli.quiet) {
+            say(&line);
+        }
+    };
+    // Nothing to read at all (empty directories, directories without captures): exit 2
+    // with the reason, in every mode.
+    if let Some(Entry::Error { path, message }) = walk.entries.first().filter(|_| {
+        walk.entries
+            .iter()
+            .all(|e| matches!(e, Entry::Error { .. }))
+    }) {
+        closing(&walk);
+        bail!("{}: {message}", path.display());
+    }
     if cli.each {
-        return each::run(cli, &paths, out);
+        let status = each::run(cli, &walk.entries, out);
+        closing(&walk);
+        return status;
     }
-    if cli.write.is_some() && paths.iter().any(|p| p.as_os_str() == "-") {
-        bail!("--write reads the captures a second time: give files, not standard input");
+    let mut paths = Vec::with_capacity(walk.entries.len());
+    for entry in &walk.entries {
+        match entry {
+            Entry::Capture { path, .. } => paths.push(path.clone()),
+            Entry::Error { path, message } => bail!("{}: {message}", path.display()),
+        }
     }
+    if cli.write.is_some()
+        && let Some(p) = paths.iter().find(|p| !rereadable(p))
+    {
+        bail!(
+            "--write reads the captures a second time: {} is not a file (give files, not standard input or a pipe)",
+            p.display()
+        );
+    }
+    // Outputs are checked and created before anything is read (issue 14).
+    let mut inputs = walk.ids();
+    if paths.iter().any(|p| p.as_os_str() == "-") {
+        inputs.extend(output::FileId::of_path(Path::new("/dev/stdin")));
+    }
+    let html = (cli.html.as_deref())
+        .map(|p| OutputFile::create("--html", p, &inputs))
+        .transpose()?;
+    if let (Some(h), Some(w)) = (&cli.html, &cli.write)
+        && (h == w
+            || output::FileId::of_path(h).is_some_and(|id| Some(id) == output::FileId::of_path(w)))
+    {
+        bail!("--html and --write name the same file ({})", w.display());
+    }
+    let pcapng = (cli.write.as_deref())
+        .map(|p| OutputFile::create("--write", p, &inputs))
+        .transpose()?;
+
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let mut captures = Vec::with_capacity(names.len());
     for (path, name) in paths.iter().zip(&names) {
@@ -94,43 +158,72 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         None => Stream::Nothing,
     };
     let mut analysis = analyze(cli, names, captures, &mut |a| stream.attempt(out, a))?;
-    analysis.report.colour = cli.format == Format::Table && colour_wanted();
+    analysis.report.colour = cli.format == Format::Table && colour_wanted(cli.color);
     let report = &analysis.report;
+    let mut status = analysis.status(cli);
     if cli.filter_only {
-        writeln!(out, "{}", report.display_filter)?;
+        if report.display_filter.is_empty() {
+            // Nothing on stdout: `wireshark -Y "$(portreuse --filter-only …)"` must not
+            // get an empty filter, which shows every frame.
+            if !cli.quiet {
+                say("nothing flagged: no display filter");
+            }
+            status = status.max(Status::Findings);
+        } else {
+            writeln!(out, "{}", report.display_filter)?;
+        }
     }
-    if let (Some(path), Some(points)) = (&cli.html, &analysis.chart) {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
-        let mut html = io::BufWriter::new(file);
-        report::html::render(report, &points.points, &mut html)?;
-        html.flush()
-            .with_context(|| format!("writing {}", path.display()))?;
+    if let Some(file) = html {
+        let name = file.shown.display().to_string();
+        if let Some(points) = &analysis.chart {
+            let mut w = io::BufWriter::new(file.file());
+            report::html::render(report, &points.points, &mut w)
+                .and_then(|()| w.flush())
+                .with_context(|| format!("writing {name}"))?;
+        }
+        file.commit()?;
     }
-    if let Some(target) = &cli.write {
+    if let Some(file) = pcapng {
+        let name = file.shown.display().to_string();
         let inputs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        let span = report.first_ts.zip(report.last_ts);
+        let mut w = io::BufWriter::with_capacity(1 << 16, file.file());
         let written = analysis
             .selection
-            .write_pcapng(&inputs, target)
-            .with_context(|| format!("writing {}", target.display()))?;
+            .write_pcapng(&inputs, span, &mut w)
+            .map_err(|e| match e {
+                WriteError::Read(i, e) => anyhow::Error::new(e).context(format!(
+                    "{}: reading it again for --write",
+                    inputs[i].display()
+                )),
+                WriteError::Io(e) => anyhow::Error::new(e).context(format!("writing {name}")),
+            })?;
+        drop(w);
+        file.commit()?;
         if !cli.quiet {
-            eprintln!(
-                "portreuse: wrote {} of {} to {}",
+            say(&format!(
+                "wrote {} of {} to {name}",
                 count(written, "packet"),
                 count(analysis.selection.len() as u64, "4-tuple"),
-                target.display()
-            );
+            ));
         }
     }
     if analysis.selection.left_out > 0 && !cli.quiet {
-        eprintln!(
-            "portreuse: warning: the filter and --write cover the first {} flagged 4-tuples; {} on other 4-tuples left out",
+        say(&format!(
+            "warning: the filter and --write cover the first {} flagged 4-tuples; {} on other 4-tuples left out",
             thousands(crate::export::MAX_TUPLES as u64),
             count(analysis.selection.left_out, "flagged attempt")
-        );
+        ));
     }
     stream.finish(out, report)?;
-    Ok(analysis.status(cli))
+    closing(&walk);
+    Ok(status)
+}
+
+/// Whether a capture can be read a second time (--write): a file, not standard input, a
+/// FIFO or a device.
+fn rereadable(path: &Path) -> bool {
+    path.as_os_str() != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// Everything one analysis produced.
@@ -145,7 +238,7 @@ pub struct Analysis {
 impl Analysis {
     pub fn status(&self, cli: &Cli) -> Status {
         let failed_reuse = self.report.summary.cross[ReuseClass::InWindow as usize].failed() > 0;
-        let damaged = self.report.files.iter().any(|f| f.info.truncated.is_some());
+        let damaged = self.report.files.iter().any(|f| f.info.is_damaged());
         if (cli.check && failed_reuse) || (cli.strict && damaged) {
             Status::Findings
         } else {
@@ -170,7 +263,7 @@ pub fn analyze(
     let mut tracker = Tracker::new(Config {
         window_ns: cli.time_wait,
         filter,
-        budgets: Budgets::default(),
+        budgets: Budgets::from_bytes(cli.memory.0),
     });
     let mut summary = Summary::new(cli.max_rows);
     let mut selection = Selection::new(cli.write.is_some());
@@ -219,10 +312,11 @@ pub fn analyze(
     progress.finish();
 
     let infos: Vec<FileInfo> = merger.files.iter().map(|c| c.info.clone()).collect();
-    let warnings = warnings(&names, &infos);
+    let mut warnings = warnings(&names, &infos);
+    warnings.extend(track_warnings(&names, tracker.stats()));
     if !cli.quiet {
         for w in &warnings {
-            eprintln!("portreuse: warning: {w}");
+            say(&format!("warning: {w}"));
         }
     }
     let files = names
@@ -294,42 +388,105 @@ impl ChartSample {
     }
 }
 
-/// Stdout is a terminal and NO_COLOR is unset (https://no-color.org).
-pub fn colour_wanted() -> bool {
-    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+/// Colour for standard output, by `--color` (issue 11).
+pub fn colour_wanted(choice: ColorChoice) -> bool {
+    colour_rule(
+        choice,
+        io::stdout().is_terminal(),
+        std::env::var_os("TERM").as_deref(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
+}
+
+/// `always` and `never` are what they say; `auto` colours a terminal, unless NO_COLOR is set
+/// to anything non-empty (no-color.org) or TERM is `dumb` (a terminal that shows escape
+/// sequences as text).
+pub fn colour_rule(
+    choice: ColorChoice,
+    terminal: bool,
+    term: Option<&std::ffi::OsStr>,
+    no_color: Option<&std::ffi::OsStr>,
+) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            terminal && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
+        }
+    }
 }
 
 /// What the user must know about the input (also listed in the report).
 fn warnings(names: &[String], infos: &[FileInfo]) -> Vec<String> {
+    names
+        .iter()
+        .zip(infos)
+        .flat_map(|(name, info)| info.warnings(name))
+        .collect()
+}
+
+/// What the tracker saw in the input that the user must know (issue 9): long runs of copied
+/// frames, SYNs stamped earlier than the connection before them, copies it could not check.
+fn track_warnings(names: &[String], t: &crate::track::TrackStats) -> Vec<String> {
+    let frame = |f: crate::tcp::FrameRef| -> String {
+        if names.len() > 1 {
+            let name = names.get(f.file as usize).map_or("?", String::as_str);
+            format!("{name}#{}", thousands(f.number))
+        } else {
+            thousands(f.number)
+        }
+    };
     let mut out = Vec::new();
-    for (name, i) in names.iter().zip(infos) {
-        if let Some((frame, byte)) = i.truncated {
-            out.push(format!(
-                "{name}: cut short in the middle of frame {} at byte {}; analysed the {} before it",
-                thousands(frame),
-                thousands(byte),
-                count(i.frames, "frame")
-            ));
-        }
-        if i.out_of_order > 0 {
-            let verb = if i.out_of_order == 1 { "has" } else { "have" };
-            out.push(format!(
-                "{name}: {} {verb} a timestamp earlier than the frame before (kept in file order)",
-                count(i.out_of_order, "frame")
-            ));
-        }
-        if i.without_timestamp > 0 {
-            out.push(format!(
-                "{name}: {} from Simple Packet Blocks, which carry no timestamp; given the time of the frame before",
-                count(i.without_timestamp, "frame")
-            ));
-        }
-        if i.dropped > 0 {
-            out.push(format!(
-                "{name}: the capturing interface dropped {} (pcapng interface statistics)",
-                count(i.dropped, "packet")
-            ));
-        }
+    let runs: Vec<String> = t
+        .copy_run_frames
+        .iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "frames {}–{} ({} copied SYNs and SYN-ACKs)",
+                frame(r.first),
+                frame(r.last),
+                thousands(r.copies)
+            )
+        })
+        .collect();
+    if t.copy_runs > 0 {
+        let more = t.copy_runs.saturating_sub(runs.len() as u64);
+        let more = if more > 0 {
+            format!(" and {} more", count(more, "run"))
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "{} of copied frames: {}{more}; the capture holds these packets twice (a file appended to itself, the same file given twice, or a span port mirroring both directions); the copies are counted as duplicates and change nothing",
+            count(t.copy_runs, "stretch").replace("stretchs", "stretches"),
+            runs.join(", ")
+        ));
+    }
+    if t.backwards_syns > 0 {
+        let pairs: Vec<String> = t
+            .backwards
+            .iter()
+            .flatten()
+            .map(|(syn, end)| format!("frame {} (before frame {})", frame(*syn), frame(*end)))
+            .collect();
+        let more = t.backwards_syns.saturating_sub(pairs.len() as u64);
+        let more = if more > 0 {
+            format!(" and {} more", thousands(more))
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "timestamps go backwards: {} stamped earlier than the end of the connection before it on its 4-tuple: {}{more}; not counted as reuses",
+            count(t.backwards_syns, "SYN"),
+            pairs.join(", ")
+        ));
+    }
+    if t.duplicates_unchecked > 0 && t.copy_runs > 0 {
+        out.push(format!(
+            "{} could not be checked for copies (stamped earlier than their 4-tuple's last packet, or the fingerprint table was full)",
+            count(t.duplicates_unchecked, "frame")
+        ));
     }
     out
 }

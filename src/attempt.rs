@@ -4,8 +4,9 @@
 use crate::tcp::{Endpoint, FrameRef, Seq};
 use crate::time::{NANOS_PER_SEC, Ts};
 
-/// Nothing came back for at least this long after the last SYN: `unanswered`; less before the
-/// capture ends: `unknown` (issue 3).
+/// The shortest wait for a client's next SYN retransmission after its first SYN (Windows
+/// retries after 3 s, Linux after 1 s): silence is `unanswered` only past the due time
+/// (`Attempt::next_syn_due`, issue 9), until then `unknown`.
 pub const UNANSWERED_AFTER_NS: i64 = 3 * NANOS_PER_SEC;
 /// SYN retransmission times kept per attempt.
 pub const RETRANSMITS_KEPT: usize = 6;
@@ -15,16 +16,19 @@ pub const RETRANSMITS_KEPT: usize = 6;
 pub enum Outcome {
     /// A SYN-ACK acknowledging ISN+1 came back, whatever happened afterwards.
     Established,
-    /// A RST answered the SYN.
+    /// A RST answered the SYN (and the capture goes on past the client's next SYN).
     Refused,
-    /// An ICMP or ICMPv6 error quoting the SYN came back (destination unreachable, ...).
+    /// An ICMP or ICMPv6 error quoting the SYN came back (destination unreachable, ...), and
+    /// the capture goes on past the client's next SYN.
     IcmpUnreachable,
-    /// Only ACKs without SYN that do not acknowledge ISN+1 came back: a Linux server holding
-    /// the 4-tuple in TIME_WAIT (RFC 5961 section 4 challenge ACK).
+    /// Only ACKs without SYN whose acknowledgment number is unrelated to the ISN came back: a
+    /// Linux server holding the 4-tuple in TIME_WAIT (RFC 5961 section 4 challenge ACK), and
+    /// the capture goes on past the client's next SYN retransmission.
     ChallengeAck,
-    /// Nothing came back and the capture goes on for at least 3 s after the last SYN.
+    /// Nothing came back and the capture goes on past the point where the client's next SYN
+    /// retransmission was due (`Attempt::next_syn_due`).
     Unanswered,
-    /// Nothing came back, but the capture ends less than 3 s after the last SYN.
+    /// Nothing decisive came back, and the capture ends before the client would have retried.
     Unknown,
 }
 
@@ -245,7 +249,8 @@ pub struct Attempt {
     pub syn_retransmits: u32,
     pub last_syn_ts: Ts,
     pub challenge_acks: u32,
-    /// The SYN-ACK that acknowledged ISN+1.
+    /// The SYN-ACK that acknowledged ISN+1 (+ the SYN's data); when the SYN-ACK is not in the
+    /// capture, the segment that proved the handshake (`established_by` says which).
     pub syn_ack: Option<Answer>,
     /// The RST that answered the SYN.
     pub rst: Option<Answer>,
@@ -283,6 +288,11 @@ pub struct Attempt {
     pub first_close: Option<FirstClose>,
     /// Which sides of the attempt the capture holds.
     pub evidence: Evidence,
+    /// When the client's next SYN retransmission was due, from its schedule so far (twice the
+    /// last interval, at least 3 s, plus an eighth): silence is `unanswered` only once the
+    /// capture has gone past it. `Ts(i64::MAX)` when the client will not send it again (it
+    /// acknowledged a SYN-ACK the capture does not show).
+    pub next_syn_due: Ts,
 }
 
 impl Attempt {
@@ -321,23 +331,28 @@ impl Attempt {
             port_previous_syn_ns: None,
             first_close: None,
             evidence: Evidence::BothSides,
+            next_syn_due: ts.add_nanos(UNANSWERED_AFTER_NS + UNANSWERED_AFTER_NS / 8),
         }
     }
 
     /// The outcome, given the time up to which the capture is known to go on and whether
-    /// any server has been heard at all (if not, silence proves nothing: `unknown`).
+    /// any server has been heard at all (if not, silence proves nothing: `unknown`). A
+    /// failure (refusal, ICMP error, challenge ACK, silence) is decided only once the client
+    /// would have retried by then (issue 9): a capture cut earlier must not turn an attempt
+    /// that got in on a later SYN with the same ISN into a failure.
     pub fn resolve(&self, capture_goes_on_until: Ts, servers_heard: bool) -> Outcome {
+        let retry_passed = capture_goes_on_until > self.next_syn_due;
         if self.syn_ack.is_some() {
             Outcome::Established
+        } else if !retry_passed {
+            Outcome::Unknown
         } else if self.rst.is_some() {
             Outcome::Refused
         } else if self.icmp.is_some() {
             Outcome::IcmpUnreachable
         } else if self.challenge_acks > 0 {
             Outcome::ChallengeAck
-        } else if servers_heard
-            && capture_goes_on_until.since(self.last_syn_ts) >= UNANSWERED_AFTER_NS
-        {
+        } else if servers_heard {
             Outcome::Unanswered
         } else {
             Outcome::Unknown
@@ -347,9 +362,6 @@ impl Attempt {
     /// Whether `resolve` can still change as the capture goes on without new packets for it.
     pub fn waits_for_time(&self) -> bool {
         self.syn_ack.is_none()
-            && self.rst.is_none()
-            && self.icmp.is_none()
-            && self.challenge_acks == 0
     }
 
     pub fn reuse_class(&self) -> ReuseClass {

@@ -18,6 +18,7 @@ use crate::time::parse_duration;
     name = "portreuse",
     version,
     after_help = EXAMPLES,
+    max_term_width = 100,
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = true
 )]
@@ -25,10 +26,15 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Capture files or directories (walked for captures, recognised by their first bytes);
-    /// `-` reads standard input.
+    /// Capture files or directories; `-` reads standard input. Directories are walked for
+    /// files named like captures (.pcap, .pcapng, .cap, .ntar, also .gz or .zst) or starting
+    /// like one; symbolic links in them are followed only with --follow.
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
+
+    /// Follow symbolic links found while walking directories (loops are detected).
+    #[arg(long)]
+    pub follow: bool,
 
     /// Only SYNs sent by this address or block (repeatable; default: all senders).
     #[arg(long = "source", value_name = "IP|CIDR", value_parser = parse_cidr)]
@@ -83,9 +89,81 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_rows: usize,
 
+    /// Memory budget for the analysis state (4-tuples, pending attempts, per-host tables),
+    /// e.g. 64M or 1G. Past it the oldest or least useful state is dropped, and the report
+    /// says what was dropped.
+    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(crate::budget::DEFAULT_BYTES))]
+    pub memory: ByteSize,
+
+    /// Colour in the table: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always
+    /// or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
     /// Print no warnings on standard error.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when standard output is a terminal, NO_COLOR is unset and TERM is not dumb.
+    Auto,
+    /// Colour, also in a pipe and with NO_COLOR set.
+    Always,
+    /// No colour.
+    Never,
+}
+
+/// A size in bytes, written and parsed with binary suffixes: 192M = 192 MiB, 1G = 1 GiB
+/// (K, M, G, T; an optional `iB` or `B` after the letter; a plain number is bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ByteSize, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("'{text}' is not a size (examples: 64M, 512MiB, 1G)"))?;
+        let unit = unit.trim().to_ascii_uppercase();
+        let unit = unit.trim_end_matches("IB").trim_end_matches('B');
+        let shift = match unit {
+            "" => 0,
+            "K" => 10,
+            "M" => 20,
+            "G" => 30,
+            "T" => 40,
+            other => {
+                return Err(format!(
+                    "unknown unit '{other}' in '{text}' (use K, M or G)"
+                ));
+            }
+        };
+        let bytes = value * (1u64 << shift) as f64;
+        if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+            return Err(format!("'{text}' is out of range"));
+        }
+        Ok(ByteSize(bytes as u64))
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0;
+        for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+            if n >= 1 << shift && n.is_multiple_of(1 << shift) {
+                return write!(f, "{}{unit}", n >> shift);
+            }
+        }
+        write!(f, "{n}")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -127,15 +205,91 @@ fn parse_server(text: &str) -> Result<ServerSpec, String> {
     text.parse()
 }
 
+/// Example commands with what each does (--help and the man page). Each command is kept
+/// under 72 columns so that no terminal wraps it.
+pub const EXAMPLE_LIST: [(&str, &str); 7] = [
+    ("portreuse trace.pcap", "The report on one capture."),
+    (
+        "portreuse --html report.html --write hits.pcapng trace.pcapng",
+        "Also an HTML page with charts, and a small pcapng of the collisions (with packet comments) for Wireshark.",
+    ),
+    (
+        "wireshark -r trace.pcapng -Y \"$(portreuse --filter-only trace.pcapng)\"",
+        "Open the flagged connections in Wireshark.",
+    ),
+    (
+        "portreuse --each --format csv captures/ > triage.csv",
+        "One row per capture below a directory.",
+    ),
+    (
+        "portreuse --source 192.168.50.1 --server 192.168.50.10:110 t.pcapng",
+        "Only the SYNs from one firewall to one server.",
+    ),
+    (
+        "portreuse --time-wait 60s --format json ring_*.pcap | jq .summary",
+        "Several ring-buffer files merged, against a Linux server (60 s TIME_WAIT).",
+    ),
+    (
+        "portreuse --check fixture.pcap > /dev/null || echo collisions",
+        "Exit status 1 when a reuse inside the window failed.",
+    ),
+];
+
+/// The exit statuses (--help and the man page).
+pub const EXIT_STATUS: [(u8, &str); 3] = [
+    (
+        0,
+        "The analysis ran (with --check: no failed reuse inside the window).",
+    ),
+    (
+        1,
+        "--check found a failed attempt that reused a 4-tuple inside the window; --strict and a capture was cut short; --filter-only and nothing was flagged.",
+    ),
+    (
+        2,
+        "Usage error, or unreadable input or output (with --each: a file that could not be read; the status is the worst of the files).",
+    ),
+];
+
 const EXAMPLES: &str = "\
 Examples:
   portreuse trace.pcap
-  portreuse --html report.html --write collisions.pcapng trace.pcapng
+  portreuse --html report.html --write hits.pcapng trace.pcapng
   wireshark -r trace.pcapng -Y \"$(portreuse --filter-only trace.pcapng)\"
-  portreuse --each --format ndjson captures/ > triage.ndjson
-  portreuse --source 192.168.50.1 --server 192.168.50.10:110 trace.pcapng
+  portreuse --each --format csv captures/ > triage.csv
   portreuse --time-wait 60s --format json ring_*.pcap | jq .summary
-  portreuse --check --format json fixture.pcap > /dev/null || echo 'collisions found'
 
-Exit status: 0 analysed; 1 --check found failed reuses (or --strict and a damaged file);
-2 usage error or unreadable input (with --each: the worst of the files).";
+Exit status: 0 analysed; 1 --check found failed reuses (or --strict and a damaged file, or
+--filter-only and nothing flagged); 2 usage error or unreadable input or output.
+
+`portreuse man | man -l -` shows the manual.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes_and_print_back() {
+        let parse = |t: &str| t.parse::<ByteSize>().map(|b| b.0);
+        assert_eq!(parse("256M"), Ok(256 << 20));
+        assert_eq!(parse("1G"), Ok(1 << 30));
+        assert_eq!(parse("512MiB"), Ok(512 << 20));
+        assert_eq!(parse("64k"), Ok(64 << 10));
+        assert_eq!(parse("1.5G"), Ok(3 << 29));
+        assert_eq!(parse("1000"), Ok(1000));
+        assert!(parse("12 parsecs").is_err());
+        assert!(parse("0").is_err());
+        assert!(parse("-1M").is_err());
+        let default = ByteSize(crate::budget::DEFAULT_BYTES);
+        assert_eq!(default.to_string().parse(), Ok(default));
+        assert_eq!(ByteSize(1 << 30).to_string(), "1G");
+        assert_eq!(ByteSize(1000).to_string(), "1000");
+    }
+
+    #[test]
+    fn example_commands_fit_a_narrow_terminal() {
+        for (command, _) in EXAMPLE_LIST {
+            assert!(command.len() <= 72, "{command}");
+        }
+    }
+}

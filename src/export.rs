@@ -1,23 +1,69 @@
 //! Hand-off to Wireshark and colleagues: the flagged attempts and the connections they
 //! collided with, as a Wireshark display filter and as a small pcapng of just their packets.
+//! The pcapng is streamed (the input files read again side by side, merged by time, each
+//! selected packet written as it is read), carries the verdict as a packet comment on every
+//! flagged SYN and on the last packet of the connection it collided with, and records the
+//! capture's real span in Interface Statistics Blocks (`isb_starttime`, `isb_endtime`), so
+//! that it re-analyses to the same attempts and outcomes as the whole capture (issue 11).
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
 use crate::FxIndexMap as IndexMap;
 
-use crate::attempt::Attempt;
-use crate::capture;
+use crate::attempt::{Attempt, Holder, Outcome};
+use crate::capture::{self, Capture};
 use crate::decode::{Decoded, decode};
 use crate::error::CaptureError;
-use crate::tcp::FlowKey;
+use crate::report::{count, human_secs};
+use crate::tcp::{Endpoint, FlowKey, FrameRef};
 use crate::time::Ts;
 use crate::write::{NgInterface, PcapNgWriter};
 
 /// Most 4-tuples a selection holds (a display filter longer than this is of no use).
 pub const MAX_TUPLES: usize = 10_000;
+/// Most time ranges over all 4-tuples; past it a 4-tuple's last range is kept open instead
+/// of starting a new one (more packets are written, never fewer).
+pub const MAX_RANGES: usize = 100_000;
+/// Most frames that get a packet comment.
+pub const MAX_NOTES: usize = 100_000;
+
+/// How a flagged SYN relates to the earlier use of its 4-tuple (the comment's wording).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Inside the window, and the server sent the first FIN (or both did).
+    ServerTimeWait,
+    /// Inside the window; the capture does not show who closed first.
+    MaybeTimeWait,
+    /// Inside the window; only the client held TIME_WAIT.
+    ClientTimeWait,
+    /// The earlier connection had neither FIN nor RST.
+    Open,
+    AfterWindow,
+    /// No earlier connection on the 4-tuple in the capture.
+    Fresh,
+}
+
+/// What a flagged SYN's comment says.
+#[derive(Clone, Copy, Debug)]
+struct SynNote {
+    kind: Kind,
+    server: Endpoint,
+    outcome: Outcome,
+    challenge_acks: u32,
+    gap_ns: i64,
+    /// The last packet of the earlier connection.
+    end: FrameRef,
+}
+
+/// The comments of one frame: as a flagged SYN, and as the last packet of a connection
+/// that flagged SYNs collided with (the first of them, and how many).
+#[derive(Clone, Copy, Debug, Default)]
+struct Notes {
+    syn: Option<SynNote>,
+    end: Option<(SynNote, u32)>,
+}
 
 /// Time ranges `[start, end)` per 4-tuple: from the first SYN of the connection a flagged
 /// attempt collided with up to the next attempt on the 4-tuple that is not flagged. Time, not
@@ -27,9 +73,13 @@ pub struct Selection {
     tuples: IndexMap<FlowKey, Vec<(Ts, Ts)>>,
     /// Flagged attempts left out (on 4-tuples past MAX_TUPLES).
     pub left_out: u64,
-    /// Keep the time ranges (for --write); without them only the 4-tuples are kept (for the
-    /// display filter), so memory does not grow with the number of flagged attempts.
+    /// Keep the time ranges and comments (for --write); without them only the 4-tuples are
+    /// kept (for the display filter), so memory does not grow with the flagged attempts.
     ranges: bool,
+    range_count: usize,
+    notes: IndexMap<FrameRef, Notes>,
+    /// Comments left out (past MAX_NOTES frames).
+    pub notes_left_out: u64,
 }
 
 const OPEN: Ts = Ts(i64::MAX);
@@ -58,8 +108,16 @@ impl Selection {
             }
             match ranges.last_mut() {
                 Some(last) if last.1 == OPEN => last.0 = last.0.min(start),
-                _ => ranges.push((start, OPEN)),
+                Some(last) if self.range_count >= MAX_RANGES => {
+                    last.0 = last.0.min(start);
+                    last.1 = OPEN;
+                }
+                _ => {
+                    ranges.push((start, OPEN));
+                    self.range_count += 1;
+                }
             }
+            self.note(a);
         } else if let Some(last) = self
             .tuples
             .get_mut(&key)
@@ -68,6 +126,47 @@ impl Selection {
         {
             last.1 = a.ts;
         }
+    }
+
+    /// The comments for a flagged attempt: on its SYN, and on the end of the connection.
+    fn note(&mut self, a: &Attempt) {
+        let kind = match a.reuse {
+            None => Kind::Fresh,
+            Some(r) if r.open => Kind::Open,
+            Some(r) if !r.in_window => Kind::AfterWindow,
+            Some(r) => match r.holder {
+                Holder::Server | Holder::Both => Kind::ServerTimeWait,
+                Holder::Unknown => Kind::MaybeTimeWait,
+                Holder::Client | Holder::None => Kind::ClientTimeWait,
+            },
+        };
+        let syn = SynNote {
+            kind,
+            server: a.server,
+            outcome: a.outcome,
+            challenge_acks: a.challenge_acks,
+            gap_ns: a.reuse.map_or(0, |r| r.gap_ns),
+            end: a.reuse.map_or(a.frame, |r| r.previous_end_frame),
+        };
+        if let Some(notes) = self.notes_for(a.frame) {
+            notes.syn = Some(syn);
+        }
+        if kind != Kind::Fresh
+            && let Some(notes) = self.notes_for(syn.end)
+        {
+            match &mut notes.end {
+                Some((_, n)) => *n += 1,
+                None => notes.end = Some((syn, 1)),
+            }
+        }
+    }
+
+    fn notes_for(&mut self, frame: FrameRef) -> Option<&mut Notes> {
+        if !self.notes.contains_key(&frame) && self.notes.len() >= MAX_NOTES {
+            self.notes_left_out += 1;
+            return None;
+        }
+        Some(self.notes.entry(frame).or_default())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -105,56 +204,217 @@ impl Selection {
             .join(" || ")
     }
 
-    /// Reads the captures again and writes the selected packets (original bytes and
-    /// timestamps, one pcapng interface per link type) to `out`. Returns the packets written.
-    pub fn write_pcapng(&self, paths: &[&Path], out: &Path) -> Result<u64, WriteError> {
-        let mut linktypes: Vec<u32> = Vec::new();
-        let mut packets: Vec<(u32, crate::time::Ts, Vec<u8>, u32)> = Vec::new();
+    /// Reads the captures again, side by side, and streams the selected packets (original
+    /// bytes and timestamps, one pcapng interface per link type, in time order as the
+    /// analysis merged them) to `out`, with the comments; then one statistics block per
+    /// interface with `span`, the time the whole capture covered. Returns the packets
+    /// written. Memory: one frame buffer per input file.
+    pub fn write_pcapng(
+        &self,
+        paths: &[&Path],
+        span: Option<(Ts, Ts)>,
+        out: &mut dyn Write,
+    ) -> Result<u64, WriteError> {
+        let mut files = Vec::with_capacity(paths.len());
         for (index, path) in paths.iter().enumerate() {
-            let mut capture = capture::open(path).map_err(|e| WriteError::Read(index, e))?;
-            let file = index as u32;
-            loop {
-                let kept = capture
-                    .next_frame(|f| {
-                        let Ok(Decoded::Segment(s)) = decode(f, file) else {
-                            return None;
-                        };
-                        self.contains(&FlowKey::new(s.src, s.dst).0, f.ts)
-                            .then(|| (f.linktype, f.ts, f.data.to_vec(), f.orig_len))
+            let capture = capture::open(path).map_err(|e| WriteError::Read(index, e))?;
+            files.push(Reader {
+                capture,
+                index: index as u32,
+                head: None,
+                data: Vec::new(),
+            });
+        }
+        for f in &mut files {
+            f.advance(self)?;
+        }
+        let mut w = PcapNgWriter::new(&mut *out, false, &[]).map_err(WriteError::Io)?;
+        let mut linktypes: Vec<u32> = Vec::new();
+        // Where the frames that comments refer to ended up in the new file.
+        let mut renumbered: IndexMap<FrameRef, u64> = IndexMap::default();
+        loop {
+            let next = files
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| f.head.map(|h| (i, h.ts)))
+                .min_by_key(|&(i, ts)| (ts, i));
+            let Some((i, _)) = next else { break };
+            let f = &mut files[i];
+            let Some(head) = f.head else { break };
+            let iface = match linktypes.iter().position(|l| *l == head.linktype) {
+                Some(p) => p as u32,
+                None => {
+                    linktypes.push(head.linktype);
+                    w.add_interface(NgInterface {
+                        linktype: head.linktype as u16,
+                        snaplen: 262_144,
+                        tsresol: 9,
                     })
-                    .map_err(|e| WriteError::Read(index, e))?;
-                match kept {
-                    None => break,
-                    Some(Some(packet)) => packets.push(packet),
-                    Some(None) => {}
+                    .map_err(WriteError::Io)?
                 }
-            }
-        }
-        // Several files merged: put their packets back in time order (stable within a file).
-        packets.sort_by_key(|p| p.1);
-        for p in &packets {
-            if !linktypes.contains(&p.0) {
-                linktypes.push(p.0);
-            }
-        }
-        let interfaces: Vec<NgInterface> = linktypes
-            .iter()
-            .map(|lt| NgInterface {
-                linktype: *lt as u16,
-                snaplen: 262_144,
-                tsresol: 9,
-            })
-            .collect();
-        let file = File::create(out).map_err(WriteError::Io)?;
-        let mut w =
-            PcapNgWriter::new(BufWriter::new(file), false, &interfaces).map_err(WriteError::Io)?;
-        for (linktype, ts, data, orig_len) in &packets {
-            let iface = linktypes.iter().position(|l| l == linktype).unwrap_or(0) as u32;
-            w.write(iface, *ts, data, *orig_len)
+            };
+            let original = FrameRef {
+                file: f.index,
+                number: head.number,
+            };
+            let number = w.frames + 1;
+            let texts = self.comments(original, &renumbered);
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            w.write_commented(iface, head.ts, &f.data, head.orig_len, &texts)
                 .map_err(WriteError::Io)?;
+            if self.notes.get(&original).is_some_and(|n| n.end.is_some()) {
+                renumbered.insert(original, number);
+            }
+            f.advance(self)?;
         }
-        w.into_inner().flush().map_err(WriteError::Io)?;
-        Ok(packets.len() as u64)
+        if let Some((start, end)) = span {
+            for iface in 0..linktypes.len() as u32 {
+                w.statistics(iface, start, end).map_err(WriteError::Io)?;
+            }
+        }
+        let written = w.frames;
+        out.flush().map_err(WriteError::Io)?;
+        Ok(written)
+    }
+
+    /// The comments for a frame about to be written (none for most).
+    fn comments(&self, frame: FrameRef, renumbered: &IndexMap<FrameRef, u64>) -> Vec<String> {
+        let Some(notes) = self.notes.get(&frame) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Some((first, attempts)) = notes.end {
+            out.push(end_comment(&first, attempts));
+        }
+        if let Some(syn) = notes.syn {
+            let end = match renumbered.get(&syn.end) {
+                Some(n) => format!("frame {n}"),
+                None => format!("frame {} of the original capture", syn.end.number),
+            };
+            out.push(syn_comment(&syn, &end));
+        }
+        out
+    }
+}
+
+/// The comment on a flagged SYN, e.g. "portreuse: SYN into 192.168.50.10:110's TIME_WAIT;
+/// previous connection ended at frame 9, 5.22 s before; unanswered".
+fn syn_comment(n: &SynNote, end: &str) -> String {
+    let mut text = format!("portreuse: {}", what(n));
+    let gap = human_secs(n.gap_ns);
+    match n.kind {
+        Kind::Fresh => {}
+        Kind::Open => text.push_str(&format!(
+            "; previous connection's last packet at {end}, {gap} before"
+        )),
+        _ => text.push_str(&format!(
+            "; previous connection ended at {end}, {gap} before"
+        )),
+    }
+    text.push_str("; ");
+    text.push_str(&n.outcome.name().replace('_', " "));
+    if n.challenge_acks > 0 {
+        text.push_str(&format!(
+            " ({})",
+            count(u64::from(n.challenge_acks), "challenge ACK")
+        ));
+    }
+    text
+}
+
+/// The comment on the last packet of a connection that flagged SYNs collided with.
+fn end_comment(first: &SynNote, attempts: u32) -> String {
+    let mut text = format!(
+        "portreuse: last packet of this connection; {} later: {}, {}",
+        human_secs(first.gap_ns),
+        what(first),
+        first.outcome.name().replace('_', " ")
+    );
+    if attempts > 1 {
+        text.push_str(&format!(
+            " ({} on this 4-tuple collided with it)",
+            count(u64::from(attempts), "flagged attempt")
+        ));
+    }
+    text
+}
+
+fn what(n: &SynNote) -> String {
+    match n.kind {
+        Kind::ServerTimeWait => format!("SYN into {}'s TIME_WAIT", n.server),
+        Kind::MaybeTimeWait => format!(
+            "SYN on a 4-tuple that {} may still hold in TIME_WAIT (the capture does not show who closed first)",
+            n.server
+        ),
+        Kind::ClientTimeWait => {
+            "SYN reusing a 4-tuple inside the TIME_WAIT window (only the client held it)".into()
+        }
+        Kind::Open => "SYN on a 4-tuple that is still open (no FIN or RST)".into(),
+        Kind::AfterWindow => "SYN reusing a 4-tuple after the TIME_WAIT window".into(),
+        Kind::Fresh => format!(
+            "SYN to {} on a 4-tuple not used before in the capture",
+            n.server
+        ),
+    }
+}
+
+/// The next selected frame of one input: its header fields, its bytes in `data`.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    ts: Ts,
+    linktype: u32,
+    orig_len: u32,
+    number: u64,
+}
+
+struct Reader {
+    capture: Capture,
+    index: u32,
+    head: Option<Head>,
+    /// The head's bytes (one buffer per file, reused).
+    data: Vec<u8>,
+}
+
+impl Reader {
+    /// Reads on to the next frame of a selected 4-tuple (a TCP segment, or an ICMP error
+    /// quoting one); `head` is None at the end.
+    fn advance(&mut self, selection: &Selection) -> Result<(), WriteError> {
+        let file = self.index;
+        let data = &mut self.data;
+        loop {
+            let kept = self
+                .capture
+                .next_frame(|f| {
+                    let key = match decode(f, file) {
+                        Ok(Decoded::Segment(s)) => FlowKey::new(s.src, s.dst).0,
+                        Ok(Decoded::Icmp(e)) => FlowKey::new(e.src, e.dst).0,
+                        Err(_) => return None,
+                    };
+                    if !selection.contains(&key, f.ts) {
+                        return None;
+                    }
+                    data.clear();
+                    data.extend_from_slice(f.data);
+                    Some(Head {
+                        ts: f.ts,
+                        linktype: f.linktype,
+                        orig_len: f.orig_len,
+                        number: f.number,
+                    })
+                })
+                .map_err(|e| WriteError::Read(file as usize, e))?;
+            match kept {
+                None => {
+                    self.head = None;
+                    return Ok(());
+                }
+                Some(Some(head)) => {
+                    self.head = Some(head);
+                    return Ok(());
+                }
+                Some(None) => {}
+            }
+        }
     }
 }
 

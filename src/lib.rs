@@ -27,8 +27,6 @@ pub mod diagnose;
 pub mod error;
 pub mod export;
 pub mod filter;
-pub mod merge;
-pub mod netmon;
 pub mod report;
 pub mod summary;
 pub mod synth;
@@ -36,3 +34,6 @@ pub mod tcp;
 pub mod time;
 pub mod track;
 pub mod write;
+
+// Readers that moved into `capture`, at their old paths.
+pub use capture::{merge, netmon};

@@ -16,7 +16,8 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status.code()),
         Err(err) if app::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("portreuse: {err:#}");
+            // Not eprintln!: an unwritable stderr must not turn exit 2 into a panic.
+            app::say(&format!("{err:#}"));
             ExitCode::from(2)
         }
     }

@@ -537,8 +537,11 @@ pub fn generate<W: Write>(scn: &Scenario, w: &mut PcapWriter<W>) -> io::Result<T
     }
     sim.flush_until(None, w)?;
     let capture_end = sim.last_written;
+    // Unanswered once the capture goes on past the firewall's next retransmission due after
+    // its last SYN (+9 s): twice the last interval (6 s), plus an eighth for timer slack.
+    let next_due_ns = 2 * 6 * NANOS_PER_SEC * 9 / 8;
     for (last_syn, in_window) in std::mem::take(&mut sim.silent) {
-        if capture_end.since(last_syn) >= 3 * NANOS_PER_SEC {
+        if capture_end.since(last_syn) > next_due_ns {
             sim.truth.unanswered += 1;
             sim.truth.unanswered_reused_in_window += u64::from(in_window);
         } else {

@@ -75,13 +75,28 @@ pub struct NgInterface {
     pub tsresol: u8,
 }
 
-/// pcapng writer: one section of the chosen byte order, Enhanced Packet Blocks.
+/// pcapng writer: one section of the chosen byte order, Enhanced Packet Blocks (with
+/// packet comments if wanted), interfaces declared up front or as they are needed, and
+/// Interface Statistics Blocks that record the span the capture covered.
 pub struct PcapNgWriter<W: Write> {
     out: W,
     big_endian: bool,
     interfaces: Vec<NgInterface>,
+    /// One block's body, reused (no allocation per packet).
+    body: Vec<u8>,
     pub frames: u64,
 }
+
+/// pcapng block types and option codes (draft-ietf-opsawg-pcapng).
+const SECTION_HEADER: u32 = 0x0a0d_0d0a;
+const INTERFACE_DESCRIPTION: u32 = 1;
+const INTERFACE_STATISTICS: u32 = 5;
+const ENHANCED_PACKET: u32 = 6;
+const OPT_ENDOFOPT: u16 = 0;
+const OPT_COMMENT: u16 = 1;
+const IF_TSRESOL: u16 = 9;
+const ISB_STARTTIME: u16 = 2;
+const ISB_ENDTIME: u16 = 3;
 
 impl<W: Write> PcapNgWriter<W> {
     pub fn new(
@@ -92,29 +107,42 @@ impl<W: Write> PcapNgWriter<W> {
         let mut w = PcapNgWriter {
             out,
             big_endian,
-            interfaces: interfaces.to_vec(),
+            interfaces: Vec::new(),
+            body: Vec::with_capacity(1 << 16),
             frames: 0,
         };
         // Section Header Block: byte-order magic, version 1.0, section length unknown (-1).
-        let mut body = Vec::new();
+        let mut body = std::mem::take(&mut w.body);
+        body.clear();
         body.extend_from_slice(&w.u32(0x1a2b_3c4d));
         body.extend_from_slice(&w.u16(1));
         body.extend_from_slice(&w.u16(0));
         body.extend_from_slice(&w.u64(u64::MAX));
-        w.block(0x0a0d_0d0a, &body)?;
+        w.body = body;
+        w.flush_block(SECTION_HEADER)?;
         for iface in interfaces.iter().copied() {
-            let mut body = Vec::new();
-            body.extend_from_slice(&w.u16(iface.linktype));
-            body.extend_from_slice(&w.u16(0));
-            body.extend_from_slice(&w.u32(iface.snaplen));
-            // if_tsresol (code 9, length 1, padded), then opt_endofopt.
-            body.extend_from_slice(&w.u16(9));
-            body.extend_from_slice(&w.u16(1));
-            body.extend_from_slice(&[iface.tsresol, 0, 0, 0]);
-            body.extend_from_slice(&[0, 0, 0, 0]);
-            w.block(1, &body)?;
+            w.add_interface(iface)?;
         }
         Ok(w)
+    }
+
+    /// Declares one more interface (an Interface Description Block) and returns its id.
+    pub fn add_interface(&mut self, iface: NgInterface) -> io::Result<u32> {
+        let mut body = std::mem::take(&mut self.body);
+        body.clear();
+        body.extend_from_slice(&self.u16(iface.linktype));
+        body.extend_from_slice(&self.u16(0));
+        body.extend_from_slice(&self.u32(iface.snaplen));
+        self.option(&mut body, IF_TSRESOL, &[iface.tsresol]);
+        self.option(&mut body, OPT_ENDOFOPT, &[]);
+        self.body = body;
+        self.flush_block(INTERFACE_DESCRIPTION)?;
+        self.interfaces.push(iface);
+        Ok(self.interfaces.len() as u32 - 1)
+    }
+
+    pub fn interfaces(&self) -> &[NgInterface] {
+        &self.interfaces
     }
 
     fn u16(&self, v: u16) -> [u8; 2] {
@@ -139,46 +167,122 @@ impl<W: Write> PcapNgWriter<W> {
         }
     }
 
-    fn block(&mut self, kind: u32, body: &[u8]) -> io::Result<()> {
-        let padded = body.len().div_ceil(4) * 4;
-        let total = (12 + padded) as u32;
+    /// Appends an option (code, length, value padded to 32 bits) to `body`.
+    fn option(&self, body: &mut Vec<u8>, code: u16, value: &[u8]) {
+        body.extend_from_slice(&self.u16(code));
+        body.extend_from_slice(&self.u16(value.len() as u16));
+        body.extend_from_slice(value);
+        pad(body);
+    }
+
+    /// Writes `self.body` as a block of type `kind` (padded, both lengths).
+    fn flush_block(&mut self, kind: u32) -> io::Result<()> {
+        pad(&mut self.body);
+        let total = (12 + self.body.len()) as u32;
         let (kind, total_bytes) = (self.u32(kind), self.u32(total));
         self.out.write_all(&kind)?;
         self.out.write_all(&total_bytes)?;
-        self.out.write_all(body)?;
-        self.out.write_all(&[0u8; 3][..padded - body.len()])?;
+        self.out.write_all(&self.body)?;
         self.out.write_all(&total_bytes)
     }
 
-    /// An Enhanced Packet Block on interface `iface` (cut to its snap length).
-    pub fn write(&mut self, iface: u32, ts: Ts, frame: &[u8], orig_len: u32) -> io::Result<()> {
-        let desc = self
-            .interfaces
+    fn interface(&self, iface: u32) -> io::Result<NgInterface> {
+        self.interfaces
             .get(iface as usize)
             .copied()
-            .ok_or_else(|| io::Error::other("no such interface"))?;
+            .ok_or_else(|| io::Error::other("no such interface"))
+    }
+
+    /// A timestamp in the interface's units, as the two 32-bit words pcapng stores.
+    fn raw_ts(&self, desc: NgInterface, ts: Ts) -> [[u8; 4]; 2] {
         let units = if desc.tsresol & 0x80 == 0 {
             10u128.pow(u32::from(desc.tsresol))
         } else {
             1u128 << (desc.tsresol & 0x7f)
         };
         let raw = (ts.0 as i128 * units as i128 / i128::from(NANOS_PER_SEC)) as u64;
+        [self.u32((raw >> 32) as u32), self.u32(raw as u32)]
+    }
+
+    /// An Enhanced Packet Block on interface `iface` (cut to its snap length).
+    pub fn write(&mut self, iface: u32, ts: Ts, frame: &[u8], orig_len: u32) -> io::Result<()> {
+        self.write_commented(iface, ts, frame, orig_len, &[])
+    }
+
+    /// An Enhanced Packet Block with packet comments (`opt_comment`, UTF-8), which
+    /// Wireshark shows as `frame.comment`. Comments longer than an option can hold are cut.
+    pub fn write_commented(
+        &mut self,
+        iface: u32,
+        ts: Ts,
+        frame: &[u8],
+        orig_len: u32,
+        comments: &[&str],
+    ) -> io::Result<()> {
+        let desc = self.interface(iface)?;
         let caplen = frame.len().min(desc.snaplen as usize);
-        let mut body = Vec::with_capacity(20 + caplen);
+        let [high, low] = self.raw_ts(desc, ts);
+        let mut body = std::mem::take(&mut self.body);
+        body.clear();
         body.extend_from_slice(&self.u32(iface));
-        body.extend_from_slice(&self.u32((raw >> 32) as u32));
-        body.extend_from_slice(&self.u32(raw as u32));
+        body.extend_from_slice(&high);
+        body.extend_from_slice(&low);
         body.extend_from_slice(&self.u32(caplen as u32));
         body.extend_from_slice(&self.u32(orig_len));
         body.extend_from_slice(&frame[..caplen]);
-        self.block(6, &body)?;
+        pad(&mut body);
+        for comment in comments {
+            self.option(
+                &mut body,
+                OPT_COMMENT,
+                utf8_prefix(comment, 65_532).as_bytes(),
+            );
+        }
+        if !comments.is_empty() {
+            self.option(&mut body, OPT_ENDOFOPT, &[]);
+        }
+        self.body = body;
+        self.flush_block(ENHANCED_PACKET)?;
         self.frames += 1;
         Ok(())
+    }
+
+    /// An Interface Statistics Block for `iface` at `end`, with `isb_starttime` and
+    /// `isb_endtime`: the span the capture covered, which may go on past its last packet.
+    pub fn statistics(&mut self, iface: u32, start: Ts, end: Ts) -> io::Result<()> {
+        let desc = self.interface(iface)?;
+        let [high, low] = self.raw_ts(desc, end);
+        let mut body = std::mem::take(&mut self.body);
+        body.clear();
+        body.extend_from_slice(&self.u32(iface));
+        body.extend_from_slice(&high);
+        body.extend_from_slice(&low);
+        for (code, ts) in [(ISB_STARTTIME, start), (ISB_ENDTIME, end)] {
+            let [high, low] = self.raw_ts(desc, ts);
+            self.option(&mut body, code, &[high, low].concat());
+        }
+        self.option(&mut body, OPT_ENDOFOPT, &[]);
+        self.body = body;
+        self.flush_block(INTERFACE_STATISTICS)
     }
 
     pub fn into_inner(self) -> W {
         self.out
     }
+}
+
+/// Zero bytes up to the next multiple of 4.
+fn pad(body: &mut Vec<u8>) {
+    body.resize(body.len().div_ceil(4) * 4, 0);
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn utf8_prefix(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Microsoft Network Monitor 2.0 (`GMBU`), Ethernet, built in memory (the frame table at the

@@ -89,7 +89,10 @@ fn real_linux_reuses_are_explained_by_the_acceptance_rules() {
 
     let never = doc(&["--time-wait", "60s"], "real/linux-tw-never-let-in.pcap");
     let a = &never["attempts"][1];
-    assert_eq!(a["outcome"], "challenge_ack");
+    // The capture ends right after the 6th challenge, before the client's next SYN was due:
+    // unknown, with the challenges counted (issue 9: a cut never makes a failure).
+    assert_eq!(a["outcome"], "unknown");
+    assert_eq!(a["challenge_acks"], 6);
     assert!(
         a["wait_s"].as_f64().unwrap() > 5.0,
         "seconds of retries that never got in"
@@ -135,7 +138,10 @@ fn a_one_direction_capture_is_reported_as_such_not_as_hundreds_of_unanswered_syn
     let d = doc(&[], "isa2000-broken-one-direction.pcap");
     assert_eq!(d["capture_quality"]["one_direction"], true);
     assert_eq!(d["summary"]["unanswered"], 0);
-    assert_eq!(d["summary"]["unknown"], 345);
+    // The client's handshake ACK followed by data proves 219 handshakes (issue 9); the
+    // rest cannot be told.
+    assert_eq!(d["summary"]["established"], 219);
+    assert_eq!(d["summary"]["unknown"], 126);
     assert!(
         d["headline"][0]
             .as_str()

@@ -1,5 +1,6 @@
 //! Bad input: one line on stderr naming the file (and frame and byte offset where there is
-//! one), exit status 2, never a panic; a cut-off tail is analysed with a warning.
+//! one), exit status 2, never a panic; a cut-off tail or a damaged record is analysed past
+//! with a warning (tests/damage.rs has every kind of damage).
 
 mod common;
 
@@ -53,6 +54,17 @@ fn usage_errors_are_exit_2() {
         .code(2);
 }
 
+/// Byte offsets of the records of a little-endian classic pcap.
+fn record_offsets(bytes: &[u8]) -> Vec<usize> {
+    let mut at = 24;
+    let mut out = Vec::new();
+    while at + 16 <= bytes.len() {
+        out.push(at);
+        at += 16 + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+    }
+    out
+}
+
 #[test]
 fn a_cut_off_tail_is_analysed_with_a_warning_and_strict_makes_it_exit_1() {
     let src = fs::read(concat!(
@@ -62,10 +74,12 @@ fn a_cut_off_tail_is_analysed_with_a_warning_and_strict_makes_it_exit_1() {
     .unwrap();
     let path = common::tmp("cut.pcap");
     fs::write(&path, &src[..src.len() - 10]).unwrap();
+    // The offset named is where the cut record begins, not where the file ends.
+    let last = *record_offsets(&src).last().unwrap();
     let warning = format!(
-        "portreuse: warning: {}: cut short in the middle of frame 32 at byte {}; analysed the 31 frames before it\n",
+        "portreuse: warning: {}: cut short inside frame 32 (its record begins at byte {}); analysed the 31 frames before it\n",
         path.display(),
-        portreuse::report::thousands(src.len() as u64 - 10)
+        portreuse::report::thousands(last as u64)
     );
     common::bin()
         .arg(&path)
@@ -88,23 +102,35 @@ fn a_cut_off_tail_is_analysed_with_a_warning_and_strict_makes_it_exit_1() {
 }
 
 #[test]
-fn an_absurd_record_length_is_exit_2_with_frame_and_offset() {
+fn an_absurd_record_length_is_damage_named_by_frame_and_offset_and_reading_goes_on() {
     let mut bytes = fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/testdata/real/linux-tw-ts-on.pcap"
     ))
     .unwrap();
-    // Record 3 starts after the 24-byte header and two records; its caplen is at +8.
-    let first = 24 + 16 + u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
-    let third =
-        first + 16 + u32::from_le_bytes(bytes[first + 8..first + 12].try_into().unwrap()) as usize;
+    let third = record_offsets(&bytes)[2];
+    let fourth = record_offsets(&bytes)[3];
     bytes[third + 8..third + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
     let path = common::tmp("bad-caplen.pcap");
     fs::write(&path, &bytes).unwrap();
-    common::bin().arg(&path).assert().code(2).stderr(format!(
-        "portreuse: {}: damaged: the record claims 2147483647 bytes (at most 262144 are possible) (frame 3, byte offset {third})\n",
-        path.display()
-    ));
+    let name = path.display();
+    let warnings = format!(
+        "portreuse: warning: {name}: damaged record at byte {third} (frame 3): the record claims 2147483647 bytes (at most 262144 are possible); skipped {} bytes to the next plausible record at byte {fourth} and read on\n\
+         portreuse: warning: {name}: analysed the 31 frames that could be read\n",
+        fourth - third
+    );
+    common::bin()
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stderr(warnings.clone())
+        .stdout(predicate::str::contains("Read 31 frames"));
+    common::bin()
+        .arg("--strict")
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stderr(warnings);
 }
 
 #[test]

@@ -45,12 +45,13 @@ fn pooled_and_sequential_ports_look_different() {
     assert_self_contained(&broken);
     assert_self_contained(&fixed);
     // Broken: 11 pooled ports, reuses inside TIME_WAIT joined to the connection they hit,
-    // 117 unanswered marks, gaps left of the window line.
+    // 113 unanswered marks (4 more silent ones are unknown: the capture ends before the
+    // firewall's next retransmission), gaps left of the window line.
     assert!(broken.contains("pooled pattern"));
     assert!(broken.matches("class=\"join ").count() > 200);
     assert_eq!(
         broken.matches("<circle class=\"o-unanswered\"").count(),
-        117
+        113
     );
     assert!(broken.contains("Flagged attempts") && broken.contains("TIME_WAIT window 240 s"));
     // Fixed: ports increment, nothing is reused, nothing fails.

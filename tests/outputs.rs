@@ -35,7 +35,9 @@ fn csv_has_a_header_and_a_row_per_attempt() {
     assert_eq!(rows.len(), 346);
     assert!(rows[0].starts_with("file,frame,time,src,dst,isn,"));
     let unanswered = rows.iter().filter(|r| r.contains(",unanswered,")).count();
-    assert_eq!(unanswered, 117);
+    // 117 silent attempts; 4 end within 13.5 s of the capture's end, before the firewall's
+    // next retransmission was due: unknown (issue 9).
+    assert_eq!(unanswered, 113);
     assert_eq!(rows[0].split(',').count(), rows[8].split(',').count());
 }
 
@@ -138,7 +140,7 @@ fn display_filter_and_written_capture_hold_the_flagged_attempts() {
     };
     let (whole, part) = (common::json(&[BROKEN]), common::json(&[out]));
     assert_eq!(flagged(&part), flagged(&whole));
-    assert_eq!(part["summary"]["unanswered_reused_in_window"], 117);
+    assert_eq!(part["summary"]["unanswered_reused_in_window"], 113);
     let (_, again) = common::run_in_process(&["--filter-only", out]).unwrap();
     assert_eq!(again.trim().split(" || ").count(), tuples);
 }

@@ -133,7 +133,7 @@ fn check_exits_1_on_the_broken_case() {
     let (path, _) = write_case(Case::Broken, 65535, "broken-check.pcap");
     let (code, table) = common::run_in_process(&["--check", &path]).unwrap();
     assert_eq!(code, 1);
-    assert!(table.starts_with("117 of 117 failed attempts from 192.168.50.1 to 192.168.50.10:110 (117 unanswered) reused a 4-tuple that 192.168.50.10:110 still held in TIME_WAIT"), "{table}");
+    assert!(table.starts_with("113 of 113 failed attempts from 192.168.50.1 to 192.168.50.10:110 (113 unanswered) reused a 4-tuple that 192.168.50.10:110 still held in TIME_WAIT"), "{table}");
 }
 
 #[test]
@@ -178,10 +178,14 @@ fn real_linux_time_wait_answers_are_classified() {
         outcome_of("linux-tw-ts-off-bigxfer.pcap")[1],
         ("established".to_string(), 1)
     );
-    // rfc1337 on the server: TIME_WAIT survives the RSTs and never lets the client in.
+    // rfc1337 on the server: TIME_WAIT survives the RSTs and never lets the client in. The
+    // capture ends 50 µs after the last challenge, before the client's next retransmission
+    // would have been due: the outcome is unknown (issue 9), the challenges are counted.
     assert_eq!(
         outcome_of("linux-tw-never-let-in.pcap")[1],
-        ("challenge_ack".to_string(), 6)
+        ("unknown".to_string(), 6)
     );
+    // The RST is the capture's last frame; Linux gives up on a RST (ECONNREFUSED), and this
+    // client was never seen sending a refused SYN again: final.
     assert_eq!(outcome_of("linux-refused.pcap")[0].0, "refused");
 }

@@ -13,6 +13,7 @@ const NFLOG: u32 = 239;
 const IPOIB: u32 = 242;
 const PPP: u32 = 9;
 const PPP_HDLC: u32 = 50;
+const C_HDLC: u32 = 104;
 
 /// The frame's network layer, through whatever link layer `linktype` names.
 pub fn network(linktype: u32, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
@@ -29,6 +30,8 @@ pub fn network(linktype: u32, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> 
         linktype::TOKEN_RING => from_token_ring(data),
         linktype::FDDI => from_snap(data.get(13..).ok_or(Skip::Truncated)?),
         PPP | PPP_HDLC => from_ppp(hdlc_stripped(data)),
+        // Cisco HDLC: address, control, then an EtherType.
+        C_HDLC => from_ether_type(data, 2, 4),
         IEEE802_11 => from_wifi(data),
         IEEE802_11_RADIOTAP => from_wifi(data.get(le16(data, 2)?..).ok_or(Skip::Truncated)?),
         PPI => {
@@ -88,17 +91,7 @@ fn inner_ip<'a>(packet: &LaxSlicedPacket<'a>, depth: u8) -> Result<LaxSlicedPack
     };
     let data = payload.payload;
     match payload.ether_type.0 {
-        MPLS_UNICAST | MPLS_MULTICAST => {
-            // 4-byte label stack entries until the bottom-of-stack bit (RFC 3032).
-            let mut at = 0;
-            loop {
-                let entry = data.get(at..at + 4).ok_or(Skip::Truncated)?;
-                at += 4;
-                if entry[2] & 1 == 1 {
-                    return from_ip(&data[at..]);
-                }
-            }
-        }
+        MPLS_UNICAST | MPLS_MULTICAST => from_mpls(data),
         PPPOE_SESSION => from_ppp(data.get(6..).ok_or(Skip::Truncated)?),
         CISCO_FABRICPATH => ethernet_nested(data.get(2..).ok_or(Skip::Truncated)?, depth + 1),
         PBB_ITAG => ethernet_nested(data.get(4..).ok_or(Skip::Truncated)?, depth + 1),
@@ -108,6 +101,18 @@ fn inner_ip<'a>(packet: &LaxSlicedPacket<'a>, depth: u8) -> Result<LaxSlicedPack
         }),
         len if len < 0x0600 => from_snap(data),
         _ => Err(net_failure(packet)),
+    }
+}
+
+/// IP under an MPLS label stack: 4-byte entries until the bottom-of-stack bit (RFC 3032).
+pub fn from_mpls(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let mut at = 0;
+    loop {
+        let entry = data.get(at..at + 4).ok_or(Skip::Truncated)?;
+        at += 4;
+        if entry[2] & 1 == 1 {
+            return from_ip(&data[at..]);
+        }
     }
 }
 
@@ -140,17 +145,21 @@ pub fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
 }
 
 /// PPP in HDLC framing starts with address 0xff and control 0x03.
-fn hdlc_stripped(data: &[u8]) -> &[u8] {
+pub fn hdlc_stripped(data: &[u8]) -> &[u8] {
     match data {
         [0xff, 0x03, rest @ ..] => rest,
         _ => data,
     }
 }
 
-/// PPP protocol field, then IPv4 (0x0021) or IPv6 (0x0057).
+/// PPP protocol field, then IPv4 (0x0021), IPv6 (0x0057) or MPLS (0x0281, 0x0283). A protocol field compressed to
+/// one byte (RFC 1661 section 6.5, common on PPTP links) is told by its odd first byte.
 pub fn from_ppp(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
-    match data.get(..2).ok_or(Skip::Truncated)? {
-        [0x00, 0x21] | [0x00, 0x57] => from_ip(&data[2..]),
+    match data {
+        [0x21 | 0x57, rest @ ..] => from_ip(rest),
+        [0x00, 0x21 | 0x57, rest @ ..] => from_ip(rest),
+        [0x02, 0x81 | 0x83, rest @ ..] => from_mpls(rest), // MPLS unicast, multicast
+        [] | [0x00] => Err(Skip::Truncated),
         _ => Err(Skip::NotIp),
     }
 }
@@ -177,20 +186,22 @@ fn from_token_ring(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     from_snap(data.get(14 + routing..).ok_or(Skip::Truncated)?)
 }
 
-/// IEEE 802.11 data frames: a 24-byte header, +6 with four addresses, +2 for QoS, +4 for HT
-/// control; then LLC/SNAP. Protected (encrypted) frames carry nothing readable.
-fn from_wifi(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+/// IEEE 802.11 data frames (without FCS): a 24-byte header, +6 with four addresses, +2 for
+/// QoS, +4 for HT control; then LLC/SNAP. Protected (encrypted) frames carry nothing
+/// readable. In an A-MSDU (QoS control bit 7) the first subframe's LLC/SNAP follows its
+/// 14-byte header (destination, source, length), as Wireshark reads it.
+pub fn from_wifi(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     let fc = data.get(..2).ok_or(Skip::Truncated)?;
     let (kind, subtype, flags) = ((fc[0] >> 2) & 3, fc[0] >> 4, fc[1]);
     if kind != 2 || subtype & 0x4 != 0 || flags & 0x40 != 0 {
         return Err(Skip::NotIp); // not data, a null-data frame, or encrypted
     }
     let qos = subtype & 0x8 != 0;
-    let len = 24
-        + if flags & 3 == 3 { 6 } else { 0 }
-        + if qos { 2 } else { 0 }
-        + if qos && flags & 0x80 != 0 { 4 } else { 0 };
-    from_snap(data.get(len..).ok_or(Skip::Truncated)?)
+    let qos_at = 24 + if flags & 3 == 3 { 6 } else { 0 };
+    let len = qos_at + if qos { 2 } else { 0 } + if qos && flags & 0x80 != 0 { 4 } else { 0 };
+    let amsdu = qos && data.get(qos_at).ok_or(Skip::Truncated)? & 0x80 != 0;
+    let llc = if amsdu { len + 14 } else { len };
+    from_snap(data.get(llc..).ok_or(Skip::Truncated)?)
 }
 
 /// Linux NFLOG: family, version, resource id, then TLVs (length and type in host order,

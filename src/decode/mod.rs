@@ -8,6 +8,9 @@ use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket};
 mod icmp;
 mod link;
 mod tunnel;
+#[cfg(test)]
+mod tunnel_tests;
+mod udp_tunnel;
 
 pub use icmp::IcmpError;
 
@@ -89,7 +92,6 @@ fn linktype_name(lt: u32) -> Option<&'static str> {
     Some(match lt {
         3 => "AX.25",
         8 => "SLIP",
-        104 => "Cisco HDLC",
         105 => "IEEE 802.11",
         107 => "Frame Relay",
         119 => "Prism",

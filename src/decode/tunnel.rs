@@ -1,15 +1,18 @@
-//! Tunnels: the packet inside IP-in-IP, GRE (with ERSPAN and PPTP's enhanced GRE), and the
-//! UDP encapsulations VXLAN, Geneve, GTP-U and GRE-in-UDP, found by their well-known ports.
+//! Tunnels: the packet inside IP-in-IP, EtherIP, MPLS-in-IP, Ethernet-in-IP (SRv6), GRE
+//! (with ERSPAN, PPTP's enhanced GRE, WCCP, MPLS, MikroTik EoIP and Aruba's 802.11-in-GRE),
+//! and the UDP encapsulations of `udp_tunnel`.
 
 use etherparse::{IpNumber, LaxSlicedPacket};
 
-use super::Skip;
-use super::link::{ethernet, from_ip, from_ppp};
+use super::link::{ethernet, from_ip, from_mpls, from_ppp, from_wifi};
+use super::{Skip, udp_tunnel};
 
-const VXLAN_PORT: u16 = 4789;
-const GENEVE_PORT: u16 = 6081;
-const GTP_U_PORT: u16 = 2152;
-const GRE_IN_UDP_PORT: u16 = 4754;
+/// EtherIP (RFC 3378), also MikroTik's EoIPv6.
+const ETHERIP: IpNumber = IpNumber(97);
+/// MPLS-in-IP (RFC 4023).
+const MPLS_IN_IP: IpNumber = IpNumber(137);
+/// Ethernet as an IP next header (RFC 8986, SRv6 End.DX2 and L2 services).
+const ETHERNET: IpNumber = IpNumber(143);
 
 /// The inner packet of a tunnel carried as IP protocol `proto`, or `None` when `proto` is no
 /// tunnel portreuse knows.
@@ -17,38 +20,21 @@ pub fn inner(proto: IpNumber, payload: &[u8]) -> Option<Result<LaxSlicedPacket<'
     match proto {
         IpNumber::IPV4 | IpNumber::IPV6 => Some(from_ip(payload)),
         IpNumber::GRE => Some(gre(payload)),
-        IpNumber::UDP => udp(payload),
+        IpNumber::UDP => udp_tunnel::inner(payload),
+        // A 16-bit header (version 3 and reserved bits; MikroTik puts a tunnel ID there).
+        ETHERIP => Some(payload.get(2..).ok_or(Skip::Truncated).and_then(ethernet)),
+        MPLS_IN_IP => Some(from_mpls(payload)),
+        ETHERNET => Some(ethernet(payload)),
         _ => None,
     }
 }
 
-fn udp(datagram: &[u8]) -> Option<Result<LaxSlicedPacket<'_>, Skip>> {
-    let header = datagram.get(..8)?;
-    let (src, dst) = (
-        u16::from_be_bytes([header[0], header[1]]),
-        u16::from_be_bytes([header[2], header[3]]),
-    );
-    let body = &datagram[8..];
-    let is = |port: u16| src == port || dst == port;
-    if is(VXLAN_PORT) {
-        // VXLAN (RFC 7348): 8 bytes, then an Ethernet frame.
-        Some(body.get(8..).ok_or(Skip::Truncated).and_then(ethernet))
-    } else if dst == GENEVE_PORT {
-        Some(geneve(body))
-    } else if is(GTP_U_PORT) {
-        Some(gtp_u(body))
-    } else if dst == GRE_IN_UDP_PORT {
-        Some(gre(body))
-    } else {
-        None
-    }
-}
-
 /// What an EtherType-style protocol field leads to.
-fn by_protocol(protocol: u16, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+pub fn by_protocol(protocol: u16, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     match protocol {
         0x0800 | 0x86dd => from_ip(data),
         0x6558 => ethernet(data),
+        0x8847 | 0x8848 => from_mpls(data),
         0x880b => from_ppp(match data {
             [0xff, 0x03, rest @ ..] => rest,
             _ => data,
@@ -59,7 +45,7 @@ fn by_protocol(protocol: u16, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> 
 
 /// GRE (RFC 2784/2890; version 1 is PPTP's, RFC 2637): optional checksum, key, sequence
 /// and acknowledgment words, then the payload of `protocol`. ERSPAN II and III carry Ethernet.
-fn gre(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+pub fn gre(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     let h = data.get(..4).ok_or(Skip::Truncated)?;
     let (flags, version) = (h[0], h[1] & 0x07);
     let protocol = u16::from_be_bytes([h[2], h[3]]);
@@ -76,39 +62,24 @@ fn gre(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
             let o = body.get(11).ok_or(Skip::Truncated)? & 0x01 != 0;
             ethernet(body.get(if o { 20 } else { 12 }..).ok_or(Skip::Truncated)?)
         }
+        // MikroTik EoIP: GRE version 1 whose key word is the frame length and a tunnel ID,
+        // then an Ethernet frame.
+        MIKROTIK_EOIP => ethernet(body),
+        // WCCP redirection: a 4-byte WCCPv2 header unless an IPv4 header follows at once
+        // (WCCPv1), the test Wireshark makes.
+        WCCP => match body.first() {
+            Some(b) if b >> 4 == 4 => from_ip(body),
+            _ => from_ip(body.get(4..).ok_or(Skip::Truncated)?),
+        },
+        ARUBA_FIRST..=ARUBA_LAST if protocol & 0x000f == 0 => from_wifi(body),
         _ => by_protocol(protocol, body),
     }
 }
 
-/// Geneve (RFC 8926): 8 bytes plus options (length in 4-byte words), then `protocol`.
-fn geneve(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
-    let h = data.get(..8).ok_or(Skip::Truncated)?;
-    let options = usize::from(h[0] & 0x3f) * 4;
-    by_protocol(
-        u16::from_be_bytes([h[2], h[3]]),
-        data.get(8 + options..).ok_or(Skip::Truncated)?,
-    )
-}
-
-/// GTP-U (3GPP TS 29.281): 8 bytes, 4 more when E, S or PN is set, then extension headers
-/// (length in 4-byte units, next type in the last byte); message type 255 carries IP.
-fn gtp_u(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
-    let h = data.get(..8).ok_or(Skip::Truncated)?;
-    if h[0] >> 5 != 1 || h[1] != 0xff {
-        return Err(Skip::NotIp);
-    }
-    if h[0] & 0x07 == 0 {
-        return from_ip(&data[8..]);
-    }
-    let mut at = 12;
-    let mut next = *data.get(11).ok_or(Skip::Truncated)?;
-    while next != 0 {
-        let len = usize::from(*data.get(at).ok_or(Skip::Truncated)?) * 4;
-        if len == 0 {
-            return Err(Skip::Malformed);
-        }
-        next = *data.get(at + len - 1).ok_or(Skip::Truncated)?;
-        at += len;
-    }
-    from_ip(data.get(at..).ok_or(Skip::Truncated)?)
-}
+const MIKROTIK_EOIP: u16 = 0x6400;
+const WCCP: u16 = 0x883e;
+/// Aruba access points tunnel 802.11 frames (without FCS) to their controller as GRE
+/// protocols 0x8200, 0x8210, ... 0x8370: the types tshark 4.0 hands to 802.11 (its header
+/// names 0x9000 too, but registers no dissector for it).
+const ARUBA_FIRST: u16 = 0x8200;
+const ARUBA_LAST: u16 = 0x8370;

@@ -324,12 +324,53 @@ pub fn tail(r: &Report) -> Vec<(&'static str, Value)> {
         ("clients_felt", super::diagnosis::felt_json(r)),
         ("asymmetries", super::diagnosis::asymmetries_json(r)),
         ("relays", super::diagnosis::relays_json(r)),
-        ("capture_quality", super::diagnosis::quality_json(r)),
+        ("capture_quality", capture_quality(r)),
         ("files", Value::Array(files)),
         ("headline", json!(r.headline())),
         ("wireshark_filter", json!(r.display_filter)),
         ("warnings", json!(r.warnings)),
     ]
+}
+
+/// The diagnosis's capture-quality object, with the tracker's counters added (issue 9).
+fn capture_quality(r: &Report) -> Value {
+    let mut q = super::diagnosis::quality_json(r);
+    let t = &r.track;
+    if let Value::Object(map) = &mut q {
+        let runs: Vec<Value> = t
+            .copy_run_frames
+            .iter()
+            .flatten()
+            .map(|run| {
+                json!({
+                    "first_frame": run.first.number,
+                    "last_frame": run.last.number,
+                    "copies": run.copies,
+                })
+            })
+            .collect();
+        let backwards: Vec<Value> = t
+            .backwards
+            .iter()
+            .flatten()
+            .map(|(syn, end)| json!({"syn_frame": syn.number, "previous_end_frame": end.number}))
+            .collect();
+        for (key, value) in [
+            ("duplicate_frames", json!(t.duplicate_frames)),
+            ("duplicates_unchecked", json!(t.duplicates_unchecked)),
+            ("copy_runs", json!(t.copy_runs)),
+            ("copy_run_frames", Value::Array(runs)),
+            ("late_syns", json!(t.late_syns)),
+            ("syn_ack_before_syn", json!(t.syn_ack_before_syn)),
+            ("syn_ack_missing", json!(t.syn_ack_missing)),
+            ("backwards_syns", json!(t.backwards_syns)),
+            ("backwards_syn_frames", Value::Array(backwards)),
+            ("reuses_from_memory", json!(t.reuses_from_memory)),
+        ] {
+            map.insert(key.to_string(), value);
+        }
+    }
+    q
 }
 
 fn gap_range(g: crate::summary::GapRange) -> Value {

@@ -236,7 +236,8 @@ fn headline(r: &Report) -> Vec<String> {
     let asymmetries = diagnosis::asymmetries(r);
     lines.extend(asymmetries.iter().map(diagnosis::asymmetry_sentence));
     if failed == 0 && s.challenged_then_established == 0 && asymmetries.is_empty() {
-        let in_window = s.reused(crate::attempt::ReuseClass::InWindow);
+        let in_window = s.cross[crate::attempt::ReuseClass::InWindow as usize]
+            .get(crate::attempt::Outcome::Established);
         let mut line = format!(
             "Nothing failed: {} answered",
             count(s.attempts(), "connection attempt")

@@ -27,7 +27,8 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         human_secs(r.window_ns)
     )?;
     writeln!(out, "{}", cross_table(r))?;
-    if s.flagged_total > 0 {
+    // `--max-rows 0` keeps no rows: no table at all, not an empty header.
+    if !s.flagged.is_empty() {
         writeln!(
             out,
             "\nFlagged attempts (failed, challenged, or reusing a 4-tuple inside the window):"

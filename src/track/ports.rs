@@ -3,6 +3,7 @@
 //! MinTickBeforePortReuse sets, issue 10), and SYN-to-SYN. Bounded: past the budget the
 //! oldest uses are forgotten (their next reuse has no idle time) and counted.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
@@ -51,8 +52,10 @@ impl PortUses {
                 break;
             };
             // Only the newest record of a port is live; older order entries are stale.
-            if self.uses.get(&key).is_some_and(|u| u.syn_ts == ts) {
-                self.uses.remove(&key);
+            if let Entry::Occupied(e) = self.uses.entry(key)
+                && e.get().syn_ts == ts
+            {
+                e.remove();
                 self.dropped += 1;
             }
         }

@@ -28,6 +28,9 @@ pub struct Seen {
     challengers: FxSet<Endpoint>,
     /// Server endpoints that completed a handshake.
     accepted: FxSet<Endpoint>,
+    /// Clients seen sending a SYN again after a RST or ICMP error answered it (Windows
+    /// retries a refused connect twice, Linux and scanners do not).
+    retry_after_refusal: FxSet<IpAddr>,
     /// The first frame's timestamp.
     first_ts: Option<Ts>,
     capacity: usize,
@@ -44,7 +47,11 @@ impl Seen {
     }
 
     fn full(&self) -> bool {
-        self.reusers.len() + self.silent.len() + self.challengers.len() + self.accepted.len()
+        self.reusers.len()
+            + self.silent.len()
+            + self.challengers.len()
+            + self.accepted.len()
+            + self.retry_after_refusal.len()
             >= self.capacity
     }
 
@@ -81,6 +88,17 @@ impl Seen {
     pub fn note_accept(&mut self, server: Endpoint) {
         let full = self.full();
         self.dropped += Self::insert(&mut self.accepted, server, full);
+    }
+
+    pub fn note_retry_after_refusal(&mut self, client: IpAddr) {
+        let full = self.full();
+        self.dropped += Self::insert(&mut self.retry_after_refusal, client, full);
+    }
+
+    /// The client was seen sending a refused SYN again: a refusal is not final for it until
+    /// its next retransmission was due (issue 9).
+    pub fn retries_after_refusal(&self, client: IpAddr) -> bool {
+        self.retry_after_refusal.contains(&client)
     }
 
     /// The client was seen reusing, inside the window, 4-tuples this server held in TIME_WAIT.

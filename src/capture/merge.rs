@@ -1,7 +1,7 @@
 //! Several captures of one trace (ring-buffer files, or both sides of a firewall) merged into
 //! one timeline by timestamp: a k-way merge over each file's next decoded frame.
 
-use crate::capture::Capture;
+use super::Capture;
 use crate::decode::{Decoded, Skip, decode};
 use crate::error::CaptureError;
 use crate::time::Ts;
@@ -50,18 +50,27 @@ impl Merger {
 
     /// The next frame in timestamp order (ties go to the file named first). Within one file
     /// the file's order is kept even where its timestamps go back.
+    #[inline]
     pub fn next_item(&mut self) -> Result<Option<Item>, FileError> {
         if let [only] = self.files.as_mut_slice() {
-            // One file: nothing to merge, no look-ahead.
-            return only
-                .next_frame(|f| Item {
-                    file: 0,
-                    frame: f.number,
-                    ts: f.ts,
-                    decoded: decode(f, 0),
-                })
-                .map_err(|e| (0, e));
+            // One file: nothing to merge, no look-ahead; inlined into the caller's loop, so
+            // the item is built in place rather than copied through each layer.
+            return match only.next_frame(|f| Item {
+                file: 0,
+                frame: f.number,
+                ts: f.ts,
+                decoded: decode(f, 0),
+            }) {
+                Ok(item) => Ok(item),
+                Err(e) => Err((0, e)),
+            };
         }
+        self.next_merged()
+    }
+
+    /// Several files: the earliest of their next frames.
+    #[inline(never)]
+    fn next_merged(&mut self) -> Result<Option<Item>, FileError> {
         if !self.primed {
             self.primed = true;
             for index in 0..self.files.len() {

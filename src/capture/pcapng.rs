@@ -1,0 +1,574 @@
+//! pcapng, read in place from the window: blocks are parsed here, the packet blocks without
+//! building anything per packet (an Enhanced Packet Block's options are not even looked at,
+//! none is used).
+//!
+//! A block is sound when its length is at least 12, within the bounds for its type, and
+//! equal to the copy at its end (pcapng 3.1). Any other block is damage: the reader looks
+//! byte by byte for the next sound block of a known type, as `pcapfix` does, whose own
+//! fields are plausible too (a packet block's interface exists, its timestamp is close to
+//! the last frame's, its frame decodes), warns, and reads on from there. A sound block
+//! whose contents are impossible (a packet longer than its block, an interface the section
+//! does not describe) is skipped alone.
+
+use super::frame::{Frame, NOT_A_PACKET, Record, deliver, u16_at, u32_at, u64_at};
+use super::info::{Damage, FileInfo};
+use super::ng_fields::{digits_of, options, split_ts, time_options, ts_from_units, units_of};
+use super::recover::{MAX_RECORD, close_in_time, looks_like_frame};
+use super::window::{MAX_WINDOW, RECORD_ROOM, Window};
+use crate::error::{CaptureError, ErrorKind};
+use crate::time::Ts;
+
+const SHB: u32 = 0x0a0d_0d0a;
+const IDB: u32 = 1;
+/// The obsolete Packet Block.
+const PB: u32 = 2;
+const SPB: u32 = 3;
+const NRB: u32 = 4;
+const ISB: u32 = 5;
+const EPB: u32 = 6;
+const SJE: u32 = 9;
+const DSB: u32 = 10;
+const CB: u32 = 0x0000_0bad;
+const DCB: u32 = 0x4000_0bad;
+const BYTE_ORDER: u32 = 0x1a2b_3c4d;
+
+/// Largest packet block (a 256 KiB record, its fields and options fit many times over).
+const MAX_PACKET_BLOCK: u32 = RECORD_ROOM as u32;
+/// Largest section header, interface description or statistics block (parsed whole).
+const MAX_PARSED_BLOCK: u32 = MAX_WINDOW as u32;
+/// Largest block of any other type (skipped as a stream when it exceeds the window).
+const MAX_BLOCK: u32 = 64 << 20;
+/// Interfaces one section may describe (a budget: 40 bytes each).
+const MAX_INTERFACES: usize = 1 << 18;
+
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    linktype: u32,
+    /// Timestamp units per second; 0 when `if_tsresol` is out of range (the interface's
+    /// packets cannot be placed in time and are skipped).
+    units: u64,
+    offset_secs: i64,
+    snaplen: u32,
+    /// The interface's latest `isb_ifdrop` (a running total).
+    dropped: u64,
+}
+
+pub(crate) struct NgReader {
+    window: Window,
+    big_endian: bool,
+    interfaces: Vec<Interface>,
+    prev_ts: Ts,
+    /// Time of the last frame handed out (for plausibility after damage).
+    last_good: Option<Ts>,
+    done: bool,
+}
+
+/// Why a sound packet block is not analysed.
+enum Bad {
+    /// Its contents are impossible.
+    Damage(String),
+    /// Its interface's times cannot be read (said once, at the interface).
+    Unusable,
+}
+
+/// What a block's first bytes say about it.
+#[derive(Clone, Copy)]
+struct Head {
+    kind: u32,
+    len: u32,
+}
+
+fn is_packet(kind: u32) -> bool {
+    matches!(kind, EPB | SPB | PB)
+}
+
+/// The largest length a block of this type may have.
+fn max_len(kind: u32) -> u32 {
+    match kind {
+        EPB | SPB | PB => MAX_PACKET_BLOCK,
+        SHB | IDB | ISB => MAX_PARSED_BLOCK,
+        _ => MAX_BLOCK,
+    }
+}
+
+impl NgReader {
+    /// The reader for a window that starts with a Section Header Block.
+    pub fn new(mut window: Window, info: &mut FileInfo) -> Result<NgReader, CaptureError> {
+        let damaged = |why: String| CaptureError::new(ErrorKind::Damaged(why), 0, 0);
+        let io = |e| CaptureError::new(ErrorKind::Io(e), 0, 0);
+        if !window.fill(12).map_err(io)? {
+            return Err(super::header_cut(&window));
+        }
+        let Some(big_endian) = byte_order(window.data()) else {
+            return Err(damaged(format!(
+                "section header byte-order magic {:#010x} is not 1a2b3c4d in either byte order",
+                u32_at(window.data(), 8, false)
+            )));
+        };
+        info.format = "pcapng";
+        info.digits = 6;
+        Ok(NgReader {
+            window,
+            big_endian,
+            interfaces: Vec::new(),
+            prev_ts: Ts::default(),
+            last_good: None,
+            done: false,
+        })
+    }
+
+    pub fn window(&self) -> &Window {
+        &self.window
+    }
+
+    /// The type and length of the block at the window's start (at least 12 bytes there).
+    #[inline]
+    fn head(&mut self) -> Head {
+        let data = self.window.data();
+        if u32_at(data, 0, false) == SHB
+            && let Some(big_endian) = byte_order(data)
+        {
+            // A new section: its byte order is the one its header says.
+            self.big_endian = big_endian;
+        }
+        Head {
+            kind: u32_at(data, 0, self.big_endian),
+            len: u32_at(data, 4, self.big_endian),
+        }
+    }
+
+    /// Lends the next frame to `handle`; `None` at the end of the capture.
+    #[inline]
+    pub fn next<T>(
+        &mut self,
+        info: &mut FileInfo,
+        handle: impl FnOnce(&Frame) -> T,
+    ) -> Result<Option<T>, CaptureError> {
+        let mut handle = Some(handle);
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let at = self.window.offset();
+            let frame = info.frames + 1;
+            let io = move |e| CaptureError::new(ErrorKind::Io(e), frame, at);
+            if !self.window.fill(12).map_err(io)? {
+                self.done = true;
+                if self.window.available() > 0 {
+                    info.truncated = Some((info.frames + 1, at));
+                }
+                return Ok(None);
+            }
+            let head = self.head();
+            let len = head.len as usize;
+            if head.kind == SHB && byte_order(self.window.data()).is_none() {
+                let why = format!(
+                    "section header byte-order magic {:#010x} is not 1a2b3c4d in either byte order",
+                    u32_at(self.window.data(), 8, false)
+                );
+                self.resync(info, why, false).map_err(io)?;
+                continue;
+            }
+            if head.len < 12 || head.len > max_len(head.kind) {
+                let why = if head.len < 12 {
+                    format!(
+                        "a block of type {:#010x} claims {} bytes (every block has at least 12)",
+                        head.kind, head.len
+                    )
+                } else {
+                    format!(
+                        "a block of type {:#010x} claims {} bytes (at most {} are possible)",
+                        head.kind,
+                        head.len,
+                        max_len(head.kind)
+                    )
+                };
+                self.resync(info, why, false).map_err(io)?;
+                continue;
+            }
+            if len > RECORD_ROOM && !matches!(head.kind, SHB | IDB | ISB) {
+                self.skip_large(info, head).map_err(io)?;
+                continue;
+            }
+            if !self.window.fill(len).map_err(io)? {
+                // The input ends inside the block: a cut, unless a sound block follows in
+                // what is left (then the length was damaged).
+                let why = format!(
+                    "a block of type {:#010x} claims {} bytes, more than the file holds",
+                    head.kind, head.len
+                );
+                self.resync(info, why, true).map_err(io)?;
+                continue;
+            }
+            let trailer = u32_at(self.window.data(), len - 4, self.big_endian);
+            if trailer != head.len {
+                let why = format!(
+                    "a block of type {:#010x} claims {} bytes, but its closing length says {trailer}",
+                    head.kind, head.len
+                );
+                self.resync(info, why, false).map_err(io)?;
+                continue;
+            }
+            let out = self.block(info, head, at, &mut handle);
+            self.window.consume(len);
+            if len > RECORD_ROOM {
+                self.window.shrink();
+            }
+            if let Some(out) = out {
+                return Ok(Some(out));
+            }
+        }
+    }
+
+    /// Reads one sound block (whole in the window); a frame for packet-like blocks.
+    #[inline]
+    fn block<T, F: FnOnce(&Frame) -> T>(
+        &mut self,
+        info: &mut FileInfo,
+        head: Head,
+        at: u64,
+        handle: &mut Option<F>,
+    ) -> Option<T> {
+        let be = self.big_endian;
+        let block = &self.window.data()[..head.len as usize];
+        let body = &block[8..block.len() - 4];
+        let rec = match head.kind {
+            EPB => match self.epb(body) {
+                Ok(rec) => rec,
+                Err(bad) => return self.skip(info, at, head, bad),
+            },
+            SPB => {
+                let iface = match self.interface(0) {
+                    Ok(iface) => iface,
+                    Err(bad) => return self.skip(info, at, head, bad),
+                };
+                info.without_timestamp += 1;
+                let orig_len = u32_at(body, 0, be);
+                let mut data = body.get(4..).unwrap_or_default();
+                let mut keep = data.len().min(orig_len as usize);
+                if iface.snaplen > 0 {
+                    keep = keep.min(iface.snaplen as usize);
+                }
+                data = &data[..keep];
+                Record {
+                    ts: self.prev_ts,
+                    linktype: iface.linktype,
+                    data,
+                    orig_len,
+                }
+            }
+            PB => match self.packet_block(body) {
+                Ok(rec) => rec,
+                Err(bad) => return self.skip(info, at, head, bad),
+            },
+            // Wireshark shows custom and systemd journal blocks as frames of their own, so
+            // they take a frame number (and decode as "not a packet").
+            CB | DCB | SJE => Record {
+                ts: self.prev_ts,
+                linktype: NOT_A_PACKET,
+                data: &[],
+                orig_len: 0,
+            },
+            SHB => {
+                // Interface ids restart with every section (pcapng 4.1).
+                self.interfaces.clear();
+                return None;
+            }
+            IDB => {
+                idb(&mut self.interfaces, be, info, at, body);
+                return None;
+            }
+            ISB => {
+                isb(&mut self.interfaces, be, info, body);
+                return None;
+            }
+            _ => return None,
+        };
+        let ts = rec.ts;
+        let out = handle
+            .take()
+            .map(|h| deliver(info, &mut self.prev_ts, rec, at, h));
+        self.last_good = Some(ts);
+        out
+    }
+
+    /// An Enhanced Packet Block's frame: interface id, timestamp (high, low), captured and
+    /// original length, data. The options after the data are not read.
+    #[inline]
+    fn epb<'a>(&self, body: &'a [u8]) -> Result<Record<'a>, Bad> {
+        let be = self.big_endian;
+        let caplen = u32_at(body, 12, be);
+        let data = packet_data(body, 20, caplen).map_err(Bad::Damage)?;
+        let iface = self.interface(u32_at(body, 0, be))?;
+        Ok(Record {
+            ts: ts_from_units(split_ts(body, 4, be), iface.units, iface.offset_secs),
+            linktype: iface.linktype,
+            data,
+            orig_len: u32_at(body, 16, be),
+        })
+    }
+
+    /// The obsolete Packet Block (type 2): interface id (u16), drops (u16), timestamp
+    /// high/low, captured and original length, data.
+    fn packet_block<'a>(&self, body: &'a [u8]) -> Result<Record<'a>, Bad> {
+        let be = self.big_endian;
+        let data = packet_data(body, 20, u32_at(body, 12, be)).map_err(Bad::Damage)?;
+        let iface = self.interface(u32::from(u16_at(body, 0, be)))?;
+        Ok(Record {
+            ts: ts_from_units(split_ts(body, 4, be), iface.units, iface.offset_secs),
+            linktype: iface.linktype,
+            data,
+            orig_len: u32_at(body, 16, be),
+        })
+    }
+
+    /// The interface a packet names, if the section describes it and its times can be read.
+    #[inline]
+    fn interface(&self, id: u32) -> Result<Interface, Bad> {
+        match self.interfaces.get(id as usize) {
+            Some(iface) if iface.units > 0 => Ok(*iface),
+            Some(_) => Err(Bad::Unusable),
+            None => Err(Bad::Damage(self.no_interface(id))),
+        }
+    }
+
+    fn no_interface(&self, id: u32) -> String {
+        let described = match self.interfaces.len() {
+            0 => "no interfaces".to_string(),
+            1 => "only interface 0".to_string(),
+            n => format!("interfaces 0\u{2013}{}", n - 1),
+        };
+        format!("the packet block names interface {id}, but the section describes {described}")
+    }
+
+    /// Skips a sound block whose contents are impossible; a packet block takes its frame
+    /// number.
+    fn skip<T>(&mut self, info: &mut FileInfo, at: u64, head: Head, bad: Bad) -> Option<T> {
+        if is_packet(head.kind) {
+            info.frames += 1;
+        }
+        match bad {
+            Bad::Unusable => info.skipped_frames += 1,
+            Bad::Damage(why) => info.add_damage(Damage {
+                frame: info.frames,
+                offset: at,
+                skipped: u64::from(head.len),
+                resumed: true,
+                why,
+            }),
+        }
+        None
+    }
+
+    /// A sound block too large for the window, of a type not parsed: skipped as a stream,
+    /// then its closing length checked.
+    fn skip_large(&mut self, info: &mut FileInfo, head: Head) -> std::io::Result<()> {
+        let at = self.window.offset();
+        let body = u64::from(head.len) - 4;
+        if self.window.skip(body)? < body || !self.window.fill(4)? {
+            self.done = true;
+            info.truncated = Some((info.frames + 1, at));
+            return Ok(());
+        }
+        let trailer = u32_at(self.window.data(), 0, self.big_endian);
+        if trailer != head.len {
+            // The bytes are gone: read on from here.
+            info.add_damage(Damage {
+                frame: info.frames + 1,
+                offset: at,
+                skipped: u64::from(head.len),
+                resumed: true,
+                why: format!(
+                    "a block of type {:#010x} claims {} bytes, but its closing length says {trailer}",
+                    head.kind, head.len
+                ),
+            });
+            return Ok(());
+        }
+        self.window.consume(4);
+        Ok(())
+    }
+
+    /// A sound block of a known type at the window's start, whose fields are plausible.
+    fn plausible(&mut self) -> std::io::Result<bool> {
+        if !self.window.fill(12)? {
+            return Ok(false);
+        }
+        let data = self.window.data();
+        let kind_le = u32_at(data, 0, false);
+        let be = match kind_le {
+            SHB => match byte_order(data) {
+                Some(be) => be,
+                None => return Ok(false),
+            },
+            _ => self.big_endian,
+        };
+        let kind = u32_at(data, 0, be);
+        let len = u32_at(data, 4, be);
+        let known = matches!(
+            kind,
+            SHB | IDB | PB | SPB | NRB | ISB | EPB | SJE | DSB | CB | DCB
+        );
+        if !known || len < 12 || !len.is_multiple_of(4) || len > MAX_PACKET_BLOCK {
+            return Ok(false);
+        }
+        let len = len as usize;
+        let whole = self.window.fill(len)?;
+        let data = self.window.data();
+        if whole && u32_at(data, len - 4, be) != len as u32 {
+            return Ok(false);
+        }
+        if !whole && kind != EPB {
+            return Ok(false);
+        }
+        if kind != EPB {
+            return Ok(true);
+        }
+        // A packet: its interface exists, its time is close, its frame decodes. One the
+        // input ends inside is plausible too (the reader then reports the cut).
+        let body = &data[8..data.len().min(len - 4)];
+        let caplen = u32_at(body, 12, be);
+        let Ok(iface) = self.interface(u32_at(body, 0, be)) else {
+            return Ok(false);
+        };
+        let ts = ts_from_units(split_ts(body, 4, be), iface.units, iface.offset_secs);
+        let start = 20.min(body.len());
+        let frame = &body[start..body.len().min(20 + caplen as usize)];
+        Ok(caplen <= MAX_RECORD
+            && (20 + caplen as usize) <= len - 12
+            && close_in_time(ts, self.last_good)
+            && looks_like_frame(iface.linktype, frame))
+    }
+
+    /// Skips the damaged block at the window's start up to the next plausible block (or the
+    /// end of the input), and notes the damage (it takes a frame number, as it may have
+    /// been a packet). With `or_cut`, finding nothing makes it a cut-off block instead.
+    fn resync(&mut self, info: &mut FileInfo, why: String, or_cut: bool) -> std::io::Result<()> {
+        let at = self.window.offset();
+        self.window.consume(1);
+        loop {
+            if self.plausible()? {
+                break;
+            }
+            if self.window.available() == 0 && self.window.at_end()? {
+                self.done = true;
+                break;
+            }
+            self.window.consume(1);
+        }
+        if self.done && or_cut {
+            info.truncated = Some((info.frames + 1, at));
+            return Ok(());
+        }
+        info.frames += 1;
+        info.add_damage(Damage {
+            frame: info.frames,
+            offset: at,
+            skipped: self.window.offset() - at,
+            resumed: !self.done,
+            why,
+        });
+        Ok(())
+    }
+}
+
+/// The byte order a Section Header Block's magic (at 8) gives: `Some(true)` big-endian.
+fn byte_order(data: &[u8]) -> Option<bool> {
+    match u32_at(data, 8, false) {
+        BYTE_ORDER => Some(false),
+        m if m.swap_bytes() == BYTE_ORDER => Some(true),
+        _ => None,
+    }
+}
+
+/// `caplen` bytes of packet data at `at` of a block body, if the body holds them.
+#[inline]
+fn packet_data(body: &[u8], at: usize, caplen: u32) -> Result<&[u8], String> {
+    if caplen > MAX_RECORD {
+        return Err(format!(
+            "the packet claims {caplen} bytes (at most {MAX_RECORD} are possible)"
+        ));
+    }
+    body.get(at..at + caplen as usize).ok_or_else(|| {
+        format!(
+            "the packet claims {caplen} bytes, more than its block of {} holds",
+            body.len() + 12
+        )
+    })
+}
+
+/// An Interface Description Block: link type, snap length, time resolution and offset.
+fn idb(interfaces: &mut Vec<Interface>, be: bool, info: &mut FileInfo, at: u64, body: &[u8]) {
+    let (tsresol, offset_secs) = time_options(body, be);
+    let snaplen = u32_at(body, 4, be);
+    let id = interfaces.len();
+    let units = match units_of(tsresol) {
+        Some(units) => {
+            info.digits = info.digits.max(digits_of(tsresol));
+            units
+        }
+        None => {
+            info.add_damage(Damage {
+                frame: info.frames + 1,
+                offset: at,
+                skipped: 0,
+                resumed: true,
+                why: format!(
+                    "interface {id} has if_tsresol {tsresol:#04x}, which is out of range; its packets are skipped"
+                ),
+            });
+            0
+        }
+    };
+    if id >= MAX_INTERFACES {
+        info.add_damage(Damage {
+            frame: info.frames + 1,
+            offset: at,
+            skipped: 0,
+            resumed: true,
+            why: format!("the section describes more than {MAX_INTERFACES} interfaces"),
+        });
+        return;
+    }
+    if snaplen > 0 {
+        info.snaplen = match info.snaplen {
+            0 => snaplen,
+            s => s.min(snaplen),
+        };
+    }
+    interfaces.push(Interface {
+        linktype: u32::from(u16_at(body, 0, be)),
+        units,
+        offset_secs,
+        snaplen,
+        dropped: 0,
+    });
+}
+
+/// Interface statistics: `isb_ifdrop` (5), a running total per interface, and the span
+/// `isb_starttime` (2) to `isb_endtime` (3), in the interface's time units.
+fn isb(interfaces: &mut [Interface], be: bool, info: &mut FileInfo, body: &[u8]) {
+    let Some(iface) = interfaces.get_mut(u32_at(body, 0, be) as usize) else {
+        return;
+    };
+    for (code, value) in options(body, 12, be) {
+        match code {
+            2 | 3 if value.len() >= 8 && iface.units > 0 => {
+                let ts = ts_from_units(split_ts(value, 0, be), iface.units, iface.offset_secs);
+                if code == 2 {
+                    info.declared_start = Some(info.declared_start.map_or(ts, |t| t.min(ts)));
+                } else {
+                    info.declared_end = Some(info.declared_end.map_or(ts, |t| t.max(ts)));
+                }
+            }
+            5 if value.len() >= 8 => {
+                let dropped = u64_at(value, 0, be);
+                info.dropped = info
+                    .dropped
+                    .saturating_add(dropped.saturating_sub(iface.dropped));
+                iface.dropped = iface.dropped.max(dropped);
+            }
+            _ => {}
+        }
+    }
+}

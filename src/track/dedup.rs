@@ -1,0 +1,273 @@
+//! Duplicated frames (issue 9): a span port or a capture on two interfaces shows one packet
+//! twice; a capture appended to itself, or the same file given twice, shows every packet
+//! twice. A copy changes nothing: it is counted (`duplicate_frames`) and dropped.
+//!
+//! Two checks, both in fixed memory:
+//! - per 4-tuple, a ring of the last few segments' signatures (flags, seq, ack, IP ID,
+//!   payload length, checksum, TSval, direction) with their times: the same signature again
+//!   within a short time is a copy;
+//! - for segments with SYN (SYN, SYN-ACK: a copy of one would be a phantom attempt or
+//!   answer), a direct-mapped table of fingerprints that include the timestamp: an exact copy
+//!   anywhere in the file. An entry overwritten before its copy could come is counted as not
+//!   checkable. (FIN and RST copies far apart change nothing: their connection already has
+//!   its first FIN or RST. Checking every segment would cost a cache miss per packet.)
+
+use std::net::IpAddr;
+
+use crate::tcp::{FrameRef, Segment};
+use crate::time::NANOS_PER_SEC;
+#[cfg(test)]
+use crate::time::Ts;
+
+use super::side::Side;
+
+/// Signatures kept per 4-tuple.
+const RING: usize = 4;
+/// Time unit of the ring (2^10 ns, about a microsecond): 32 bits of it wrap after 73 minutes.
+const UNIT_SHIFT: u32 = 10;
+/// Within this long the same signature is a copy when the IPv4 identification is set: a
+/// retransmission carries a new IP ID (each stack counts them up per socket or per host).
+const COPY_WITHIN_NS: i64 = NANOS_PER_SEC;
+/// Without an IP ID (IPv6, or a stack that sends 0 with DF), only this close: Linux can send
+/// a SYN again 2 ms after a challenge ACK (TCP_TIMEOUT_MIN at HZ = 1000).
+const COPY_WITHIN_NO_ID_NS: i64 = 1_000_000;
+/// A run of at least this many copies of SYN segments (SYN, SYN-ACK), with no more
+/// originals than copies among them, is reported as a long run: a file appended to itself,
+/// the same file given twice, a span port mirroring both directions. Sporadic duplicates
+/// make runs of one or two.
+pub const LONG_RUN: u64 = 4;
+/// Long runs described by frame numbers (more are counted).
+pub const RUNS_KEPT: usize = 4;
+
+/// A 4-tuple's last segments.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Recent {
+    sigs: [u32; RING],
+    times: [u32; RING],
+    next: u8,
+}
+
+impl Recent {
+    /// Whether `seg` (from `side`) repeats one of the last segments within the short time;
+    /// if not, it is remembered.
+    pub fn is_copy(&mut self, seg: &Segment, side: Side) -> bool {
+        let sig = signature(seg, side) as u32 | 1;
+        let now = (seg.ts.0 >> UNIT_SHIFT) as u32;
+        let within = if seg.ip_id != 0 {
+            COPY_WITHIN_NS
+        } else {
+            COPY_WITHIN_NO_ID_NS
+        };
+        let within = (within >> UNIT_SHIFT) as u32;
+        for i in 0..RING {
+            // Wrapping distance both ways: a copy may carry an earlier timestamp.
+            let d = now.wrapping_sub(self.times[i]);
+            if self.sigs[i] == sig && (d <= within || d.wrapping_neg() <= within) {
+                return true;
+            }
+        }
+        let slot = usize::from(self.next) % RING;
+        self.sigs[slot] = sig;
+        self.times[slot] = now;
+        self.next = self.next.wrapping_add(1);
+        false
+    }
+}
+
+/// One multiply-xorshift round (cheap: this runs for every segment).
+fn mix(h: u64, v: u64) -> u64 {
+    let h = (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 29)
+}
+
+fn ip_bits(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let x = u128::from(a);
+            (x as u64) ^ ((x >> 64) as u64).rotate_left(23) ^ 1 << 63
+        }
+    }
+}
+
+/// What identifies a segment apart from its time.
+fn signature(seg: &Segment, side: Side) -> u64 {
+    let h = mix(0, (side as u64) << 8 | u64::from(seg.flags.0));
+    let h = mix(h, u64::from(seg.seq.0) << 32 | u64::from(seg.ack.0));
+    let h = mix(
+        h,
+        u64::from(seg.ip_id) << 48 | u64::from(seg.checksum) << 32 | u64::from(seg.payload_len),
+    );
+    mix(h, seg.tsval.map_or(u64::MAX, u64::from))
+}
+
+/// A stretch of the capture where copies make at least half of the SYN segments.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyRun {
+    pub first: FrameRef,
+    pub last: FrameRef,
+    pub copies: u64,
+}
+
+/// The file-wide table of control segments' fingerprints, and the runs of copies.
+pub struct Copies {
+    table: Vec<u64>,
+    capacity: usize,
+    /// Segments that could be copies but could not be checked.
+    pub unchecked: u64,
+    /// Fingerprints written so far.
+    inserted: u64,
+    run: Option<(CopyRun, u64)>,
+    /// The first long runs, and how many there were.
+    pub runs: [Option<CopyRun>; RUNS_KEPT],
+    pub long_runs: u64,
+}
+
+impl Copies {
+    /// `capacity` entries (rounded down to a power of two); allocated on first use, so a
+    /// capture without control segments costs nothing.
+    pub fn new(capacity: usize) -> Copies {
+        Copies {
+            table: Vec::new(),
+            capacity: 1 << (usize::BITS - 1 - capacity.max(2).leading_zeros()),
+            unchecked: 0,
+            inserted: 0,
+            run: None,
+            runs: [None; RUNS_KEPT],
+            long_runs: 0,
+        }
+    }
+
+    /// Whether `seg` is an exact copy (timestamp included) of an earlier SYN or SYN-ACK.
+    /// Segments without SYN are not checked here.
+    /// `earlier`: `seg` is stamped before the capture's clock. An exact copy carries its
+    /// original's timestamp, which came first, so only such a segment (or one at the same
+    /// instant, which the 4-tuple's ring catches) can be one: the table is read only then,
+    /// and otherwise just written (a store, which does not wait for the cache line).
+    pub fn is_exact_copy(&mut self, side: Side, seg: &Segment, earlier: bool) -> bool {
+        if !seg.flags.syn() {
+            return false;
+        }
+        if self.table.is_empty() {
+            self.table = vec![0; self.capacity];
+        }
+        let h = mix(signature(seg, side), ip_bits(seg.src.ip));
+        let h = mix(h, ip_bits(seg.dst.ip));
+        let h = mix(h, u64::from(seg.src.port) << 16 | u64::from(seg.dst.port));
+        let fp = mix(h, seg.ts.0 as u64) | 1;
+        let slot = (fp >> 32) as usize & (self.table.len() - 1);
+        if earlier {
+            if self.table[slot] == fp {
+                return true;
+            }
+            // Its original may have been overwritten: the table has taken more than it holds.
+            self.unchecked += u64::from(self.inserted > self.table.len() as u64);
+        }
+        self.table[slot] = fp;
+        self.inserted += 1;
+        false
+    }
+
+    /// Notes whether a SYN segment was a copy (by either check), for the runs.
+    pub fn note_control(&mut self, frame: FrameRef, copy: bool) {
+        match (&mut self.run, copy) {
+            (None, true) => {
+                let run = CopyRun {
+                    first: frame,
+                    last: frame,
+                    copies: 1,
+                };
+                self.run = Some((run, 0));
+            }
+            (None, false) => {}
+            (Some((run, _)), true) => {
+                run.last = frame;
+                run.copies += 1;
+            }
+            (Some((run, originals)), false) => {
+                *originals += 1;
+                if *originals > run.copies {
+                    self.end_run();
+                }
+            }
+        }
+    }
+
+    /// Closes the current run (also at the end of the capture).
+    pub fn end_run(&mut self) {
+        let Some((run, _)) = self.run.take() else {
+            return;
+        };
+        if run.copies >= LONG_RUN {
+            if let Some(slot) = self.runs.iter_mut().find(|r| r.is_none()) {
+                *slot = Some(run);
+            }
+            self.long_runs += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::{Endpoint, Flags, Seq};
+
+    fn seg(ts_ns: i64, ip_id: u16) -> Segment {
+        let ep = |port| Endpoint {
+            ip: "10.0.0.1".parse().unwrap(),
+            port,
+        };
+        Segment {
+            frame: FrameRef::default(),
+            ts: Ts(ts_ns),
+            src: ep(1),
+            dst: ep(2),
+            flags: Flags(Flags::SYN),
+            seq: Seq(5),
+            ack: Seq(0),
+            payload_len: 0,
+            tsval: None,
+            ip_id,
+            checksum: 0,
+        }
+    }
+
+    #[test]
+    fn the_same_segment_soon_again_is_a_copy_but_not_with_a_new_ip_id_or_much_later() {
+        let mut r = Recent::default();
+        assert!(!r.is_copy(&seg(0, 7), Side::Lo));
+        assert!(r.is_copy(&seg(1_000, 7), Side::Lo));
+        assert!(!r.is_copy(&seg(1_000, 8), Side::Lo));
+        assert!(!r.is_copy(&seg(1_000, 7), Side::Hi));
+        assert!(!r.is_copy(&seg(3 * NANOS_PER_SEC, 7), Side::Lo));
+        // Without an IP ID only a copy within a millisecond counts.
+        assert!(!r.is_copy(&seg(0, 0), Side::Lo));
+        assert!(r.is_copy(&seg(500_000, 0), Side::Lo));
+        assert!(!r.is_copy(&seg(10_000_000, 0), Side::Lo));
+    }
+
+    #[test]
+    fn an_exact_copy_is_found_anywhere_and_runs_of_copies_are_counted() {
+        let mut c = Copies::new(1 << 12);
+        let (_, side) = Side::of(seg(0, 1).src, seg(0, 1).dst);
+        for i in 0..100 {
+            assert!(!c.is_exact_copy(side, &seg(i, 1), false));
+            c.note_control(FrameRef::default(), false);
+        }
+        for i in 0..100 {
+            let frame = FrameRef {
+                file: 0,
+                number: 100 + i as u64,
+            };
+            assert!(c.is_exact_copy(side, &seg(i, 1), true));
+            c.note_control(frame, true);
+        }
+        c.end_run();
+        assert_eq!(c.long_runs, 1);
+        let run = c.runs[0].unwrap();
+        assert_eq!(
+            (run.first.number, run.last.number, run.copies),
+            (100, 199, 100)
+        );
+    }
+}

@@ -1,0 +1,533 @@
+//! Per-4-tuple history: attempts (SYN with one ISN), their answers, the connection they opened
+//! and how it ended. Attempts leave in order of their first SYN once nothing can change them.
+//!
+//! State is kept only for 4-tuples on which a SYN of interest was seen. A 4-tuple idle for
+//! longer than the retention horizon (twice the TIME_WAIT window, at least 130 s) leaves the
+//! flow table from a time-ordered queue; a compact record of its last connection stays in the
+//! long reuse memory (30 minutes), so memory follows the live 4-tuples, not the length of
+//! the capture, and a late reuse is still seen.
+//!
+//! - [`side`]: `Side` and per-side `Pair`s;
+//! - [`flow`]: the per-4-tuple state, its `Phase`, its connection and what a reuse needs;
+//! - [`syn`]: one ISN, one attempt; [`answer`]: what came back, by acknowledgment number;
+//! - [`queue`]: the attempts being decided and the one `settle` function;
+//! - [`dedup`]: duplicated frames; [`archive`]: the long reuse memory; [`expiry`]: idle flows;
+//! - [`seen`]: evidence across attempts; [`ports`]: port idle times.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
+
+use rustc_hash::FxHasher;
+
+use crate::attempt::Attempt;
+use crate::budget::{Budgets, Dropped};
+use crate::decode::IcmpError;
+use crate::tcp::{Endpoint, FlowKey, FrameRef, Segment};
+use crate::time::Ts;
+
+mod answer;
+mod archive;
+pub mod dedup;
+mod expiry;
+mod flow;
+mod ports;
+mod queue;
+pub mod seen;
+mod side;
+mod syn;
+
+use archive::{Archive, Record};
+use dedup::{Copies, CopyRun, RUNS_KEPT};
+use expiry::Expiry;
+use flow::{Conn, Conns, EarlyAnswer, Flow};
+use ports::{PortUse, PortUses};
+use queue::{Queue, SETTLE_NS, Settle};
+use seen::Seen;
+pub use side::Side;
+use syn::BACKWARDS_KEPT;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `--time-wait`: a reuse closer than this to the earlier connection's end is in the window.
+    pub window_ns: i64,
+    /// Which SYNs to analyse (sender, receiver); `None` means all.
+    pub filter: Option<crate::filter::Filter>,
+    /// Capacities: live 4-tuples above `flows` leave the flow table sooner than their horizon;
+    /// past `pending` attempts waiting, the oldest is settled at once; `archive` records of
+    /// the long reuse memory; `fingerprints` for exact copies of SYNs and SYN-ACKs.
+    pub budgets: Budgets,
+}
+
+/// Frame counters the tracker keeps (SYN counts are over all TCP, before any filter).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrackStats {
+    pub tcp_segments: u64,
+    /// Frames with SYN and without ACK.
+    pub syn_packets: u64,
+    /// Frames with SYN and ACK.
+    pub synack_packets: u64,
+    /// ICMP/ICMPv6 errors that quote a TCP header.
+    pub icmp_errors: u64,
+    /// Of those, the ones whose quoted header has the SYN flag (tshark counts them as SYN
+    /// frames: `tcp.flags.syn == 1` matches inside the ICMP payload).
+    pub syn_quoted_in_icmp: u64,
+    /// Packets from the server side of tracked 4-tuples (none: a one-direction capture).
+    pub server_packets: u64,
+    /// FIN or RST segments of 4-tuples whose SYN is not in the capture (it began mid-connection).
+    pub ends_without_handshake: u64,
+    /// Connections in which an ACK acknowledged data the capture never showed (drops).
+    pub acks_of_unseen_data: u64,
+    /// Most 4-tuples held at once (memory follows this).
+    pub peak_flows: usize,
+    /// Frames that were copies of an earlier frame (ignored).
+    pub duplicate_frames: u64,
+    /// Frames that may be copies but could not be checked: SYNs and SYN-ACKs whose
+    /// fingerprint was overwritten, and other segments stamped earlier than their 4-tuple's
+    /// last packet (only recent ones are remembered per 4-tuple).
+    pub duplicates_unchecked: u64,
+    /// Stretches where copies made at least half of the SYNs and SYN-ACKs, with at least
+    /// `dedup::LONG_RUN` copies: a capture appended to itself, the same file given twice.
+    pub copy_runs: u64,
+    pub copy_run_frames: [Option<CopyRun>; RUNS_KEPT],
+    /// SYNs with the ISN of an attempt already decided (counted, nothing changed).
+    pub late_syns: u64,
+    /// SYN-ACKs captured before their SYN (two capture points merged, clocks apart).
+    pub syn_ack_before_syn: u64,
+    /// Attempts whose handshake is proved by later packets, the SYN-ACK not being captured.
+    pub syn_ack_missing: u64,
+    /// SYNs earlier in time than the end of the connection before them on the 4-tuple
+    /// (timestamps went backwards): not reuses. The first few as (SYN, that end).
+    pub backwards_syns: u64,
+    pub backwards: [Option<(FrameRef, FrameRef)>; BACKWARDS_KEPT],
+    /// Reuses measured against the long reuse memory (the 4-tuple had left the flow table).
+    pub reuses_from_memory: u64,
+    /// Records in the long reuse memory at the end.
+    pub remembered_4tuples: usize,
+}
+
+/// A connection that completed its handshake, as it ended: for the direction analysis (an
+/// application that accepts TCP and then refuses the peer closes within a second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnEnd {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub syn_frame: FrameRef,
+    pub established_ts: Ts,
+    pub last_ts: Ts,
+    /// The first FIN or RST: whether the server sent it, and how long after the SYN-ACK.
+    pub first_end: Option<(bool, i64)>,
+    pub reset: bool,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// SYN-ACKs and RSTs kept waiting for their SYN at most.
+const EARLY_KEPT: usize = 65_536;
+
+/// Everything but the flow table: the attempts being decided and what they report into.
+pub struct Book {
+    config: Config,
+    queue: Queue,
+    /// The capture's clock: the latest timestamp seen (timestamps may go back; this does not).
+    now: Ts,
+    /// Connections that have ended (or were superseded), for the direction analysis.
+    ended: VecDeque<ConnEnd>,
+    stats: TrackStats,
+    seen: Seen,
+    ports: PortUses,
+    dropped: Dropped,
+    /// The flows' connections.
+    conns: Conns,
+    /// SYN-ACKs and RSTs waiting (a second at most) for their SYN, by 4-tuple.
+    early: FxMap<FlowKey, EarlyAnswer>,
+}
+
+pub struct Tracker {
+    flows: FxMap<FlowKey, Flow>,
+    expiry: Expiry,
+    archive: Archive,
+    copies: Copies,
+    book: Book,
+    /// How long an idle 4-tuple keeps its full state.
+    retention_ns: i64,
+    finished: bool,
+}
+
+impl Tracker {
+    pub fn new(config: Config) -> Tracker {
+        let budgets = config.budgets;
+        // Never sooner than an attempt can still be retransmitted (SETTLE_NS): a short
+        // --time-wait must not split an attempt's SYN retransmissions.
+        let retention_ns = config.window_ns.saturating_mul(2).max(SETTLE_NS);
+        Tracker {
+            flows: FxMap::default(),
+            expiry: Expiry::default(),
+            archive: Archive::new(budgets.archive, config.window_ns),
+            copies: Copies::new(budgets.fingerprints),
+            book: Book {
+                config,
+                queue: Queue::default(),
+                now: Ts(i64::MIN),
+                ended: VecDeque::new(),
+                stats: TrackStats::default(),
+                seen: Seen::new(budgets.evidence),
+                ports: PortUses::new(budgets.ports),
+                dropped: Dropped::default(),
+                conns: Conns::default(),
+                early: FxMap::default(),
+            },
+            retention_ns,
+            finished: false,
+        }
+    }
+
+    /// Advances the capture clock (call for every frame, TCP or not).
+    pub fn advance(&mut self, ts: Ts) {
+        self.book.seen.note_frame(ts);
+        if ts > self.book.now {
+            self.book.now = ts;
+            while let Some(key) = self.expiry.pop_due(ts) {
+                self.expire(key);
+            }
+        }
+    }
+
+    /// Feeds one TCP segment.
+    pub fn on_segment(&mut self, seg: &Segment) {
+        let stats = &mut self.book.stats;
+        stats.tcp_segments += 1;
+        if seg.flags.syn() {
+            if seg.flags.ack() {
+                stats.synack_packets += 1;
+            } else {
+                stats.syn_packets += 1;
+            }
+        }
+        self.advance(seg.ts);
+        let (key, side) = Side::of(seg.src, seg.dst);
+        // SYN and SYN-ACK: checked for exact copies anywhere in the file (`dedup`).
+        let control = seg.flags.syn();
+        let exact = self.copies.is_exact_copy(side, seg, seg.ts < self.book.now);
+        // One hash lookup: the entry serves both a known 4-tuple and a new one.
+        let flow = match self.flows.entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => {
+                if control {
+                    self.copies.note_control(seg.frame, exact);
+                }
+                if exact {
+                    self.book.duplicate(None);
+                    return;
+                }
+                let Some((flow, started)) =
+                    Tracker::new_flow(&mut self.book, &mut self.archive, &key, side, seg)
+                else {
+                    return;
+                };
+                v.insert(flow);
+                self.inserted(key);
+                if let Some(id) = started {
+                    self.note_port_use(key, id, seg, None);
+                }
+                return;
+            }
+        };
+        let copy = flow.recent.is_copy(seg, side) || exact;
+        if control {
+            self.copies.note_control(seg.frame, copy);
+        }
+        if copy {
+            self.book.duplicate(flow.newest);
+            return;
+        }
+        if !control && seg.ts < flow.last_seen {
+            // Earlier than its 4-tuple's last packet: it may be a copy of one long gone
+            // from the ring (data and ACKs are not in the file-wide table).
+            self.copies.unchecked += 1;
+        }
+        let end_before = flow.use_end(flow.last_seen);
+        flow.last_seen = flow.last_seen.max(seg.ts);
+        let started = if seg.flags.syn() && !seg.flags.ack() {
+            self.book.on_syn(flow, &key, seg, side)
+        } else if side == flow.client {
+            self.book.on_client_segment(flow, &key, seg, side);
+            None
+        } else {
+            // Only 4-tuples with an attempt say whether the capture holds the servers' side
+            // (a SYN-ACK without its SYN, as backscatter, does not).
+            self.book.stats.server_packets += u64::from(flow.last_attempt.is_some());
+            self.book.on_server_segment(flow, &key, seg, side);
+            None
+        };
+        if let Some(id) = started {
+            self.note_port_use(key, id, seg, end_before);
+        }
+    }
+
+    /// A segment of a 4-tuple without live state: the flow it starts (a SYN of interest, or
+    /// an answer that may be ahead of its SYN), with the attempt it started, if any.
+    fn new_flow(
+        book: &mut Book,
+        archive: &mut Archive,
+        key: &FlowKey,
+        side: Side,
+        seg: &Segment,
+    ) -> Option<(Flow, Option<u64>)> {
+        let f = seg.flags;
+        let reversed = Segment {
+            src: seg.dst,
+            dst: seg.src,
+            ..*seg
+        };
+        if f.syn() && !f.ack() && book.wanted(seg) {
+            let mut flow = Flow::new(seg.ts, side);
+            flow.recent.is_copy(seg, side);
+            let archived = archive.take(key, book.now);
+            if let Some(r) = archived {
+                book.conns
+                    .put(&mut flow, Conn::remembered(r.past, r.client));
+                flow.last_attempt = Some(r.attempt);
+                flow.client = r.client;
+                flow.remember_isn(r.isn);
+            }
+            let id = book.on_syn(&mut flow, key, seg, side);
+            if let (Some(id), Some(_)) = (id, archived) {
+                let reused = book
+                    .queue
+                    .get(id)
+                    .is_some_and(|p| p.attempt.reuse.is_some());
+                book.stats.reuses_from_memory += u64::from(reused);
+            }
+            Some((flow, id))
+        } else if f.ack() && (f.syn() || f.rst()) && book.wanted(&reversed) {
+            // Possibly ahead of its SYN (two capture points merged): kept for a second.
+            let mut flow = Flow::new(seg.ts, side.other());
+            flow.recent.is_copy(seg, side);
+            book.set_early(key, &mut flow, EarlyAnswer::new(seg, side));
+            book.stats.ends_without_handshake += u64::from(f.rst());
+            Some((flow, None))
+        } else {
+            if (f.fin() || f.rst()) && !f.syn() && !archive.note_end(key, side, seg) {
+                // The capture began after this connection's SYN (or the SYN was filtered out).
+                let wanted = book.wanted(seg) || book.wanted(&reversed);
+                book.stats.ends_without_handshake += u64::from(wanted);
+            }
+            None
+        }
+    }
+
+    /// Bookkeeping for a flow just inserted: its expiry, the flow budget, the peak.
+    fn inserted(&mut self, key: FlowKey) {
+        self.expiry
+            .push(key, self.book.now.add_nanos(self.retention_ns));
+        let cap = self.book.config.budgets.flows;
+        while self.flows.len() > cap {
+            let Some(oldest) = self.expiry.pop_oldest() else {
+                break;
+            };
+            if oldest != key {
+                self.retire(oldest, true);
+            } else {
+                self.expiry
+                    .push(key, self.book.now.add_nanos(self.retention_ns));
+            }
+        }
+        let stats = &mut self.book.stats;
+        stats.peak_flows = stats.peak_flows.max(self.flows.len());
+    }
+
+    /// The expiry queue says `key` may have been idle for the retention horizon.
+    fn expire(&mut self, key: FlowKey) {
+        let Some(flow) = self.flows.get(&key) else {
+            return;
+        };
+        let deadline = flow.last_seen.add_nanos(self.retention_ns);
+        if deadline > self.book.now {
+            self.expiry.push(key, deadline);
+        } else {
+            self.retire(key, false);
+        }
+    }
+
+    /// Drops the full state of `key` (idle, or `early` because the flow table is over its
+    /// budget): its attempts are settled, its connection ends, a compact record stays.
+    fn retire(&mut self, key: FlowKey, early: bool) {
+        let Some(mut flow) = self.flows.remove(&key) else {
+            return;
+        };
+        let book = &mut self.book;
+        if flow.early {
+            book.early.remove(&key);
+        }
+        let previous = book.conns.previous(&flow);
+        let live = book.conns.live(&flow).copied();
+        book.conns.release(&mut flow);
+        let client = flow.client.endpoint(&key);
+        book.ports.end(client.ip, client.port, key, flow.last_seen);
+        let (ids, n) = book.chain(flow.newest);
+        for &id in &ids[..n] {
+            book.settle(id, Settle::FlowGone);
+        }
+        if let Some(conn) = live {
+            book.ended.push_back(conn.end(&key));
+        }
+        let now = book.now;
+        let idle = now.since(flow.last_seen) >= self.retention_ns;
+        book.dropped.flows += u64::from(early && !idle);
+        if let (Some(past), Some(attempt), Some(isn)) = (previous, flow.last_attempt, flow.isns[0])
+        {
+            let record = Record {
+                past,
+                attempt,
+                client: flow.client,
+                isn,
+                archived_at: now,
+            };
+            self.archive.put(key, record, now);
+        }
+    }
+
+    /// A new attempt `id` from `seg.src`: how long its port rested since its previous use.
+    /// `same_key_end` is when the previous use of this same 4-tuple ended (if it had ended),
+    /// taken before the SYN touched the flow.
+    fn note_port_use(&mut self, key: FlowKey, id: u64, seg: &Segment, same_key_end: Option<Ts>) {
+        let this = PortUse {
+            key,
+            syn_ts: seg.ts,
+            ended: None,
+        };
+        let Some(previous) = self.book.ports.replace(seg.src.ip, seg.src.port, this) else {
+            return;
+        };
+        let ended = if previous.key == key {
+            same_key_end
+        } else {
+            match self.flows.get(&previous.key) {
+                Some(flow) => flow.use_end(flow.last_seen),
+                None => previous.ended,
+            }
+        };
+        let Some(p) = self.book.queue.get(id) else {
+            return;
+        };
+        let a = &mut p.attempt;
+        a.port_previous_syn_ns = Some(seg.ts.since(previous.syn_ts).max(0));
+        a.port_idle_ns = ended.map(|e| seg.ts.since(e)).filter(|gap| *gap >= 0);
+    }
+
+    /// Feeds an ICMP error quoting a TCP segment: it answers the attempt whose SYN it quotes.
+    pub fn on_icmp(&mut self, error: &IcmpError) {
+        self.advance(error.ts);
+        self.book.stats.icmp_errors += 1;
+        self.book.stats.syn_quoted_in_icmp += u64::from(error.flags.is_some_and(|f| f.syn()));
+        let (key, quoted) = Side::of(error.src, error.dst);
+        if let Some(flow) = self.flows.get_mut(&key) {
+            self.book.on_icmp(flow, error, quoted);
+        }
+    }
+
+    /// The next attempt whose outcome is final, in order of first SYN.
+    pub fn pop_decided(&mut self) -> Option<Attempt> {
+        self.book.pop_decided(self.finished)
+    }
+
+    /// The capture has ended: every attempt is decided against its last timestamp.
+    pub fn finish(&mut self) {
+        self.finished = true;
+        let conns = &self.book.conns;
+        let mut ends: Vec<ConnEnd> = self
+            .flows
+            .iter()
+            .filter_map(|(k, f)| conns.live(f).map(|c| c.end(k)))
+            .collect();
+        ends.sort_by_key(|e| e.syn_frame);
+        self.book.ended.extend(ends);
+        self.copies.end_run();
+        let stats = &mut self.book.stats;
+        stats.duplicates_unchecked = self.copies.unchecked;
+        stats.copy_runs = self.copies.long_runs;
+        stats.copy_run_frames = self.copies.runs;
+        stats.remembered_4tuples = self.archive.len();
+    }
+
+    /// Frame counters and capture-quality evidence (complete after `finish`).
+    pub fn stats(&self) -> &TrackStats {
+        &self.book.stats
+    }
+
+    /// The next connection that ended (in no particular order), for the direction analysis.
+    pub fn pop_ended(&mut self) -> Option<ConnEnd> {
+        self.book.ended.pop_front()
+    }
+
+    /// Evidence gathered so far for causes that need more than an attempt's own packets.
+    pub fn seen(&self) -> &Seen {
+        &self.book.seen
+    }
+
+    /// What the memory budgets made the tracker drop or decide early.
+    pub fn dropped(&self) -> Dropped {
+        let mut d = self.book.dropped;
+        d.ports += self.book.ports.dropped;
+        d.evidence += self.book.seen.dropped;
+        d.archive += self.archive.dropped;
+        d
+    }
+
+    /// 4-tuples currently held.
+    pub fn live_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// The latest timestamp of the capture.
+    pub fn end_ts(&self) -> Ts {
+        self.book.now
+    }
+}
+
+impl Book {
+    fn wanted(&self, seg: &Segment) -> bool {
+        self.config
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.wants(seg.src, seg.dst))
+    }
+
+    /// The SYN-ACK or RST waiting on `flow` for its SYN.
+    fn early_of(&self, key: &FlowKey, flow: &Flow) -> Option<EarlyAnswer> {
+        if flow.early {
+            self.early.get(key).copied()
+        } else {
+            None
+        }
+    }
+
+    fn set_early(&mut self, key: &FlowKey, flow: &mut Flow, early: EarlyAnswer) {
+        // Bounded: past this many (a SYN-ACK flood), no more are kept.
+        if self.early.len() < EARLY_KEPT || flow.early {
+            self.early.insert(*key, early);
+            flow.early = true;
+        }
+    }
+
+    fn clear_early(&mut self, key: &FlowKey, flow: &mut Flow) {
+        if flow.early {
+            self.early.remove(key);
+            flow.early = false;
+        }
+    }
+
+    /// A copy of an earlier frame: counted on the 4-tuple's newest attempt, nothing else.
+    fn duplicate(&mut self, newest: Option<u64>) {
+        self.stats.duplicate_frames += 1;
+        if let Some(p) = newest.and_then(|id| self.queue.get(id)) {
+            p.attempt.duplicate_frames += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

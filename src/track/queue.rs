@@ -1,0 +1,231 @@
+//! The attempts being decided, in order of first SYN, and the one function that settles an
+//! attempt. An attempt leaves the queue once it is settled (no packet can change it any
+//! more) and its outcome no longer depends on how long the capture goes on.
+
+use std::collections::VecDeque;
+
+use crate::attempt::{Attempt, FIRST_CLOSE_WITHIN_NS, Outcome, UNANSWERED_AFTER_NS};
+use crate::tcp::Seq;
+use crate::time::{NANOS_PER_SEC, Ts};
+
+use super::Book;
+use super::side::Side;
+
+/// An attempt with no new SYN or answer for this long is settled: Linux gives up after 127 s
+/// (tcp_syn_retries = 6), Windows after 21 s. A SYN with its ISN after that is a late SYN.
+pub const SETTLE_NS: i64 = 130 * NANOS_PER_SEC;
+/// Attempts held back while no server has sent a packet (a one-direction capture cannot tell
+/// unanswered from unseen); past this many they are judged `unknown` as they come.
+const ONE_WAY_HOLD: usize = 50_000;
+
+/// When the client's next SYN retransmission is due, from its schedule so far: twice the
+/// last interval (Linux doubles; Windows sends at +3 s and +9 s), at least 3 s, plus an
+/// eighth for timer slack (issue 9).
+pub fn next_syn_due(previous_syn: Option<Ts>, last_syn: Ts) -> Ts {
+    let interval = previous_syn.map_or(0, |p| last_syn.since(p).max(0));
+    let wait = interval.saturating_mul(2).max(UNANSWERED_AFTER_NS);
+    last_syn.add_nanos(wait.saturating_add(wait / 8))
+}
+
+/// One attempt in the queue and what the tracker needs to decide it.
+pub struct Pending {
+    pub attempt: Attempt,
+    /// The side that sent the SYN.
+    pub client: Side,
+    /// No further packet can change it.
+    pub settled: bool,
+    pub last_activity: Ts,
+    /// The next older attempt on the same 4-tuple still in the queue (a chain per flow).
+    pub older: Option<u64>,
+    /// Highest sequence number (plus length) the client sent on this attempt: an ACK from the
+    /// server up to here acknowledges its data, beyond ISN+1 (issue 9).
+    pub client_end: Seq,
+    /// The client acknowledged a SYN-ACK the capture does not show (its first ACK number).
+    pub handshake_ack: Option<Seq>,
+    /// That ACK was the bare handshake ACK (ISN+1, no data): data after it proves the
+    /// handshake (`Establishment::ClientHandshake`).
+    pub pure_handshake_ack: bool,
+}
+
+impl Pending {
+    /// The sequence number right after the SYN (and the data it carried, TCP Fast Open).
+    pub fn after_syn(&self) -> Seq {
+        self.attempt.isn + 1 + self.attempt.syn_data_len
+    }
+
+    /// `ack` acknowledges the SYN: ISN+1, or ISN+1+data when the server took the SYN's data.
+    pub fn acks_syn(&self, ack: Seq) -> bool {
+        ack == self.attempt.isn + 1 || ack == self.after_syn()
+    }
+
+    /// Whether the outcome still depends on how long the capture goes on.
+    fn waits_for_time(&self, now: Ts) -> bool {
+        self.attempt.waits_for_time()
+            && self.handshake_ack.is_none()
+            && now <= self.attempt.next_syn_due
+    }
+}
+
+/// Why an attempt is settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settle {
+    /// The client answered the SYN-ACK (or sent data): it will not send this SYN again.
+    ClientMovedOn,
+    /// Nothing for SETTLE_NS.
+    Quiet,
+    /// Its 4-tuple left the flow table (idle, or over the flow budget).
+    FlowGone,
+    /// The queue is over its budget: decided before its quiet period ended.
+    OverBudget,
+}
+
+/// The queue; ids count from 0 in order of first SYN, `base` is the id of the front.
+#[derive(Default)]
+pub struct Queue {
+    pending: VecDeque<Pending>,
+    base: u64,
+}
+
+impl Queue {
+    pub fn push(&mut self, p: Pending) -> u64 {
+        self.pending.push_back(p);
+        self.base + self.pending.len() as u64 - 1
+    }
+
+    /// The attempt `id`, while it is in the queue (settled or not).
+    pub fn get(&mut self, id: u64) -> Option<&mut Pending> {
+        let index = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        self.pending.get_mut(index)
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+impl Book {
+    /// The outcome as far as the capture goes (`Attempt::resolve`: a failure only once the
+    /// client's next SYN was due), except that a refusal (RST or ICMP error) is final at
+    /// once for a client never seen sending a refused SYN again: Linux gives up on a RST
+    /// (ECONNREFUSED), and so do scanners; Windows retries, and then it waits.
+    fn outcome(&self, a: &Attempt, now: Ts, heard: bool) -> Outcome {
+        let outcome = a.resolve(now, heard);
+        if outcome != Outcome::Unknown || self.seen.retries_after_refusal(a.client.ip) {
+            return outcome;
+        }
+        if a.rst.is_some() {
+            Outcome::Refused
+        } else if a.icmp.is_some() {
+            Outcome::IcmpUnreachable
+        } else {
+            outcome
+        }
+    }
+}
+
+/// Attempts chained on one 4-tuple that are looked at for a match (a SYN storm can put more
+/// on one 4-tuple; the oldest are then not matched).
+pub const CHAIN: usize = 32;
+
+impl Book {
+    /// The one place an attempt becomes settled.
+    pub fn settle(&mut self, id: u64, why: Settle) {
+        let Some(p) = self.queue.get(id) else {
+            return;
+        };
+        if p.settled {
+            return;
+        }
+        p.settled = true;
+        self.dropped.pending += u64::from(why == Settle::OverBudget);
+    }
+
+    /// Settles `id` if it has been quiet for SETTLE_NS by `now`; returns whether it is settled.
+    /// Only the front is settled by the clock in `pop_decided`, so the attempts behind it are
+    /// checked when their 4-tuple is seen again.
+    pub fn settled_by(&mut self, id: u64, now: Ts) -> bool {
+        let Some(p) = self.queue.get(id) else {
+            return true;
+        };
+        if !p.settled && now.since(p.last_activity) > SETTLE_NS {
+            self.settle(id, Settle::Quiet);
+        }
+        self.queue.get(id).is_none_or(|p| p.settled)
+    }
+
+    /// The ids chained from `newest` that are still in the queue, newest first.
+    pub fn chain(&mut self, newest: Option<u64>) -> ([u64; CHAIN], usize) {
+        let mut ids = [0; CHAIN];
+        let mut n = 0;
+        let mut next = newest;
+        while let Some(id) = next {
+            let Some(p) = self.queue.get(id) else { break };
+            if n == CHAIN {
+                break;
+            }
+            ids[n] = id;
+            n += 1;
+            next = p.older;
+        }
+        (ids, n)
+    }
+
+    /// The next attempt whose outcome is final, in order of first SYN.
+    pub fn pop_decided(&mut self, finished: bool) -> Option<Attempt> {
+        let now = self.now;
+        let held = self.queue.len();
+        let base = self.queue.base;
+        let front = self.queue.pending.front()?;
+        // Settle the oldest attempt when it has been quiet long enough, or when the queue is
+        // so long (a SYN flood) that memory must win over a late retransmission.
+        let overfull = held > self.config.budgets.pending;
+        let mut counted = false;
+        if !front.settled && now.since(front.last_activity) > SETTLE_NS {
+            self.settle(base, Settle::Quiet);
+        } else if !front.settled && overfull {
+            self.settle(base, Settle::OverBudget);
+            counted = true;
+        }
+        let front = self.queue.pending.front()?;
+        // Until a server has answered anything, the capture may show one direction only: an
+        // attempt without answer is held (up to ONE_WAY_HOLD of them) rather than judged.
+        let heard = self.stats.server_packets > 0;
+        let hold = !heard && held < ONE_WAY_HOLD && front.attempt.waits_for_time();
+        // An established connection is held for its first second, so that a refusal by the
+        // application (a FIN or RST right after the handshake) is on the attempt.
+        let first_second = front.attempt.first_close.is_none()
+            && !overfull
+            && front
+                .attempt
+                .syn_ack
+                .is_some_and(|a| now.since(a.ts) <= FIRST_CLOSE_WITHIN_NS);
+        let waiting = !front.settled || hold || front.waits_for_time(now) || first_second;
+        if waiting && !finished {
+            if !overfull {
+                return None;
+            }
+            // Over the budget (a SYN flood): decided now, as far as the capture has gone.
+            self.dropped.pending += u64::from(!counted);
+        }
+        let mut p = self.queue.pending.pop_front()?;
+        self.queue.base += 1;
+        p.attempt.outcome = self.outcome(&p.attempt, now, heard);
+        Some(p.attempt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_retransmission_is_due_after_twice_the_last_interval_at_least_3_s() {
+        let s = |secs: f64| Ts((secs * 1e9) as i64);
+        // First SYN: 3 s (+ slack). Windows +3 s: next at +9 s. Linux +1, +3: next at +7 s.
+        assert_eq!(next_syn_due(None, s(0.0)), s(3.375));
+        assert_eq!(next_syn_due(Some(s(0.0)), s(3.0)), s(9.75));
+        assert_eq!(next_syn_due(Some(s(1.0)), s(3.0)), s(7.5));
+        // Linear 1 s timeouts and a fast retry after a challenge ACK: still 3 s.
+        assert_eq!(next_syn_due(Some(s(2.0)), s(3.0)), s(6.375));
+    }
+}
