@@ -13,7 +13,7 @@
 use super::frame::{Frame, NOT_A_PACKET, Record, deliver, u16_at, u32_at, u64_at};
 use super::info::{Damage, FileInfo};
 use super::ng_fields::{digits_of, options, split_ts, time_options, ts_from_units, units_of};
-use super::recover::{MAX_RECORD, close_in_time, looks_like_frame};
+use super::recover::{self, MAX_RECORD, Resync, close_in_time, looks_like_frame};
 use super::window::{MAX_WINDOW, RECORD_ROOM, Window};
 use crate::error::{CaptureError, ErrorKind};
 use crate::time::Ts;
@@ -389,6 +389,19 @@ impl NgReader {
         Ok(())
     }
 
+    /// Skips the damaged block at the window's start up to the next plausible block (or the
+    /// end of the input); see [`recover::resync`].
+    fn resync(&mut self, info: &mut FileInfo, why: String, or_cut: bool) -> std::io::Result<()> {
+        self.done = recover::resync(self, info, why, or_cut)?;
+        Ok(())
+    }
+}
+
+impl Resync for NgReader {
+    fn window_mut(&mut self) -> &mut Window {
+        &mut self.window
+    }
+
     /// A sound block of a known type at the window's start, whose fields are plausible.
     fn plausible(&mut self) -> std::io::Result<bool> {
         if !self.window.fill(12)? {
@@ -438,37 +451,6 @@ impl NgReader {
             && (20 + caplen as usize) <= len - 12
             && close_in_time(ts, self.last_good)
             && looks_like_frame(iface.linktype, frame))
-    }
-
-    /// Skips the damaged block at the window's start up to the next plausible block (or the
-    /// end of the input), and notes the damage (it takes a frame number, as it may have
-    /// been a packet). With `or_cut`, finding nothing makes it a cut-off block instead.
-    fn resync(&mut self, info: &mut FileInfo, why: String, or_cut: bool) -> std::io::Result<()> {
-        let at = self.window.offset();
-        self.window.consume(1);
-        loop {
-            if self.plausible()? {
-                break;
-            }
-            if self.window.available() == 0 && self.window.at_end()? {
-                self.done = true;
-                break;
-            }
-            self.window.consume(1);
-        }
-        if self.done && or_cut {
-            info.truncated = Some((info.frames + 1, at));
-            return Ok(());
-        }
-        info.frames += 1;
-        info.add_damage(Damage {
-            frame: info.frames,
-            offset: at,
-            skipped: self.window.offset() - at,
-            resumed: !self.done,
-            why,
-        });
-        Ok(())
     }
 }
 
