@@ -25,7 +25,6 @@ mod info;
 mod input;
 pub mod merge;
 pub mod netmon;
-mod ng_fields;
 mod pcap;
 mod pcapng;
 mod recover;
