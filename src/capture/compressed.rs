@@ -14,7 +14,7 @@ use flate2::{Crc, Decompress, FlushDecompress, Status};
 use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
 
 use super::info::{StreamDamage, StreamFault};
-use super::input::{Counted, read_full};
+use super::source::{Counted, read_full};
 
 /// The gzip member header flags (RFC 1952 2.3.1).
 const FHCRC: u8 = 0x02;

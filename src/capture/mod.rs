@@ -9,7 +9,8 @@
 //! [`FileInfo`] and worded by [`FileInfo::warnings`].
 //!
 //! ```text
-//! input (plain / gzip / zstd) ─▶ window (one reused buffer) ─▶ pcap │ pcapng │ netmon ─Frame─▶
+//! source ─▶ input (plain / gzip / zstd) ─▶ window (one reused buffer)
+//!        ─▶ pcap │ pcapng │ netmon ─Frame─▶
 //! ```
 
 use std::fs::File;
@@ -24,21 +25,22 @@ mod info;
 mod input;
 pub mod merge;
 pub mod netmon;
-mod ng_fields;
 mod pcap;
 mod pcapng;
 mod recover;
+mod source;
 mod window;
 
 pub use frame::{Frame, NOT_A_PACKET};
 pub use info::{DAMAGE_KEPT, Damage, FileInfo, StreamDamage, StreamFault};
-pub use input::Source;
 pub use merge::{FileError, Item, Merger};
+pub use source::Source;
 
-use input::{Input, read_full};
+use input::Input;
 use netmon::NetmonReader;
 use pcap::PcapReader;
 use pcapng::NgReader;
+use source::read_full;
 use window::Window;
 
 enum Reader {

@@ -10,8 +10,8 @@
 
 use super::frame::{Frame, Record, deliver, u32_at};
 use super::header_cut;
-use super::info::{Damage, FileInfo};
-use super::recover::{MAX_ORIG_LEN, MAX_RECORD, close_in_time, looks_like_frame};
+use super::info::FileInfo;
+use super::recover::{self, MAX_ORIG_LEN, MAX_RECORD, Resync, close_in_time, looks_like_frame};
 use super::window::{RECORD_ROOM, Window};
 use crate::error::{CaptureError, ErrorKind};
 use crate::time::Ts;
@@ -235,6 +235,19 @@ impl PcapReader {
         Ok(Chain::Sane)
     }
 
+    /// Skips the damaged record at the window's start up to the next plausible record (or
+    /// the end of the input); see [`recover::resync`].
+    fn resync(&mut self, info: &mut FileInfo, why: String, or_cut: bool) -> std::io::Result<()> {
+        self.done = recover::resync(self, info, why, or_cut)?;
+        Ok(())
+    }
+}
+
+impl Resync for PcapReader {
+    fn window_mut(&mut self) -> &mut Window {
+        &mut self.window
+    }
+
     /// A record that could begin at the window's start: sane lengths, a close timestamp, a
     /// frame that decodes, and a sane record after it (or the end of the input).
     fn plausible(&mut self) -> std::io::Result<bool> {
@@ -261,37 +274,6 @@ impl PcapReader {
         }
         // A record the input ends inside is plausible: the reader then reports the cut.
         Ok(!whole || self.chains(&h)? == Chain::Sane)
-    }
-
-    /// Skips the damaged record at the window's start up to the next plausible record (or
-    /// the end of the input), and notes the damage; the damaged record takes a frame number.
-    /// With `or_cut`, finding nothing plausible makes it a cut-off record instead.
-    fn resync(&mut self, info: &mut FileInfo, why: String, or_cut: bool) -> std::io::Result<()> {
-        let at = self.window.offset();
-        self.window.consume(1);
-        loop {
-            if self.plausible()? {
-                break;
-            }
-            if self.window.available() == 0 && self.window.at_end()? {
-                self.done = true;
-                break;
-            }
-            self.window.consume(1);
-        }
-        if self.done && or_cut {
-            info.truncated = Some((info.frames + 1, at));
-            return Ok(());
-        }
-        info.frames += 1;
-        info.add_damage(Damage {
-            frame: info.frames,
-            offset: at,
-            skipped: self.window.offset() - at,
-            resumed: !self.done,
-            why,
-        });
-        Ok(())
     }
 }
 

@@ -6,7 +6,14 @@
 //! last good frame (an hour back at most), a frame whose first bytes decode as its link
 //! type says, and a next record that also looks sane (or the input ends exactly there).
 //! Random bytes pass all of that about once in 10^12 tries.
+//!
+//! What is plausible depends on the format (each reader implements [`Resync`]); the search
+//! and the bookkeeping of what it skipped are the same for all, in [`resync`].
 
+use std::io;
+
+use super::info::{Damage, FileInfo};
+use super::window::Window;
 use crate::time::Ts;
 
 /// Largest captured length of one record (Wireshark's `WTAP_MAX_PACKET_SIZE_STANDARD`).
@@ -20,6 +27,51 @@ const NS: i64 = 1_000_000_000;
 const AHEAD_NS: i64 = 86_400 * NS;
 /// ... and before it (frames from several capture queues come slightly out of order).
 const BEHIND_NS: i64 = 3_600 * NS;
+
+/// A reader that can look for where a record (or block) could begin again after damage.
+pub(crate) trait Resync {
+    fn window_mut(&mut self) -> &mut Window;
+    /// Whether a record could begin at the window's start.
+    fn plausible(&mut self) -> io::Result<bool>;
+}
+
+/// Skips the damaged record at the window's start byte by byte, up to the next plausible
+/// record or the end of the input, and notes the damage; the damaged record takes a frame
+/// number (it may have been a packet, and the file `pcapfix` repairs keeps it). With
+/// `or_cut`, finding nothing plausible makes it a cut-off record instead. Returns whether
+/// the input ended.
+pub(crate) fn resync(
+    reader: &mut impl Resync,
+    info: &mut FileInfo,
+    why: String,
+    or_cut: bool,
+) -> io::Result<bool> {
+    let at = reader.window_mut().offset();
+    reader.window_mut().consume(1);
+    let ended = loop {
+        if reader.plausible()? {
+            break false;
+        }
+        let window = reader.window_mut();
+        if window.available() == 0 && window.at_end()? {
+            break true;
+        }
+        window.consume(1);
+    };
+    if ended && or_cut {
+        info.truncated = Some((info.frames + 1, at));
+        return Ok(true);
+    }
+    info.frames += 1;
+    info.add_damage(Damage {
+        frame: info.frames,
+        offset: at,
+        skipped: reader.window_mut().offset() - at,
+        resumed: !ended,
+        why,
+    });
+    Ok(ended)
+}
 
 /// A timestamp close enough to the last good frame's, if there was one.
 pub(crate) fn close_in_time(ts: Ts, last: Option<Ts>) -> bool {

@@ -2,9 +2,10 @@
 //! on damage, and on the shared corpus against tshark.
 
 use super::*;
+use crate::capture::Source;
 use crate::capture::frame::NOT_A_PACKET;
 use crate::capture::info::Damage;
-use crate::capture::input::{Input, Source};
+use crate::capture::input::Input;
 use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
 

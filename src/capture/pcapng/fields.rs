@@ -1,7 +1,7 @@
 //! pcapng block fields read in place: options (only those used, no list is built), the
 //! interface's timestamp resolution and offset, and timestamps in interface units.
 
-use super::frame::{u16_at, u32_at, u64_at};
+use crate::capture::frame::{u16_at, u32_at, u64_at};
 use crate::time::Ts;
 
 /// The options of a block body starting at `at`: (code, value) until `opt_endofopt` or the

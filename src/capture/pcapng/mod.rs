@@ -1,6 +1,7 @@
-//! pcapng, read in place from the window: blocks are parsed here, the packet blocks without
-//! building anything per packet (an Enhanced Packet Block's options are not even looked at,
-//! none is used).
+//! pcapng, read in place from the window, block by block: this module frames the blocks,
+//! judges them sound or damaged and reads on after damage; `packet` reads the packet blocks
+//! (without building anything per packet), `interface` the interface descriptions and
+//! statistics, `fields` their options and timestamps.
 //!
 //! A block is sound when its length is at least 12, within the bounds for its type, and
 //! equal to the copy at its end (pcapng 3.1). Any other block is damage: the reader looks
@@ -10,13 +11,19 @@
 //! whose contents are impossible (a packet longer than its block, an interface the section
 //! does not describe) is skipped alone.
 
-use super::frame::{Frame, NOT_A_PACKET, Record, deliver, u16_at, u32_at, u64_at};
+use super::frame::{Frame, NOT_A_PACKET, Record, deliver, u32_at};
 use super::info::{Damage, FileInfo};
-use super::ng_fields::{digits_of, options, split_ts, time_options, ts_from_units, units_of};
-use super::recover::{MAX_RECORD, close_in_time, looks_like_frame};
+use super::recover::{self, MAX_RECORD, Resync, close_in_time, looks_like_frame};
 use super::window::{MAX_WINDOW, RECORD_ROOM, Window};
 use crate::error::{CaptureError, ErrorKind};
 use crate::time::Ts;
+
+mod fields;
+mod interface;
+mod packet;
+
+use fields::{split_ts, ts_from_units};
+use interface::{Interface, idb, isb};
 
 const SHB: u32 = 0x0a0d_0d0a;
 const IDB: u32 = 1;
@@ -38,20 +45,6 @@ const MAX_PACKET_BLOCK: u32 = RECORD_ROOM as u32;
 const MAX_PARSED_BLOCK: u32 = MAX_WINDOW as u32;
 /// Largest block of any other type (skipped as a stream when it exceeds the window).
 const MAX_BLOCK: u32 = 64 << 20;
-/// Interfaces one section may describe (a budget: 40 bytes each).
-const MAX_INTERFACES: usize = 1 << 18;
-
-#[derive(Clone, Copy, Debug)]
-struct Interface {
-    linktype: u32,
-    /// Timestamp units per second; 0 when `if_tsresol` is out of range (the interface's
-    /// packets cannot be placed in time and are skipped).
-    units: u64,
-    offset_secs: i64,
-    snaplen: u32,
-    /// The interface's latest `isb_ifdrop` (a running total).
-    dropped: u64,
-}
 
 pub(crate) struct NgReader {
     window: Window,
@@ -78,8 +71,25 @@ struct Head {
     len: u32,
 }
 
+impl Head {
+    /// "a block of type 0x00000006 claims 80 bytes" and `rest`: the start of every warning
+    /// about a block's length.
+    #[cold]
+    fn claims(self, rest: &str) -> String {
+        format!(
+            "a block of type {:#010x} claims {} bytes{rest}",
+            self.kind, self.len
+        )
+    }
+}
+
 fn is_packet(kind: u32) -> bool {
     matches!(kind, EPB | SPB | PB)
+}
+
+/// Blocks parsed whole (the others are only skipped, so they may exceed the window).
+fn is_parsed(kind: u32) -> bool {
+    matches!(kind, SHB | IDB | ISB)
 }
 
 /// The largest length a block of this type may have.
@@ -100,10 +110,7 @@ impl NgReader {
             return Err(super::header_cut(&window));
         }
         let Some(big_endian) = byte_order(window.data()) else {
-            return Err(damaged(format!(
-                "section header byte-order magic {:#010x} is not 1a2b3c4d in either byte order",
-                u32_at(window.data(), 8, false)
-            )));
+            return Err(damaged(bad_byte_order(window.data())));
         };
         info.format = "pcapng";
         info.digits = 6;
@@ -161,51 +168,24 @@ impl NgReader {
             }
             let head = self.head();
             let len = head.len as usize;
-            if head.kind == SHB && byte_order(self.window.data()).is_none() {
-                let why = format!(
-                    "section header byte-order magic {:#010x} is not 1a2b3c4d in either byte order",
-                    u32_at(self.window.data(), 8, false)
-                );
+            if let Some(why) = self.impossible(head) {
                 self.resync(info, why, false).map_err(io)?;
                 continue;
             }
-            if head.len < 12 || head.len > max_len(head.kind) {
-                let why = if head.len < 12 {
-                    format!(
-                        "a block of type {:#010x} claims {} bytes (every block has at least 12)",
-                        head.kind, head.len
-                    )
-                } else {
-                    format!(
-                        "a block of type {:#010x} claims {} bytes (at most {} are possible)",
-                        head.kind,
-                        head.len,
-                        max_len(head.kind)
-                    )
-                };
-                self.resync(info, why, false).map_err(io)?;
-                continue;
-            }
-            if len > RECORD_ROOM && !matches!(head.kind, SHB | IDB | ISB) {
+            if len > RECORD_ROOM && !is_parsed(head.kind) {
                 self.skip_large(info, head).map_err(io)?;
                 continue;
             }
             if !self.window.fill(len).map_err(io)? {
                 // The input ends inside the block: a cut, unless a sound block follows in
                 // what is left (then the length was damaged).
-                let why = format!(
-                    "a block of type {:#010x} claims {} bytes, more than the file holds",
-                    head.kind, head.len
-                );
+                let why = head.claims(", more than the file holds");
                 self.resync(info, why, true).map_err(io)?;
                 continue;
             }
             let trailer = u32_at(self.window.data(), len - 4, self.big_endian);
             if trailer != head.len {
-                let why = format!(
-                    "a block of type {:#010x} claims {} bytes, but its closing length says {trailer}",
-                    head.kind, head.len
-                );
+                let why = head.claims(&format!(", but its closing length says {trailer}"));
                 self.resync(info, why, false).map_err(io)?;
                 continue;
             }
@@ -218,6 +198,23 @@ impl NgReader {
                 return Ok(Some(out));
             }
         }
+    }
+
+    /// What makes the block at the window's start impossible, from its first 12 bytes: a
+    /// section header in neither byte order, or a length out of bounds for its type.
+    #[inline]
+    fn impossible(&self, head: Head) -> Option<String> {
+        if head.kind == SHB && byte_order(self.window.data()).is_none() {
+            return Some(bad_byte_order(self.window.data()));
+        }
+        if head.len < 12 {
+            return Some(head.claims(" (every block has at least 12)"));
+        }
+        let max = max_len(head.kind);
+        if head.len > max {
+            return Some(head.claims(&format!(" (at most {max} are possible)")));
+        }
+        None
     }
 
     /// Reads one sound block (whole in the window); a frame for packet-like blocks.
@@ -237,26 +234,13 @@ impl NgReader {
                 Ok(rec) => rec,
                 Err(bad) => return self.skip(info, at, head, bad),
             },
-            SPB => {
-                let iface = match self.interface(0) {
-                    Ok(iface) => iface,
-                    Err(bad) => return self.skip(info, at, head, bad),
-                };
-                info.without_timestamp += 1;
-                let orig_len = u32_at(body, 0, be);
-                let mut data = body.get(4..).unwrap_or_default();
-                let mut keep = data.len().min(orig_len as usize);
-                if iface.snaplen > 0 {
-                    keep = keep.min(iface.snaplen as usize);
+            SPB => match self.spb(body) {
+                Ok(rec) => {
+                    info.without_timestamp += 1;
+                    rec
                 }
-                data = &data[..keep];
-                Record {
-                    ts: self.prev_ts,
-                    linktype: iface.linktype,
-                    data,
-                    orig_len,
-                }
-            }
+                Err(bad) => return self.skip(info, at, head, bad),
+            },
             PB => match self.packet_block(body) {
                 Ok(rec) => rec,
                 Err(bad) => return self.skip(info, at, head, bad),
@@ -290,55 +274,6 @@ impl NgReader {
             .map(|h| deliver(info, &mut self.prev_ts, rec, at, h));
         self.last_good = Some(ts);
         out
-    }
-
-    /// An Enhanced Packet Block's frame: interface id, timestamp (high, low), captured and
-    /// original length, data. The options after the data are not read.
-    #[inline]
-    fn epb<'a>(&self, body: &'a [u8]) -> Result<Record<'a>, Bad> {
-        let be = self.big_endian;
-        let caplen = u32_at(body, 12, be);
-        let data = packet_data(body, 20, caplen).map_err(Bad::Damage)?;
-        let iface = self.interface(u32_at(body, 0, be))?;
-        Ok(Record {
-            ts: ts_from_units(split_ts(body, 4, be), iface.units, iface.offset_secs),
-            linktype: iface.linktype,
-            data,
-            orig_len: u32_at(body, 16, be),
-        })
-    }
-
-    /// The obsolete Packet Block (type 2): interface id (u16), drops (u16), timestamp
-    /// high/low, captured and original length, data.
-    fn packet_block<'a>(&self, body: &'a [u8]) -> Result<Record<'a>, Bad> {
-        let be = self.big_endian;
-        let data = packet_data(body, 20, u32_at(body, 12, be)).map_err(Bad::Damage)?;
-        let iface = self.interface(u32::from(u16_at(body, 0, be)))?;
-        Ok(Record {
-            ts: ts_from_units(split_ts(body, 4, be), iface.units, iface.offset_secs),
-            linktype: iface.linktype,
-            data,
-            orig_len: u32_at(body, 16, be),
-        })
-    }
-
-    /// The interface a packet names, if the section describes it and its times can be read.
-    #[inline]
-    fn interface(&self, id: u32) -> Result<Interface, Bad> {
-        match self.interfaces.get(id as usize) {
-            Some(iface) if iface.units > 0 => Ok(*iface),
-            Some(_) => Err(Bad::Unusable),
-            None => Err(Bad::Damage(self.no_interface(id))),
-        }
-    }
-
-    fn no_interface(&self, id: u32) -> String {
-        let described = match self.interfaces.len() {
-            0 => "no interfaces".to_string(),
-            1 => "only interface 0".to_string(),
-            n => format!("interfaces 0\u{2013}{}", n - 1),
-        };
-        format!("the packet block names interface {id}, but the section describes {described}")
     }
 
     /// Skips a sound block whose contents are impossible; a packet block takes its frame
@@ -378,15 +313,25 @@ impl NgReader {
                 offset: at,
                 skipped: u64::from(head.len),
                 resumed: true,
-                why: format!(
-                    "a block of type {:#010x} claims {} bytes, but its closing length says {trailer}",
-                    head.kind, head.len
-                ),
+                why: head.claims(&format!(", but its closing length says {trailer}")),
             });
             return Ok(());
         }
         self.window.consume(4);
         Ok(())
+    }
+
+    /// Skips the damaged block at the window's start up to the next plausible block (or the
+    /// end of the input); see [`recover::resync`].
+    fn resync(&mut self, info: &mut FileInfo, why: String, or_cut: bool) -> std::io::Result<()> {
+        self.done = recover::resync(self, info, why, or_cut)?;
+        Ok(())
+    }
+}
+
+impl Resync for NgReader {
+    fn window_mut(&mut self) -> &mut Window {
+        &mut self.window
     }
 
     /// A sound block of a known type at the window's start, whose fields are plausible.
@@ -439,37 +384,6 @@ impl NgReader {
             && close_in_time(ts, self.last_good)
             && looks_like_frame(iface.linktype, frame))
     }
-
-    /// Skips the damaged block at the window's start up to the next plausible block (or the
-    /// end of the input), and notes the damage (it takes a frame number, as it may have
-    /// been a packet). With `or_cut`, finding nothing makes it a cut-off block instead.
-    fn resync(&mut self, info: &mut FileInfo, why: String, or_cut: bool) -> std::io::Result<()> {
-        let at = self.window.offset();
-        self.window.consume(1);
-        loop {
-            if self.plausible()? {
-                break;
-            }
-            if self.window.available() == 0 && self.window.at_end()? {
-                self.done = true;
-                break;
-            }
-            self.window.consume(1);
-        }
-        if self.done && or_cut {
-            info.truncated = Some((info.frames + 1, at));
-            return Ok(());
-        }
-        info.frames += 1;
-        info.add_damage(Damage {
-            frame: info.frames,
-            offset: at,
-            skipped: self.window.offset() - at,
-            resumed: !self.done,
-            why,
-        });
-        Ok(())
-    }
 }
 
 /// The byte order a Section Header Block's magic (at 8) gives: `Some(true)` big-endian.
@@ -481,94 +395,10 @@ fn byte_order(data: &[u8]) -> Option<bool> {
     }
 }
 
-/// `caplen` bytes of packet data at `at` of a block body, if the body holds them.
-#[inline]
-fn packet_data(body: &[u8], at: usize, caplen: u32) -> Result<&[u8], String> {
-    if caplen > MAX_RECORD {
-        return Err(format!(
-            "the packet claims {caplen} bytes (at most {MAX_RECORD} are possible)"
-        ));
-    }
-    body.get(at..at + caplen as usize).ok_or_else(|| {
-        format!(
-            "the packet claims {caplen} bytes, more than its block of {} holds",
-            body.len() + 12
-        )
-    })
-}
-
-/// An Interface Description Block: link type, snap length, time resolution and offset.
-fn idb(interfaces: &mut Vec<Interface>, be: bool, info: &mut FileInfo, at: u64, body: &[u8]) {
-    let (tsresol, offset_secs) = time_options(body, be);
-    let snaplen = u32_at(body, 4, be);
-    let id = interfaces.len();
-    let units = match units_of(tsresol) {
-        Some(units) => {
-            info.digits = info.digits.max(digits_of(tsresol));
-            units
-        }
-        None => {
-            info.add_damage(Damage {
-                frame: info.frames + 1,
-                offset: at,
-                skipped: 0,
-                resumed: true,
-                why: format!(
-                    "interface {id} has if_tsresol {tsresol:#04x}, which is out of range; its packets are skipped"
-                ),
-            });
-            0
-        }
-    };
-    if id >= MAX_INTERFACES {
-        info.add_damage(Damage {
-            frame: info.frames + 1,
-            offset: at,
-            skipped: 0,
-            resumed: true,
-            why: format!("the section describes more than {MAX_INTERFACES} interfaces"),
-        });
-        return;
-    }
-    if snaplen > 0 {
-        info.snaplen = match info.snaplen {
-            0 => snaplen,
-            s => s.min(snaplen),
-        };
-    }
-    interfaces.push(Interface {
-        linktype: u32::from(u16_at(body, 0, be)),
-        units,
-        offset_secs,
-        snaplen,
-        dropped: 0,
-    });
-}
-
-/// Interface statistics: `isb_ifdrop` (5), a running total per interface, and the span
-/// `isb_starttime` (2) to `isb_endtime` (3), in the interface's time units.
-fn isb(interfaces: &mut [Interface], be: bool, info: &mut FileInfo, body: &[u8]) {
-    let Some(iface) = interfaces.get_mut(u32_at(body, 0, be) as usize) else {
-        return;
-    };
-    for (code, value) in options(body, 12, be) {
-        match code {
-            2 | 3 if value.len() >= 8 && iface.units > 0 => {
-                let ts = ts_from_units(split_ts(value, 0, be), iface.units, iface.offset_secs);
-                if code == 2 {
-                    info.declared_start = Some(info.declared_start.map_or(ts, |t| t.min(ts)));
-                } else {
-                    info.declared_end = Some(info.declared_end.map_or(ts, |t| t.max(ts)));
-                }
-            }
-            5 if value.len() >= 8 => {
-                let dropped = u64_at(value, 0, be);
-                info.dropped = info
-                    .dropped
-                    .saturating_add(dropped.saturating_sub(iface.dropped));
-                iface.dropped = iface.dropped.max(dropped);
-            }
-            _ => {}
-        }
-    }
+#[cold]
+fn bad_byte_order(data: &[u8]) -> String {
+    format!(
+        "section header byte-order magic {:#010x} is not 1a2b3c4d in either byte order",
+        u32_at(data, 8, false)
+    )
 }
