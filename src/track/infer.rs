@@ -61,6 +61,15 @@ impl OneSide {
         self.by_rule[rule as usize]
     }
 
+    /// The rules that inferred something, with how many values each, in `Inference::ALL`
+    /// order.
+    pub fn fired(&self) -> impl Iterator<Item = (Inference, u64)> + '_ {
+        Inference::ALL
+            .iter()
+            .map(|rule| (*rule, self.rule(*rule)))
+            .filter(|(_, n)| *n > 0)
+    }
+
     pub fn attempts(&self, evidence: Evidence) -> u64 {
         self.attempts[evidence as usize]
     }
