@@ -161,6 +161,10 @@ pub struct Tracker {
     /// How long an idle 4-tuple keeps its full state.
     retention_ns: i64,
     finished: bool,
+    /// At the end, the 4-tuples whose connection is still open, latest SYN first: their ends
+    /// are made one at a time as they are popped, not all at once (issue 14: no copy of
+    /// every live connection after the last frame).
+    final_ends: Vec<FlowKey>,
 }
 
 impl Tracker {
@@ -188,6 +192,7 @@ impl Tracker {
             },
             retention_ns,
             finished: false,
+            final_ends: Vec::new(),
         }
     }
 
@@ -504,13 +509,14 @@ impl Tracker {
     pub fn finish(&mut self) {
         self.finished = true;
         let conns = &self.book.conns;
-        let mut ends: Vec<ConnEnd> = self
-            .flows
+        let flows = &self.flows;
+        let mut ends: Vec<(FrameRef, FlowKey)> = flows
             .iter()
-            .filter_map(|(k, f)| conns.live(f).map(|c| c.end(k)))
+            .filter_map(|(k, f)| conns.live(f).map(|c| (c.past.syn_frame, *k)))
             .collect();
-        ends.sort_by_key(|e| e.syn_frame);
-        self.book.ended.extend(ends);
+        ends.sort_by_key(|e| e.0);
+        // Latest first: `pop_ended` takes them from the back, in order of SYN frame.
+        self.final_ends = ends.into_iter().rev().map(|(_, k)| k).collect();
         self.copies.end_run();
         let stats = &mut self.book.stats;
         stats.duplicates_unchecked = self.copies.unchecked;
@@ -529,7 +535,16 @@ impl Tracker {
 
     /// The next connection that ended (in no particular order), for the direction analysis.
     pub fn pop_ended(&mut self) -> Option<ConnEnd> {
-        self.book.ended.pop_front()
+        if let Some(end) = self.book.ended.pop_front() {
+            return Some(end);
+        }
+        while let Some(key) = self.final_ends.pop() {
+            let live = self.flows.get(&key).and_then(|f| self.book.conns.live(f));
+            if let Some(conn) = live {
+                return Some(conn.end(&key));
+            }
+        }
+        None
     }
 
     /// Evidence gathered so far for causes that need more than an attempt's own packets.
