@@ -487,7 +487,15 @@ impl Pipeline {
     /// The input ended: decide what is left and compute the findings.
     pub fn finish(mut self, sink: &mut Sink) -> io::Result<Finished> {
         self.tracker.finish();
-        self.drain(sink)?;
+        // One attempt at a time: every attempt still pending is decided now, and holding
+        // them all before judging them would cost their whole queue again (issue 14).
+        while let Some(end) = self.tracker.pop_ended() {
+            self.detector.add_end(&end);
+        }
+        while let Some(attempt) = self.tracker.pop_decided() {
+            self.held.push_back(attempt);
+            self.release(true, sink)?;
+        }
         self.release(true, sink)?;
         Ok(Finished {
             track: *self.tracker.stats(),

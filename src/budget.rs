@@ -33,19 +33,55 @@ pub struct Budgets {
 /// RSS figures check it).
 ///
 /// Measured for the tracker's (issue 12): a flow is a 40-byte key and a 128-byte slot in a
-/// hash table (buckets a power of two, at most 7/8 full) plus a 48-byte expiry entry; a
-/// pending attempt 448 bytes in a ring buffer (a power of two); a long-memory record 160
-/// bytes plus its 48-byte order entry; a port use 84 bytes plus a 32-byte order entry
-/// (up to twice as many). The costs include that rounding, so that the tables stay within
-/// their shares (1 M SYNs from distinct 4-tuples: under 256 MiB peak RSS).
+/// hash table plus a 48-byte expiry entry and its 136-byte connection; a pending attempt 456
+/// bytes in a ring buffer; a long-memory record 160 bytes plus its 48-byte order entry; a
+/// port use 88 bytes plus a 32-byte order entry (up to twice as many).
+///
+/// The three hash tables that are churned for ever (flows, port uses, long memory: entries
+/// removed as others come) are sized as [`table`] says, bucket by bucket: an estimate per
+/// entry at 7/8 load was wrong by up to 3 times (issue 14: with 1 M source addresses the
+/// flow table's 188 k entries took 127 MiB, not its 58 MiB share).
 mod cost {
-    pub const FLOW: u64 = 320;
+    /// Per bucket: key, value and control byte, rounded up to 8. Beside the table, each flow
+    /// has a 48-byte expiry entry and, when connected, its 136-byte connection.
+    pub const FLOW_SLOT: u64 = 176;
     pub const PENDING: u64 = 480;
-    pub const ARCHIVE: u64 = 256;
-    pub const PORT: u64 = 200;
+    /// Beside the table, a 48-byte order entry per record.
+    pub const ARCHIVE_SLOT: u64 = 168;
+    /// Beside the table, a 32-byte order entry per use (up to twice as many).
+    pub const PORT_SLOT: u64 = 96;
     pub const EVIDENCE: u64 = 64;
     pub const HOST: u64 = 1024;
     pub const FINGERPRINT: u64 = 8;
+}
+
+/// A hash table's bucket count is a power of two, and a table whose entries are removed and
+/// inserted for ever (tombstones) keeps its size only while at most half its capacity (7/16
+/// of its buckets) is used: past that, hashbrown's rehash doubles it instead of cleaning it
+/// in place, and for a moment holds both. So a churned table's entries are capped at 7/16
+/// of the largest bucket count whose slots fit its share: it grows up to that size and
+/// never past it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Table {
+    /// Buckets the table reaches at most.
+    pub buckets: u64,
+    /// Most entries held.
+    pub entries: usize,
+}
+
+impl Table {
+    /// For slots of `slot` bytes within `bytes` (at least 2,048 buckets). Two entries of
+    /// slack: a structure may insert before it evicts.
+    pub fn within(bytes: u64, slot: u64) -> Table {
+        let mut buckets: u64 = 2048;
+        while (buckets * 2).saturating_mul(slot) <= bytes {
+            buckets *= 2;
+        }
+        Table {
+            buckets,
+            entries: usize::try_from(buckets / 16 * 7 - 2).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 impl Budgets {
@@ -55,12 +91,15 @@ impl Budgets {
             let n = bytes / 100 * percent / cost;
             usize::try_from(n.max(1024)).unwrap_or(usize::MAX)
         };
+        let table = |percent: u64, slot: u64| -> usize {
+            Table::within(bytes / 100 * percent, slot).entries
+        };
         Budgets {
             bytes,
-            flows: share(30, cost::FLOW),
+            flows: table(30, cost::FLOW_SLOT),
             pending: share(25, cost::PENDING),
-            archive: share(15, cost::ARCHIVE),
-            ports: share(10, cost::PORT),
+            archive: table(15, cost::ARCHIVE_SLOT),
+            ports: table(10, cost::PORT_SLOT),
             evidence: share(5, cost::EVIDENCE),
             hosts: share(15, cost::HOST),
             // Outside the shares above: a fixed table, 2 % of the budget.
@@ -117,10 +156,36 @@ mod tests {
     #[test]
     fn capacities_grow_with_the_budget_and_never_vanish() {
         let small = Budgets::from_bytes(0);
-        assert_eq!(small.flows, 1024);
+        assert_eq!(small.flows, 894);
+        assert_eq!(small.pending, 1024);
         let default = Budgets::default();
         let double = Budgets::from_bytes(2 * DEFAULT_BYTES);
-        assert!(double.flows >= 2 * default.flows - 1);
+        assert!(double.pending >= 2 * default.pending - 1);
+        assert!(double.flows > default.flows);
         assert!(default.pending > 100_000);
+    }
+
+    #[test]
+    fn a_churned_table_never_grows_past_the_buckets_of_its_share() {
+        for bytes in [1u64 << 20, 58 << 20, 1 << 32] {
+            let t = Table::within(bytes, 176);
+            assert!(
+                t.buckets * 176 <= bytes && t.buckets.is_power_of_two(),
+                "{t:?}"
+            );
+        }
+        // The same in hashbrown: churned far past its size at its cap, a table stays within
+        // the buckets its share pays for.
+        let t = Table::within(1 << 20, 16);
+        let mut map = std::collections::HashMap::new();
+        for i in 0..(20 * t.entries) {
+            map.insert(i, i);
+            if map.len() > t.entries {
+                map.remove(&(i - t.entries));
+            }
+            // Right after a doubling its capacity would be 7/8 of twice the buckets.
+            assert!(map.capacity() as u64 <= t.buckets / 8 * 7, "{i}: {t:?}");
+        }
+        assert!(t.buckets * 16 <= 1 << 20);
     }
 }

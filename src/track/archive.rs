@@ -115,6 +115,13 @@ impl Archive {
         true
     }
 
+    /// The capture has ended: no SYN will look a record up again. Its tables are freed
+    /// before the end's own work (the counts stay).
+    pub fn free(&mut self) {
+        self.records = FxMap::default();
+        self.order = VecDeque::new();
+    }
+
     pub fn len(&self) -> usize {
         self.records.len()
     }

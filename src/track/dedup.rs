@@ -138,6 +138,11 @@ impl Copies {
         }
     }
 
+    /// The capture has ended: no segment will be checked again. Frees the table.
+    pub fn free(&mut self) {
+        self.table = Vec::new();
+    }
+
     /// Whether `seg` is an exact copy (timestamp included) of an earlier SYN or SYN-ACK.
     /// Segments without SYN are not checked here.
     /// `earlier`: `seg` is stamped before the capture's clock. An exact copy carries its

@@ -67,6 +67,13 @@ impl PortUses {
         previous
     }
 
+    /// The capture has ended: no attempt will ask for a previous use. Frees the tables (the
+    /// count stays).
+    pub fn free(&mut self) {
+        self.uses = FxMap::default();
+        self.order = VecDeque::new();
+    }
+
     /// Marks the use of (ip, port) on `key` as ended at `ts`, if it is still the newest.
     pub fn end(&mut self, ip: IpAddr, port: u16, key: FlowKey, ts: Ts) {
         if let Some(u) = self.uses.get_mut(&(ip, port)).filter(|u| u.key == key) {

@@ -96,7 +96,15 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn push(&mut self, p: Pending) -> u64 {
+    /// Adds an attempt. The ring grows by doubling, but not past `limit` (the pending
+    /// budget and a little room) in one step: its last doubling would take up to twice the
+    /// budget's share (issue 14). Past the limit it grows as it must.
+    pub fn push(&mut self, p: Pending, limit: usize) -> u64 {
+        let capacity = self.pending.capacity();
+        if self.pending.len() == capacity && capacity < limit && capacity.saturating_mul(2) > limit
+        {
+            self.pending.reserve_exact(limit - capacity);
+        }
         self.pending.push_back(p);
         self.base + self.pending.len() as u64 - 1
     }

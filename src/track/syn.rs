@@ -144,21 +144,26 @@ impl Book {
         attempt.reuse = reuse;
         attempt.syn_data_len = seg.payload_len;
         attempt.next_syn_due = next_syn_due(None, seg.ts);
-        let id = self.queue.push(Pending {
-            attempt,
-            client: side,
-            settled: false,
-            last_activity: seg.ts,
-            older: flow.newest,
-            client_end: seg.seq + 1 + seg.payload_len,
-            handshake_ack: None,
-            pure_handshake_ack: false,
-            implied: false,
-            client_rsts: 0,
-            rst_retried: false,
-            superseded: false,
-            last_syn_answered: false,
-        });
+        // Room over the budget: the over-full queue is settled one attempt per pop.
+        let limit = self.config.budgets.pending.saturating_add(1024);
+        let id = self.queue.push(
+            Pending {
+                attempt,
+                client: side,
+                settled: false,
+                last_activity: seg.ts,
+                older: flow.newest,
+                client_end: seg.seq + 1 + seg.payload_len,
+                handshake_ack: None,
+                pure_handshake_ack: false,
+                implied: false,
+                client_rsts: 0,
+                rst_retried: false,
+                superseded: false,
+                last_syn_answered: false,
+            },
+            limit,
+        );
         flow.newest = Some(id);
         flow.client = side;
         flow.last_attempt = Some((seg.frame, seg.ts));

@@ -1284,3 +1284,52 @@ fn an_implied_attempt_takes_its_syn_when_it_comes_within_a_second() {
         (2, Some(Establishment::SynAckBeforeSyn), Evidence::BothSides)
     );
 }
+
+#[test]
+fn a_flood_from_distinct_sources_keeps_the_flow_table_within_its_buckets_and_every_attempt() {
+    // Issue 14: 1 M SYNs, each from its own source address. The flow table stays at its
+    // capacity and its hash table never doubles past the buckets its share pays for (at most
+    // 7/16 of them used: budget.rs `Table`); every attempt still comes out, exactly once.
+    let budgets = Budgets::from_bytes(8 << 20);
+    let mut feed = Feed::with(Config {
+        window_ns: WINDOW_S * NANOS_PER_SEC,
+        filter: None,
+        budgets,
+    });
+    let n = 20 * budgets.flows as u32;
+    for i in 0..n {
+        let c = Endpoint {
+            ip: std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + i)),
+            port: 40_000,
+        };
+        feed.feed(segment(
+            u64::from(i) + 1,
+            Ts(i64::from(i) * 1_000_000),
+            c,
+            server(),
+            S,
+            i,
+            0,
+            0,
+        ));
+        assert!(feed.tracker.live_flows() <= budgets.flows);
+        // Right after a doubling the capacity would be 7/8 of twice the buckets.
+        assert!(
+            feed.tracker.flows.capacity() <= 2 * (budgets.flows + 2),
+            "{i}"
+        );
+    }
+    let live = feed.tracker.live_flows() as u64;
+    feed.tracker.finish();
+    while let Some(a) = feed.tracker.pop_decided() {
+        feed.out.push(a);
+    }
+    assert_eq!(feed.out.len() as u64, u64::from(n));
+    let mut frames: Vec<u64> = feed.out.iter().map(|a| a.frame.number).collect();
+    frames.sort_unstable();
+    frames.dedup();
+    assert_eq!(frames.len() as u64, u64::from(n));
+    // Every 4-tuple evicted was evicted before its horizon (20 s of capture), and counted.
+    assert_eq!(feed.tracker.dropped().flows, u64::from(n) - live);
+    assert_eq!(feed.tracker.stats().peak_flows, budgets.flows);
+}
