@@ -31,6 +31,7 @@ mod each;
 mod man;
 pub mod output;
 mod progress;
+mod stages;
 pub mod surface;
 pub mod walk;
 
@@ -159,7 +160,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         None => Stream::Nothing,
     };
     let options = Options::from_cli(cli);
-    let mut analysis = match analyze(&options, names, captures, &mut |a, j| {
+    let threads = stages::threads_for(cli.threads, &paths);
+    let mut analysis = match analyze_on(&options, threads, names, captures, &mut |a, j| {
         stream.attempt(out, a, j)
     }) {
         Ok(analysis) => analysis,
@@ -508,28 +510,47 @@ pub fn analyze(
     captures: Vec<Capture>,
     sink: &mut Sink,
 ) -> Result<Analysis> {
+    analyze_on(options, 1, names, captures, sink)
+}
+
+/// [`analyze`] on `threads` threads: with 2, reading and decoding run on a thread of their
+/// own (src/app/stages.rs), with the same output byte for byte; 1 is the loop below.
+pub fn analyze_on(
+    options: &Options,
+    threads: usize,
+    names: Vec<String>,
+    captures: Vec<Capture>,
+    sink: &mut Sink,
+) -> Result<Analysis> {
     let mut progress = progress::Progress::with(&options.progress, &captures);
-    let mut merger = Merger::new(captures);
     let mut pipeline = Pipeline::new(options);
-    loop {
-        let item = merger
-            .next_item()
-            .map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
-        let Some(item) = item else { break };
-        pipeline.feed(&item, sink)?;
-        if pipeline.frames.is_multiple_of(65_536) {
-            progress.update(&merger.files);
+    let files = if threads >= 2 {
+        let (files, rest) = stages::run(&names, captures, progress, &mut pipeline, sink)?;
+        progress = rest;
+        files
+    } else {
+        let mut merger = Merger::new(captures);
+        loop {
+            let item = merger
+                .next_item()
+                .map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
+            let Some(item) = item else { break };
+            pipeline.feed(&item, sink)?;
+            if pipeline.frames.is_multiple_of(65_536) {
+                progress.update(&merger.files);
+            }
         }
-    }
+        merger.files
+    };
     // A capture written by --write records the original capture's span (isb_endtime): that
     // capture went on until then, so its attempts are judged against that end (issue 11).
-    if let Some(end) = declared_end(merger.files.iter().map(|c| &c.info)) {
+    if let Some(end) = declared_end(files.iter().map(|c| &c.info)) {
         pipeline.advance(end, sink)?;
     }
     let done = pipeline.finish(sink)?;
     progress.finish();
 
-    let infos: Vec<FileInfo> = merger.files.iter().map(|c| c.info.clone()).collect();
+    let infos: Vec<FileInfo> = files.iter().map(|c| c.info.clone()).collect();
     let mut warnings = warnings(&names, &infos);
     warnings.extend(track_warnings(&names, &done.track));
     warnings.extend(words::detect_warnings(&done.findings, &done.dropped));

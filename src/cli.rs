@@ -95,6 +95,12 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", default_value_t = ByteSize(crate::budget::DEFAULT_BYTES))]
     pub memory: ByteSize,
 
+    /// Threads for the analysis of one capture: 1 reads, decodes and analyses on one thread;
+    /// 2 reads and decodes on one while the other analyses (same output). Default: 2 when
+    /// the input is over 1 MiB (or standard input) and there are two cores, else 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: Option<u8>,
+
     /// Colour in the table: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always
     /// or never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]

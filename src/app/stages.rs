@@ -1,0 +1,150 @@
+//! Both cores for one capture (issue 12): stage 1, on a thread of its own, reads, decodes and
+//! merges the files; stage 2, on the calling thread, tracks, detects and hands the decided
+//! attempts to the sink. Decoded items (owned, `Copy` data: nothing borrows the reader's
+//! buffer) travel in fixed-size batches through a bounded channel; emptied batches come back
+//! through a second channel, so that the steady state allocates nothing. Stage 2 feeds the
+//! items in the order stage 1 made them, so the output is the single-threaded run's, byte
+//! for byte, and a read error surfaces after every item before it, as it does there.
+//!
+//! `--write` needs no frame bytes here: it reads the captures a second time after the
+//! analysis, so it works with either setting.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use anyhow::{Context as _, Result};
+
+use super::progress::Progress;
+use super::{Pipeline, Sink};
+use crate::capture::Capture;
+use crate::merge::{FileError, Item, Merger};
+
+/// Items per batch: 1,024 × 112 B, a batch stays in the second core's cache.
+pub const BATCH: usize = 1024;
+
+/// Batches in flight: one being filled, the others queued or being analysed.
+const BUFFERS: usize = 4;
+
+/// Below this many bytes of input a second thread is not worth starting (by default).
+pub const THREADS_FROM_BYTES: u64 = 1 << 20;
+
+/// The threads for one analysis: `--threads` if given; else 2 when the machine has two cores
+/// or more and the captures hold more than [`THREADS_FROM_BYTES`] (or their size is unknown:
+/// standard input, a pipe), else 1.
+pub fn threads_for(choice: Option<u8>, paths: &[PathBuf]) -> usize {
+    if let Some(n) = choice {
+        return usize::from(n.max(1));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return 1;
+    }
+    let mut bytes = 0u64;
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => bytes = bytes.saturating_add(m.len()),
+            _ => return 2,
+        }
+    }
+    if bytes > THREADS_FROM_BYTES { 2 } else { 1 }
+}
+
+/// What stage 1 hands on: a batch of items in merge order, or the read error that ended it.
+type Message = Result<Vec<Item>, FileError>;
+
+/// Runs both stages over `captures`, feeding `pipeline`; gives back the captures (their
+/// `info` now complete) and the progress line, as the single-threaded loop leaves them.
+pub(super) fn run(
+    names: &[String],
+    captures: Vec<Capture>,
+    progress: Progress,
+    pipeline: &mut Pipeline,
+    sink: &mut Sink,
+) -> Result<(Vec<Capture>, Progress)> {
+    let (full_tx, full_rx) = sync_channel::<Message>(BUFFERS + 1);
+    let (free_tx, free_rx) = sync_channel::<Vec<Item>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        // The channel holds BUFFERS: these never block or fail.
+        let _ = free_tx.send(Vec::with_capacity(BATCH));
+    }
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("portreuse-read".into())
+            .spawn_scoped(scope, move || read(captures, progress, full_tx, free_rx))
+            .context("starting the reading thread (--threads 1 reads on one thread)")?;
+        // Stage 2 owns its ends of both channels: when it stops early (an error writing the
+        // output), they close and stage 1 stops at its next batch.
+        let fed = feed(names, full_rx, free_tx, pipeline, sink);
+        let done = match reader.join() {
+            Ok(done) => done,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        fed.map(|()| done)
+    })
+}
+
+/// Stage 1: merge and decode into batches until the input ends, a file fails to read, or
+/// stage 2 has gone.
+fn read(
+    captures: Vec<Capture>,
+    mut progress: Progress,
+    full: SyncSender<Message>,
+    free: Receiver<Vec<Item>>,
+) -> (Vec<Capture>, Progress) {
+    let mut merger = Merger::new(captures);
+    let mut frames = 0u64;
+    while let Ok(mut batch) = free.recv() {
+        batch.clear();
+        let mut failed = None;
+        let mut ended = false;
+        while batch.len() < BATCH {
+            match merger.next_item() {
+                Ok(Some(item)) => {
+                    batch.push(item);
+                    frames += 1;
+                    if frames.is_multiple_of(65_536) {
+                        progress.update(&merger.files);
+                    }
+                }
+                Ok(None) => {
+                    ended = true;
+                    break;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() && full.send(Ok(batch)).is_err() {
+            break;
+        }
+        if let Some(e) = failed {
+            let _ = full.send(Err(e));
+            break;
+        }
+        if ended {
+            break;
+        }
+    }
+    (merger.files, progress)
+}
+
+/// Stage 2: every batch into the pipeline, in order; the batch goes back to stage 1.
+fn feed(
+    names: &[String],
+    full: Receiver<Message>,
+    free: SyncSender<Vec<Item>>,
+    pipeline: &mut Pipeline,
+    sink: &mut Sink,
+) -> Result<()> {
+    for message in full {
+        let batch = message.map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
+        for item in &batch {
+            pipeline.feed(item, sink)?;
+        }
+        // Stage 1 may have finished and gone: then the batch is simply dropped.
+        let _ = free.send(batch);
+    }
+    Ok(())
+}
