@@ -1,0 +1,185 @@
+//! Issue 12 item 1: `--threads 2` (reading and decoding on a thread of their own) gives the
+//! single-threaded run's output byte for byte, on every bundled fixture, alone and merged,
+//! in table and JSON; and a read error in the middle of a capture surfaces the same way,
+//! after the same attempts.
+
+mod common;
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use portreuse::{app, capture, cli::Cli};
+
+/// Every bundled capture: testdata/*.pcap*, *.cap, testdata/real/*, testdata/tunnels/*
+/// (not the README files nor the expected accounts beside them).
+fn fixtures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let mut out = Vec::new();
+    for dir in [root.clone(), root.join("real"), root.join("tunnels")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let capture = if dir == root {
+                name.contains(".pcap") || name.ends_with(".cap")
+            } else {
+                name != "README.md"
+            };
+            if path.is_file() && capture && !name.contains(".expect.") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    assert!(out.len() > 20, "fixtures found: {out:?}");
+    out
+}
+
+/// The run's exit status and standard output, or its error, with `--threads N` added.
+fn run(threads: &str, args: &[&str]) -> Result<(u8, String), String> {
+    let mut all = vec!["--threads", threads];
+    all.extend_from_slice(args);
+    common::run_in_process(&all)
+}
+
+fn same(args: &[&str]) {
+    let one = run("1", args);
+    let two = run("2", args);
+    assert!(
+        one == two,
+        "--threads 1 and 2 differ for {args:?}:\n1: {one:?}\n2: {two:?}"
+    );
+}
+
+#[test]
+fn every_fixture_gives_the_same_output_on_one_and_two_threads() {
+    for path in fixtures() {
+        let p = path.to_str().unwrap();
+        for format in ["table", "json"] {
+            same(&["--format", format, p]);
+            same(&["--format", format, "--time-wait", "60s", p]);
+        }
+    }
+}
+
+#[test]
+fn merged_fixtures_give_the_same_output_on_one_and_two_threads() {
+    let all = fixtures();
+    let paths: Vec<&str> = all.iter().map(|p| p.to_str().unwrap()).collect();
+    let top: Vec<&str> = paths
+        .iter()
+        .copied()
+        .filter(|p| !p.contains("/real/") && !p.contains("/tunnels/"))
+        .collect();
+    for format in ["table", "json"] {
+        let mut args = vec!["--format", format];
+        args.extend_from_slice(&top);
+        same(&args);
+        let mut args = vec!["--format", format];
+        args.extend_from_slice(&paths);
+        same(&args);
+    }
+}
+
+#[test]
+fn the_default_and_the_flag_parse() {
+    assert!(Cli::try_parse_from(["portreuse", "--threads", "3", "a.pcap"]).is_err());
+    assert!(Cli::try_parse_from(["portreuse", "--threads", "0", "a.pcap"]).is_err());
+    let cli = Cli::try_parse_from(["portreuse", "a.pcap"]).unwrap();
+    assert_eq!(cli.threads, None);
+    let cli = Cli::try_parse_from(["portreuse", "--threads", "2", "a.pcap"]).unwrap();
+    assert_eq!(cli.threads, Some(2));
+    // Without the flag the result is the same as with either setting.
+    let path = fixtures().into_iter().next().unwrap();
+    let p = path.to_str().unwrap();
+    assert_eq!(common::run_in_process(&[p]), run("1", &[p]));
+}
+
+/// A byte source that gives `bytes[..cut]` and then fails.
+struct FailsAt {
+    bytes: Vec<u8>,
+    pos: usize,
+    cut: usize,
+}
+
+impl Read for FailsAt {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.cut {
+            return Err(io::Error::other("the disk went away"));
+        }
+        let n = buf.len().min(self.cut - self.pos);
+        buf[..n].copy_from_slice(&self.bytes[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The attempts handed to the sink and the error, for a capture whose reads fail at `cut`,
+/// merged with a second file that reads fine.
+fn failing(threads: usize, bytes: &[u8], cut: usize, other: &Path) -> (Vec<String>, String) {
+    let cli = Cli::try_parse_from(["portreuse", "-q", "x.pcap"]).unwrap();
+    let options = app::Options::from_cli(&cli);
+    let source = FailsAt {
+        bytes: bytes.to_vec(),
+        pos: 0,
+        cut,
+    };
+    let captures = vec![
+        capture::open(other).unwrap(),
+        capture::open_reader(Box::new(source)).unwrap(),
+    ];
+    let names = vec![other.display().to_string(), "broken.pcap".to_string()];
+    let mut seen = Vec::new();
+    let result = app::analyze_on(&options, threads, names, captures, &mut |a, j| {
+        seen.push(format!("{a:?} {j:?}"));
+        Ok(())
+    });
+    let err = result.err().expect("the read error surfaces");
+    (seen, format!("{err:#}"))
+}
+
+#[test]
+fn a_read_error_midway_surfaces_the_same_after_the_same_attempts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let bytes = std::fs::read(root.join("isa2000-fixed.pcap")).unwrap();
+    let other = root.join("isa2000-broken.pcap");
+    for cut in [4096, 100_000, bytes.len() / 2, bytes.len() - 10] {
+        let one = failing(1, &bytes, cut, &other);
+        let two = failing(2, &bytes, cut, &other);
+        assert!(one.1.starts_with("broken.pcap: "), "{}", one.1);
+        assert!(one.1.contains("the disk went away"), "{}", one.1);
+        assert_eq!(one, two, "cut at {cut}");
+    }
+    let late = failing(2, &bytes, bytes.len() - 10, &other);
+    assert!(
+        !late.0.is_empty(),
+        "attempts before the error are handed on"
+    );
+}
+
+/// Output that can no longer be written (a closed pipe) stops the analysis: the reading
+/// thread stops too, and the error is the sink's.
+#[test]
+fn a_failing_sink_stops_both_stages() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let path = root.join("isa2000-fixed.pcap");
+    let cli = Cli::try_parse_from(["portreuse", "-q", "x.pcap"]).unwrap();
+    let options = app::Options::from_cli(&cli);
+    for threads in [1, 2] {
+        let captures = vec![capture::open(&path).unwrap()];
+        let mut calls = 0;
+        let result = app::analyze_on(
+            &options,
+            threads,
+            vec!["x".into()],
+            captures,
+            &mut |_, _| {
+                calls += 1;
+                Err(io::Error::from(io::ErrorKind::BrokenPipe))
+            },
+        );
+        let err = result.err().expect("the sink's error surfaces");
+        assert!(app::is_broken_pipe(&err), "{err:#}");
+        assert_eq!(calls, 1);
+    }
+}
