@@ -1425,7 +1425,7 @@ pub struct SummaryRecord<'a> {
 }
 
 fn one_side(t: &crate::track::TrackStats) -> OneSideLine {
-    use crate::attempt::{Evidence, Inference};
+    use crate::attempt::Evidence;
     let o = &t.one_side;
     OneSideLine {
         both_sides: o.attempts(Evidence::BothSides),
@@ -1434,11 +1434,7 @@ fn one_side(t: &crate::track::TrackStats) -> OneSideLine {
         client_side_unknown: o.client_side_unknown,
         client_side_servers: o.client_side_servers,
         server_side_servers: o.server_side_servers,
-        inferred: Inference::ALL
-            .iter()
-            .filter(|rule| o.rule(**rule) > 0)
-            .map(|rule| (rule.name(), o.rule(*rule)))
-            .collect(),
+        inferred: o.fired().map(|(rule, n)| (rule.name(), n)).collect(),
     }
 }
 

@@ -262,6 +262,7 @@ impl Book {
             if p.handshake_ack.is_none() {
                 p.handshake_ack = Some(seg.ack);
                 p.attempt.next_syn_due = crate::time::Ts(i64::MAX);
+                self.seen.note_stack(p.attempt.client.ip);
             }
             let acks_server_data = p.handshake_ack.is_some_and(|h| seg.ack > h);
             if p.pure_handshake_ack && (seg.payload_len > 0 || acks_server_data) {

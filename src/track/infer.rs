@@ -12,7 +12,9 @@
 //! - established: its handshake ACK, then its data or its ACK of the server's data;
 //! - challenge_ack: its RST right after its SYN, then the SYN again;
 //! - refused: the SYN sent again 0.25-0.8 s later (Windows after a RST), or never
-//!   retransmitted although the capture went on past the first retransmission due;
+//!   retransmitted although the capture went on past the first retransmission due, by a
+//!   client seen elsewhere retransmitting on a timer or completing a handshake (a scanner
+//!   or a spoofer sends each SYN once);
 //! - unanswered: retransmissions on a timer's schedule, then silence past the next one due;
 //! - unknown: anything else.
 //!
@@ -29,7 +31,7 @@ use super::queue::Pending;
 const MS: i64 = 1_000_000;
 /// A retransmission timer's first SYN retransmission comes after at least this long (Linux
 /// and BSD 1 s, Windows 3 s): a SYN sent again sooner was prompted by an answer.
-const TIMER_FIRST_NS: i64 = 800 * MS;
+pub(super) const TIMER_FIRST_NS: i64 = 800 * MS;
 /// Sooner than this, a SYN sent again is Linux's fast retry after an unacceptable ACK (a
 /// challenge ACK: TCP_TIMEOUT_MIN) or a copy, not Windows' retry after a RST.
 const SHORT_RETRY_MIN_NS: i64 = 250 * MS;
@@ -57,6 +59,15 @@ pub struct OneSide {
 impl OneSide {
     pub fn rule(&self, rule: Inference) -> u64 {
         self.by_rule[rule as usize]
+    }
+
+    /// The rules that inferred something, with how many values each, in `Inference::ALL`
+    /// order.
+    pub fn fired(&self) -> impl Iterator<Item = (Inference, u64)> + '_ {
+        Inference::ALL
+            .iter()
+            .map(|rule| (*rule, self.rule(*rule)))
+            .filter(|(_, n)| *n > 0)
     }
 
     pub fn attempts(&self, evidence: Evidence) -> u64 {
@@ -122,7 +133,10 @@ pub fn last_syn_of_its_stack(a: &Attempt) -> bool {
 
 /// The outcome from the client's packets alone (the server's direction is not in the
 /// capture), and the rule that gave it.
-fn client_side(p: &Pending, now: Ts, finished: bool) -> (Outcome, Option<Inference>) {
+/// `stack`: the client was seen retransmitting on a timer or completing a handshake, so a
+/// SYN it never sent again was answered (a scanner or a spoofer sends each SYN once: its
+/// silence says nothing).
+fn client_side(p: &Pending, now: Ts, finished: bool, stack: bool) -> (Outcome, Option<Inference>) {
     let a = &p.attempt;
     if a.syn_ack.is_some() {
         let by_client = a.established_by == Some(Establishment::ClientHandshake);
@@ -146,7 +160,7 @@ fn client_side(p: &Pending, now: Ts, finished: bool) -> (Outcome, Option<Inferen
         (Outcome::Unknown, None)
     } else if short_retry(&iv[..n]) {
         (Outcome::Refused, Some(Inference::ShortRetry))
-    } else if a.syn_retransmits == 0 && !p.superseded {
+    } else if a.syn_retransmits == 0 && !p.superseded && stack {
         (Outcome::Refused, Some(Inference::NoRetransmission))
     } else if timer_schedule(&iv[..n]) {
         (Outcome::Unanswered, Some(Inference::TimerRetransmissions))
@@ -201,7 +215,8 @@ impl Book {
                 p.attempt.outcome = self.outcome(&p.attempt, until, true);
             }
             Evidence::ClientSideOnly => {
-                let (outcome, rule) = client_side(p, now, finished);
+                let stack = self.seen.retransmitting_stack(p.attempt.client.ip);
+                let (outcome, rule) = client_side(p, now, finished, stack);
                 let a = &mut p.attempt;
                 a.outcome = outcome;
                 a.inferred = rule;

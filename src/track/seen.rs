@@ -41,6 +41,10 @@ pub struct Seen {
     /// theirs had been seen: the capture lacks their direction (issue 13), rather than the
     /// server being silent.
     client_side_only: FxSet<IpAddr>,
+    /// Clients seen sending a SYN again on a retransmission timer (at least 800 ms after the
+    /// one before) or acknowledging a SYN-ACK: a TCP stack that retransmits an unanswered
+    /// SYN, unlike a scanner or a spoofer, which sends each SYN once.
+    stacks: FxSet<IpAddr>,
     /// The first frame's timestamp.
     first_ts: Option<Ts>,
     capacity: usize,
@@ -65,6 +69,7 @@ impl Seen {
             + self.syn_receivers.len()
             + self.heard.len()
             + self.client_side_only.len()
+            + self.stacks.len()
             >= self.capacity
     }
 
@@ -118,6 +123,18 @@ impl Seen {
     pub fn note_heard(&mut self, server: IpAddr) {
         let full = self.full();
         self.dropped += Self::insert(&mut self.heard, server, full);
+    }
+
+    pub fn note_stack(&mut self, client: IpAddr) {
+        if !self.stacks.contains(&client) {
+            let full = self.full();
+            self.dropped += Self::insert(&mut self.stacks, client, full);
+        }
+    }
+
+    /// `client` was seen retransmitting a SYN on a timer or completing a handshake.
+    pub fn retransmitting_stack(&self, client: IpAddr) -> bool {
+        self.stacks.contains(&client)
     }
 
     pub fn note_client_side_only(&mut self, server: IpAddr) {

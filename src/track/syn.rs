@@ -80,6 +80,9 @@ impl Book {
             self.seen.note_retry_after_refusal(a.client.ip);
         }
         p.rst_retried |= p.client_rsts > 0;
+        if seg.ts.since(a.last_syn_ts) >= super::infer::TIMER_FIRST_NS {
+            self.seen.note_stack(a.client.ip);
+        }
         a.syn_retransmits += 1;
         if seg.ts >= a.last_syn_ts {
             a.next_syn_due = next_syn_due(Some(a.last_syn_ts), seg.ts);

@@ -292,6 +292,19 @@ fn without_any_packet_from_a_server_outcomes_are_inferred_from_the_clients_behav
 }
 
 #[test]
+fn a_client_never_seen_retransmitting_is_not_read_as_refused_from_its_silence() {
+    // A scanner or a spoofer sends each SYN once: with no packet from any server, a SYN it
+    // never sent again says nothing (issue 13: `unknown` for anything else).
+    let out = Feed::new()
+        .c(0, S, 100, 0)
+        .c(60_000, S, 200, 0)
+        .c(90_000, A, 1, 1)
+        .finish();
+    let got: Vec<_> = out.iter().map(|a| (a.outcome, a.inferred)).collect();
+    assert_eq!(got, [(Outcome::Unknown, None), (Outcome::Unknown, None)]);
+}
+
+#[test]
 fn bare_ack_that_does_not_ack_the_syn_is_a_challenge_ack() {
     let out = Feed::new()
         .c(0, S, 100, 0)

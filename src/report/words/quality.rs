@@ -63,7 +63,7 @@ pub fn detect_warnings(f: &Findings, dropped: &Dropped) -> Vec<String> {
 /// What was inferred from one side of the conversation (issue 13), rule by rule with how
 /// far it can be trusted.
 fn one_side_note(t: &crate::track::TrackStats) -> Option<String> {
-    use crate::attempt::{Evidence, Inference, Reliability};
+    use crate::attempt::{Evidence, Reliability};
     let o = &t.one_side;
     let (client, server) = (
         o.attempts(Evidence::ClientSideOnly),
@@ -72,16 +72,15 @@ fn one_side_note(t: &crate::track::TrackStats) -> Option<String> {
     if client + server == 0 {
         return None;
     }
-    let rules: Vec<String> = Inference::ALL
-        .iter()
-        .filter(|rule| o.rule(**rule) > 0)
-        .map(|rule| {
+    let rules: Vec<String> = o
+        .fired()
+        .map(|(rule, n)| {
             let trust = match rule.reliability() {
                 Reliability::Certain => "certain",
                 Reliability::High => "reliable",
                 Reliability::Medium => "a guess",
             };
-            format!("{} {} ({trust})", thousands(o.rule(*rule)), rule.name())
+            format!("{} {} ({trust})", thousands(n), rule.name())
         })
         .collect();
     let mut line = format!(
