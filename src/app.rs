@@ -529,15 +529,22 @@ pub fn analyze_on(
         progress = rest;
         files
     } else {
+        // Read in batches as stage 1 does (one loop that decodes into memory that stays in
+        // the cache), then analyse them: the items before a read error are analysed first.
         let mut merger = Merger::new(captures);
+        let mut batch = Vec::with_capacity(stages::BATCH);
         loop {
-            let item = merger
-                .next_item()
-                .map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
-            let Some(item) = item else { break };
-            pipeline.feed(&item, sink)?;
-            if pipeline.frames.is_multiple_of(65_536) {
-                progress.update(&merger.files);
+            batch.clear();
+            let filled = merger.fill(&mut batch, stages::BATCH);
+            for item in &batch {
+                pipeline.feed(item, sink)?;
+                if pipeline.frames.is_multiple_of(stages::PROGRESS_EVERY) {
+                    progress.update(&merger.files);
+                }
+            }
+            let ended = filled.map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
+            if ended {
+                break;
             }
         }
         merger.files

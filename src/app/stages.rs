@@ -25,6 +25,9 @@ pub const BATCH: usize = 1024;
 /// Batches in flight: one being filled, the others queued or being analysed.
 const BUFFERS: usize = 4;
 
+/// Frames between two updates of the progress line.
+pub const PROGRESS_EVERY: u64 = 65_536;
+
 /// Below this many bytes of input a second thread is not worth starting (by default).
 pub const THREADS_FROM_BYTES: u64 = 1 << 20;
 
@@ -95,27 +98,16 @@ fn read(
     let mut frames = 0u64;
     while let Ok(mut batch) = free.recv() {
         batch.clear();
-        let mut failed = None;
-        let mut ended = false;
-        while batch.len() < BATCH {
-            match merger.next_item() {
-                Ok(Some(item)) => {
-                    batch.push(item);
-                    frames += 1;
-                    if frames.is_multiple_of(65_536) {
-                        progress.update(&merger.files);
-                    }
-                }
-                Ok(None) => {
-                    ended = true;
-                    break;
-                }
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
+        let filled = merger.fill(&mut batch, BATCH);
+        let before = frames;
+        frames += batch.len() as u64;
+        if frames / PROGRESS_EVERY != before / PROGRESS_EVERY {
+            progress.update(&merger.files);
         }
+        let (ended, failed) = match filled {
+            Ok(ended) => (ended, None),
+            Err(e) => (true, Some(e)),
+        };
         if !batch.is_empty() && full.send(Ok(batch)).is_err() {
             break;
         }
