@@ -32,6 +32,8 @@ mod man;
 pub mod output;
 mod progress;
 mod stages;
+
+pub use stages::threads_for;
 pub mod surface;
 pub mod walk;
 

@@ -10,7 +10,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use portreuse::{app, capture, cli::Cli};
+use portreuse::cli::{Cli, Threads};
+use portreuse::{app, capture};
 
 /// Every bundled capture: testdata/*.pcap*, *.cap, testdata/real/*, testdata/tunnels/*
 /// (not the README files nor the expected accounts beside them).
@@ -201,9 +202,28 @@ fn the_default_and_the_flag_parse() {
     assert!(Cli::try_parse_from(["portreuse", "--threads", "3", "a.pcap"]).is_err());
     assert!(Cli::try_parse_from(["portreuse", "--threads", "0", "a.pcap"]).is_err());
     let cli = Cli::try_parse_from(["portreuse", "a.pcap"]).unwrap();
-    assert_eq!(cli.threads, None);
+    assert_eq!(cli.threads, Threads::Auto);
+    let cli = Cli::try_parse_from(["portreuse", "--threads", "auto", "a.pcap"]).unwrap();
+    assert_eq!(cli.threads, Threads::Auto);
     let cli = Cli::try_parse_from(["portreuse", "--threads", "2", "a.pcap"]).unwrap();
-    assert_eq!(cli.threads, Some(2));
+    assert_eq!(cli.threads, Threads::Fixed(2));
+    // auto: one thread for a small file, two for standard input; a number is kept.
+    let small = fixtures().into_iter().next().unwrap();
+    assert_eq!(
+        app::threads_for(Threads::Auto, std::slice::from_ref(&small)),
+        1
+    );
+    let two = if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        2
+    } else {
+        1
+    };
+    assert_eq!(app::threads_for(Threads::Auto, &["-".into()]), two);
+    assert_eq!(
+        app::threads_for(Threads::Fixed(2), std::slice::from_ref(&small)),
+        2
+    );
+    assert_eq!(app::threads_for(Threads::Fixed(1), &["-".into()]), 1);
     // Without the flag the result is the same as with either setting.
     let path = fixtures().into_iter().next().unwrap();
     let p = path.to_str().unwrap();

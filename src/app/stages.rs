@@ -17,6 +17,7 @@ use anyhow::{Context as _, Result};
 use super::progress::Progress;
 use super::{Pipeline, Sink};
 use crate::capture::Capture;
+use crate::cli::Threads;
 use crate::merge::{FileError, Item, Merger};
 
 /// Items per batch: 1,024 × 112 B, a batch stays in the second core's cache.
@@ -28,14 +29,16 @@ const BUFFERS: usize = 4;
 /// Frames between two updates of the progress line.
 pub const PROGRESS_EVERY: u64 = 65_536;
 
-/// Below this many bytes of input a second thread is not worth starting (by default).
-pub const THREADS_FROM_BYTES: u64 = 1 << 20;
+/// Up to this many bytes of input a second thread is not worth starting (by default): a few
+/// milliseconds of work, where the threads' start and hand-over weigh as much as the overlap
+/// can save.
+pub const THREADS_FROM_BYTES: u64 = 4 << 20;
 
-/// The threads for one analysis: `--threads` if given; else 2 when the machine has two cores
-/// or more and the captures hold more than [`THREADS_FROM_BYTES`] (or their size is unknown:
-/// standard input, a pipe), else 1.
-pub fn threads_for(choice: Option<u8>, paths: &[PathBuf]) -> usize {
-    if let Some(n) = choice {
+/// The threads for one analysis: `--threads N` if given; for `auto`, 2 when the machine has
+/// two cores or more and the captures hold more than [`THREADS_FROM_BYTES`] on disk (or
+/// their size is unknown: standard input, a pipe), else 1.
+pub fn threads_for(choice: Threads, paths: &[PathBuf]) -> usize {
+    if let Threads::Fixed(n) = choice {
         return usize::from(n.max(1));
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
