@@ -2,7 +2,9 @@
 //! single-threaded run's output byte for byte, on every bundled fixture and every generated
 //! capture of the shared corpus, alone and merged, in every format; from standard input and
 //! compressed (gzip, zstd); and a read error in the middle of a capture surfaces the same
-//! way, after the same attempts.
+//! way, after the same attempts. With JSON, NDJSON and CSV, `--threads 2` also moves the
+//! writing to the calling thread and tracking to a third (`analyze_on` with 3): the same
+//! tests cover it.
 
 mod common;
 
@@ -281,26 +283,31 @@ fn a_read_error_midway_surfaces_the_same_after_the_same_attempts() {
     for cut in [4096, 100_000, bytes.len() / 2, bytes.len() - 10] {
         let one = failing(1, &bytes, cut, &other);
         let two = failing(2, &bytes, cut, &other);
+        // 3: the sink on the calling thread, tracking on a third.
+        let three = failing(3, &bytes, cut, &other);
         assert!(one.1.starts_with("broken.pcap: "), "{}", one.1);
         assert!(one.1.contains("the disk went away"), "{}", one.1);
         assert_eq!(one, two, "cut at {cut}");
+        assert_eq!(one, three, "cut at {cut}");
     }
-    let late = failing(2, &bytes, bytes.len() - 10, &other);
-    assert!(
-        !late.0.is_empty(),
-        "attempts before the error are handed on"
-    );
+    for threads in [2, 3] {
+        let late = failing(threads, &bytes, bytes.len() - 10, &other);
+        assert!(
+            !late.0.is_empty(),
+            "attempts before the error are handed on"
+        );
+    }
 }
 
 /// Output that can no longer be written (a closed pipe) stops the analysis: the reading
-/// thread stops too, and the error is the sink's.
+/// (and tracking) threads stop too, and the error is the sink's.
 #[test]
 fn a_failing_sink_stops_both_stages() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     let path = root.join("isa2000-fixed.pcap");
     let cli = Cli::try_parse_from(["portreuse", "-q", "x.pcap"]).unwrap();
     let options = app::Options::from_cli(&cli);
-    for threads in [1, 2] {
+    for threads in [1, 2, 3] {
         let captures = vec![capture::open(&path).unwrap()];
         let mut calls = 0;
         let result = app::analyze_on(
@@ -316,5 +323,40 @@ fn a_failing_sink_stops_both_stages() {
         let err = result.err().expect("the sink's error surfaces");
         assert!(app::is_broken_pipe(&err), "{err:#}");
         assert_eq!(calls, 1);
+    }
+}
+
+/// A sink that fails after many attempts (past the first batches handed between threads)
+/// was called as often on every setting, with the same attempts.
+#[test]
+fn a_sink_failing_midway_stops_after_the_same_attempts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let path = root.join("real/linux-syn-flood.pcap.gz");
+    let cli = Cli::try_parse_from(["portreuse", "-q", "x.pcap"]).unwrap();
+    let options = app::Options::from_cli(&cli);
+    for fail_at in [1, 255, 256, 257, 1000] {
+        let mut seen = Vec::new();
+        for threads in [1, 2, 3] {
+            let captures = vec![capture::open(&path).unwrap()];
+            let mut got = Vec::new();
+            let result = app::analyze_on(
+                &options,
+                threads,
+                vec!["x".into()],
+                captures,
+                &mut |a, j| {
+                    got.push(format!("{a:?} {j:?}"));
+                    if got.len() == fail_at {
+                        return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+                    }
+                    Ok(())
+                },
+            );
+            let err = result.err().expect("the sink's error surfaces");
+            assert!(app::is_broken_pipe(&err), "{err:#}");
+            assert_eq!(got.len(), fail_at);
+            seen.push(got);
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "fail at {fail_at}");
     }
 }

@@ -9,15 +9,18 @@
 //! `--write` needs no frame bytes here: it reads the captures a second time after the
 //! analysis, so it works with either setting.
 
+use std::io;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context as _, Result};
 
 use super::progress::Progress;
-use super::{Pipeline, Sink};
+use super::{Finished, Pipeline, Sink};
+use crate::attempt::Attempt;
 use crate::capture::Capture;
 use crate::cli::Threads;
+use crate::detect::Judged;
 use crate::merge::{FileError, Item, Merger};
 
 /// Items per batch: 1,024 × 112 B, a batch stays in the second core's cache.
@@ -25,6 +28,9 @@ pub const BATCH: usize = 1024;
 
 /// Batches in flight: one being filled, the others queued or being analysed.
 const BUFFERS: usize = 4;
+
+/// Decided attempts per batch handed to the calling thread's sink ([`sink_apart`]).
+const ATTEMPTS: usize = 256;
 
 /// Frames between two updates of the progress line.
 pub const PROGRESS_EVERY: u64 = 65_536;
@@ -142,4 +148,79 @@ fn feed(
         let _ = free.send(batch);
     }
     Ok(())
+}
+
+/// A decided attempt and what the detector judged of it, on its way to the sink.
+type Decided = (Attempt, Judged);
+
+/// The run of [`run`], and then the end of the analysis, on a thread of their own (which
+/// starts stage 1's), while this thread hands the decided attempts to `sink` in their order:
+/// formatting the output (JSON, NDJSON, CSV) is then off the tracking thread, which sets the
+/// pace. The attempts travel in batches of [`ATTEMPTS`], the emptied batches come back.
+///
+/// An error of the sink stops the analysis (its channels close) and is the error returned;
+/// a read error comes after every attempt decided before it, as on one thread.
+pub(super) fn sink_apart(
+    names: &[String],
+    captures: Vec<Capture>,
+    progress: Progress,
+    pipeline: Pipeline,
+    sink: &mut Sink,
+) -> Result<(Vec<Capture>, Progress, Finished)> {
+    let (out_tx, out_rx) = sync_channel::<Vec<Decided>>(BUFFERS);
+    let (back_tx, back_rx) = sync_channel::<Vec<Decided>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        // The channel holds BUFFERS: these never block or fail.
+        let _ = back_tx.send(Vec::with_capacity(ATTEMPTS));
+    }
+    std::thread::scope(|scope| {
+        let analyser = std::thread::Builder::new()
+            .name("portreuse-track".into())
+            .spawn_scoped(scope, move || {
+                let gone = || io::Error::other("the output stopped");
+                let mut pending: Vec<Decided> = Vec::with_capacity(ATTEMPTS);
+                let mut ship = |a: &Attempt, j: &Judged| -> io::Result<()> {
+                    pending.push((*a, *j));
+                    if pending.len() >= ATTEMPTS {
+                        let next = back_rx.recv().map_err(|_| gone())?;
+                        let full = std::mem::replace(&mut pending, next);
+                        out_tx.send(full).map_err(|_| gone())?;
+                    }
+                    Ok(())
+                };
+                let result =
+                    super::read_and_finish(2, names, captures, progress, pipeline, &mut ship);
+                // What was decided before an error goes out too.
+                if !pending.is_empty() {
+                    let _ = out_tx.send(pending);
+                }
+                result
+            })
+            .context("starting the tracking thread (--threads 1 analyses on one thread)")?;
+        let mut failed = None;
+        for mut batch in out_rx.iter() {
+            for (a, j) in &batch {
+                if let Err(e) = sink(a, j) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if failed.is_some() {
+                break;
+            }
+            batch.clear();
+            let _ = back_tx.send(batch);
+        }
+        // Closing both ends stops the tracking thread at its next batch.
+        drop(out_rx);
+        drop(back_tx);
+        let result = match analyser.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        match failed {
+            Some(e) => Err(e.into()),
+            None => result,
+        }
+    })
 }
