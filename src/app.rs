@@ -21,6 +21,7 @@ use crate::detect::{self, Context, Detector, Findings, Judged};
 use crate::export::{Selection, WriteError};
 use crate::filter::Filter;
 use crate::merge::{Item, Merger};
+use crate::report::charts::ChartBuilder;
 use crate::report::json::FileNames;
 use crate::report::stream::Stream;
 use crate::report::{self, FileMeta, RenderOptions, Report, TimeStyle, count, thousands, words};
@@ -212,9 +213,11 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     stream.finish(out, report)?;
     if let Some(file) = html {
         let name = file.shown.display().to_string();
-        if let Some(points) = &analysis.chart {
+        if let Some(builder) = analysis.chart.take() {
+            let names = report.files.iter().map(|f| f.name.clone()).collect();
+            let input = builder.finish(report.first_ts, report.last_ts, names);
             let mut w = io::BufWriter::new(file.file());
-            report::html::render(report, &points.points, &mut w)
+            report::page::render(report, input, &mut w)
                 .and_then(|()| w.flush())
                 .with_context(|| format!("writing {name}"))?;
         }
@@ -277,8 +280,8 @@ fn report_format(f: Format) -> report::Format {
 /// Everything one analysis produced.
 pub struct Analysis {
     pub report: Report,
-    /// Attempts kept for the HTML charts (with --html).
-    pub chart: Option<ChartSample>,
+    /// What the HTML charts draw, gathered from the decided attempts (with --html).
+    pub chart: Option<ChartBuilder>,
     /// The flagged attempts' 4-tuples, for --filter-only and --write.
     pub selection: Selection,
 }
@@ -359,7 +362,7 @@ pub struct Pipeline {
     tracker: Tracker,
     detector: Detector,
     selection: Selection,
-    chart: Option<ChartSample>,
+    chart: Option<ChartBuilder>,
     window_ns: i64,
     /// Decided attempts waiting for evidence (and the ones behind them, to keep the order).
     held: VecDeque<Attempt>,
@@ -376,7 +379,7 @@ pub struct Finished {
     pub track: TrackStats,
     pub dropped: Dropped,
     pub selection: Selection,
-    pub chart: Option<ChartSample>,
+    pub chart: Option<ChartBuilder>,
     pub frames: u64,
     pub first_ts: Option<Ts>,
     pub last_ts: Option<Ts>,
@@ -397,7 +400,7 @@ impl Pipeline {
                 flagged_rows: o.keep.flagged_rows,
             }),
             selection: Selection::new(o.keep.write_ranges),
-            chart: o.keep.chart.then(ChartSample::new),
+            chart: o.keep.chart.then(|| ChartBuilder::new(o.window_ns)),
             window_ns: o.window_ns,
             held: VecDeque::new(),
             hold_cap: (o.budgets.pending / 8).max(1024),
@@ -488,8 +491,8 @@ impl Pipeline {
             };
             let judged = self.detector.add(&attempt, &cx);
             self.selection.add(&attempt);
-            if let Some(sample) = self.chart.as_mut() {
-                sample.add(attempt);
+            if let Some(chart) = self.chart.as_mut() {
+                chart.add_judged(&attempt, judged.flagged, judged.cause.map(|c| c.name()));
             }
             sink(&attempt, &judged)?;
         }
@@ -623,54 +626,6 @@ fn read_and_finish(
     }
     let done = pipeline.finish(sink)?;
     Ok((files, progress, done))
-}
-
-/// Attempts kept for the HTML charts (a point each). Past this many the sample is thinned
-/// to every other point and from then on only every 2nd, 4th, ... attempt is taken: an
-/// unbiased sample in constant memory and linear time.
-const HTML_POINTS: usize = 100_000;
-
-/// An evenly spaced sample of the attempts, for the charts.
-pub struct ChartSample {
-    pub points: Vec<Attempt>,
-    stride: u64,
-    seen: u64,
-}
-
-impl Default for ChartSample {
-    fn default() -> ChartSample {
-        ChartSample::new()
-    }
-}
-
-impl ChartSample {
-    pub fn new() -> ChartSample {
-        ChartSample {
-            points: Vec::new(),
-            stride: 1,
-            seen: 0,
-        }
-    }
-
-    fn add(&mut self, attempt: Attempt) {
-        let index = self.seen;
-        self.seen += 1;
-        if !index.is_multiple_of(self.stride) {
-            return;
-        }
-        if self.points.len() >= HTML_POINTS {
-            let mut i = 0;
-            self.points.retain(|_| {
-                i += 1;
-                i % 2 == 1
-            });
-            self.stride *= 2;
-            if !index.is_multiple_of(self.stride) {
-                return;
-            }
-        }
-        self.points.push(attempt);
-    }
 }
 
 /// Colour for standard output, by `--color` (issue 11).

@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use portreuse::attempt::Attempt;
-use portreuse::report::charts::{self, ChartBuilder, ChartInput, Item, Page, Section, Table};
-use portreuse::tcp::Endpoint;
+use portreuse::report::charts::{self, ChartBuilder, ChartInput, Page};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(240);
@@ -47,80 +46,8 @@ fn analyse(capture: &Path, extra: &[&str]) -> (Page, ChartInput) {
             .expect("analysis runs");
     let r = &analysis.report;
     let mut input = builder.finish(r.first_ts, r.last_ts, vec![path.to_string()]);
-    let json = common::json(&[extra, &[path]].concat());
-    let mut tables = Vec::new();
-    if let Some(servers) = json["servers"].as_array() {
-        let mut t = Table {
-            title: "Per server".into(),
-            header: ["server", "attempts", "established", "failed"]
-                .map(String::from)
-                .to_vec(),
-            right: vec![false, true, true, true],
-            ..Table::default()
-        };
-        for s in servers {
-            let server = s["server"].as_str().unwrap_or("?").to_string();
-            let n = |k: &str| s[k].as_u64().map_or("-".into(), |n| n.to_string());
-            let failed: u64 = ["refused", "icmp_unreachable", "challenge_ack", "unanswered"]
-                .iter()
-                .filter_map(|k| s[*k].as_u64())
-                .sum();
-            t.rows.push(vec![
-                server.clone(),
-                n("attempts"),
-                n("established"),
-                failed.to_string(),
-            ]);
-            // The bracket: schema v2 (time_wait.at_least_s / at_most_s) or v1.
-            let secs = |v: &serde_json::Value| v.as_f64().map(|s| (s * 1e9).round() as i64);
-            let (lo, hi) = if s["time_wait"].is_object() {
-                (
-                    secs(&s["time_wait"]["at_least_s"]),
-                    secs(&s["time_wait"]["at_most_s"]),
-                )
-            } else {
-                let b = &s["time_wait_bracket_s"];
-                (secs(&b["lower"]), secs(&b["upper"]))
-            };
-            if let Ok(endpoint) = parse_endpoint(&server) {
-                input.set_bracket(endpoint, lo, hi);
-            }
-        }
-        tables.push(t);
-    }
-    let sections = portreuse::report::words::sections(r)
-        .into_iter()
-        .map(|(title, lines)| Section {
-            title: title.to_string(),
-            items: lines
-                .into_iter()
-                .map(|l| Item {
-                    text: l.text,
-                    details: l.details,
-                })
-                .collect(),
-        })
-        .collect();
-    let page = Page {
-        title: path.to_string(),
-        headline: r.headline(),
-        intro: r.input_lines().to_vec(),
-        display_filter: r.display_filter.clone(),
-        filter_tuples: r.filter_tuples,
-        sections,
-        tables,
-        digits: r.digits(),
-        ..Page::default()
-    };
-    (page, input)
-}
-
-fn parse_endpoint(text: &str) -> Result<Endpoint, ()> {
-    let addr: std::net::SocketAddr = text.parse().map_err(|_| ())?;
-    Ok(Endpoint {
-        ip: addr.ip(),
-        port: addr.port(),
-    })
+    portreuse::report::page::add_brackets(r, &mut input);
+    (portreuse::report::page::page(r), input)
 }
 
 /// The embedded data, parsed back.
@@ -230,6 +157,38 @@ fn pages_of_every_bundled_capture() {
         .sum();
     assert!(ignored > 300, "{ignored}");
     assert_eq!(e.ignored.values().sum::<u64>(), ignored);
+}
+
+/// `--html` writes exactly the page the adapter builds from the same analysis: the words and
+/// rows of the report, the charts of every decided attempt.
+#[test]
+fn the_html_option_writes_the_adapters_page() {
+    for (file, extra) in [
+        ("isa2000-broken.pcap", &[][..]),
+        ("isa2000-fixed.pcap", &[]),
+        ("real/linux-tw-never-let-in.pcap", &["--time-wait", "60s"]),
+    ] {
+        let capture = testdata(file);
+        let path = capture.to_str().unwrap();
+        let out = common::tmp(&format!("cli-{}.html", file.replace('/', "_")));
+        let mut argv = vec!["--html", out.to_str().unwrap()];
+        argv.extend_from_slice(extra);
+        argv.push(path);
+        let (status, _) = common::run_in_process(&argv).expect("analysis runs");
+        assert!(status <= 1, "{file}: exit {status}");
+        let written = std::fs::read_to_string(&out).expect("the page was written");
+        let (page, input) = analyse(&capture, extra);
+        assert_eq!(written, charts::page_html(&page, &input), "{file}");
+        // The page carries what the terminal does: the headline, every section and table.
+        let (_, table) = common::run_in_process(&[extra, &[path]].concat()).unwrap();
+        for line in table.lines().take_while(|l| !l.is_empty()) {
+            let escaped = charts::svg::escape(line);
+            assert!(written.contains(&escaped), "{file}: headline line {line:?}");
+        }
+        for heading in ["Per server", "Attempts by reuse of the 4-tuple and outcome"] {
+            assert!(written.contains(heading), "{file}: {heading}");
+        }
+    }
 }
 
 #[test]

@@ -992,6 +992,9 @@ struct FixLine {
     pool_now: u64,
     rate_per_s: f64,
     pooled: bool,
+    /// The top-level fix only: how many sources collided (each has its own `sources[].fix`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sources: Option<u64>,
     text: String,
 }
 
@@ -1009,7 +1012,25 @@ fn fix_line(f: &Fix) -> FixLine {
         pool_now: f.pool_now,
         rate_per_s: f.rate_per_s,
         pooled: f.pooled,
+        sources: None,
         text: words::fix_sentence(f),
+    }
+}
+
+/// The top-level fix: the headline's second and third lines as its text (issue 11 item 1),
+/// so that it says what the table and the HTML say, also when several sources are grouped.
+fn top_fix_line(r: &Report, f: &Fix) -> FixLine {
+    FixLine {
+        sources: Some(
+            r.findings
+                .sources
+                .iter()
+                .filter(|s| s.fix.is_some())
+                .count()
+                .max(1) as u64,
+        ),
+        text: words::fix_lines(r).join(" "),
+        ..fix_line(f)
     }
 }
 
@@ -1355,7 +1376,7 @@ pub fn tail_doc(r: &Report) -> Tail<'_> {
         },
         files,
         headline: r.headline(),
-        fix: f.fix.as_ref().map(fix_line),
+        fix: f.fix.as_ref().map(|x| top_fix_line(r, x)),
         wireshark_filter: &r.display_filter,
         warnings: &r.warnings,
     }

@@ -4,8 +4,8 @@
 //! reads the command line: [`RenderOptions`] carries what the user chose.
 
 pub mod charts;
-pub mod html;
 pub mod json;
+pub mod page;
 pub mod rows;
 pub mod stream;
 pub mod table;

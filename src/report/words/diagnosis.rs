@@ -71,7 +71,7 @@ pub fn source_sentence(s: &SourceFinding, window_ns: i64) -> Option<String> {
 }
 
 /// Where the rest comes from, for people.
-fn basis(fix: &Fix) -> String {
+pub(super) fn basis(fix: &Fix) -> String {
     match fix.rest_basis {
         RestBasis::KnownDefault => format!("{}'s TIME_WAIT", fix.server),
         RestBasis::UpperBound => format!("{}'s TIME_WAIT is at most that", fix.server),
@@ -80,7 +80,7 @@ fn basis(fix: &Fix) -> String {
     }
 }
 
-fn fix_text(fix: &Fix) -> String {
+pub(super) fn fix_text(fix: &Fix) -> String {
     if !fix.pooled {
         return format!(
             "let ports rest ≥ {} before reuse ({})",
@@ -98,11 +98,10 @@ fn fix_text(fix: &Fix) -> String {
     )
 }
 
-/// The headline's fix: "192.168.50.1 reuses a source port 1.24 s after its connection ended
-/// (...); fix: let ports rest ≥ 240 s ..., or make the pool ≥ 216 ports; or shorten the
-/// server's TIME_WAIT."
-pub fn fix_sentence(fix: &Fix) -> String {
-    let now = match fix.port_idle_ns {
+/// How a source reuses its ports now: "192.168.50.1 reuses a source port 1.23 s after its
+/// connection ended (pooled, 11 ports; ...)" (no full stop).
+pub fn reuse_text(fix: &Fix) -> String {
+    match fix.port_idle_ns {
         Some(idle) => {
             let mut notes = Vec::new();
             if fix.pooled {
@@ -126,12 +125,23 @@ pub fn fix_sentence(fix: &Fix) -> String {
             "{} reuses source ports inside {}'s TIME_WAIT",
             fix.source, fix.server
         ),
-    };
+    }
+}
+
+/// "Fix: let ports rest ≥ 240 s before reuse (...), or make the pool ≥ 208 ports at 0.87
+/// conn/s; or shorten 192.168.50.10:110's TIME_WAIT."
+pub fn remedy_sentence(fix: &Fix) -> String {
     format!(
-        "{now}. Fix: {}; or shorten {}'s TIME_WAIT.",
+        "Fix: {}; or shorten {}'s TIME_WAIT.",
         fix_text(fix),
         fix.server
     )
+}
+
+/// A source's fix in one sentence pair: how it reuses ports now, then the remedy (the
+/// headline's second and third lines when one source collides).
+pub fn fix_sentence(fix: &Fix) -> String {
+    format!("{}. {}", reuse_text(fix), remedy_sentence(fix))
 }
 
 /// "between 232 s and 244 s: consistent with Windows' 240 s default", or what cannot be said.
@@ -401,6 +411,18 @@ pub fn sections(r: &Report) -> Vec<(&'static str, Vec<Line>)> {
             }
         }
     }
+    if f.challenged_then_established > 0 {
+        felt.push(Line::plain(format!(
+            "{} got in only after a challenge ACK from a server still holding the 4-tuple: a collision felt as a delay.",
+            count(f.challenged_then_established, "attempt")
+        )));
+    }
+    let collisions = f
+        .collisions
+        .iter()
+        .filter_map(|c| collision_sentence(r, c))
+        .map(Line::plain)
+        .collect();
     let asymmetries = f
         .asymmetries
         .iter()
@@ -411,7 +433,8 @@ pub fn sections(r: &Report) -> Vec<(&'static str, Vec<Line>)> {
         .iter()
         .map(|(relay, n)| Line::plain(relay_sentence(relay, *n)))
         .collect();
-    let all: [(&'static str, Vec<Line>); 5] = [
+    let all: [(&'static str, Vec<Line>); 6] = [
+        ("Collisions with a server's TIME_WAIT", capped(collisions)),
         ("Source ports", capped(sources)),
         ("Servers and their TIME_WAIT", capped(servers)),
         ("What the clients felt", capped(felt)),
@@ -424,4 +447,35 @@ pub fn sections(r: &Report) -> Vec<(&'static str, Vec<Line>)> {
     all.into_iter()
         .filter(|(_, lines)| !lines.is_empty())
         .collect()
+}
+
+/// One source's collisions with one server's TIME_WAIT: "113 of 113 failed attempts from
+/// 192.168.50.1 to 192.168.50.10:110 (113 unanswered) reused a 4-tuple that it still held in
+/// TIME_WAIT (closed 2.74–232 s before; its TIME_WAIT is 240 s; window 240 s)."
+pub fn collision_sentence(
+    r: &Report,
+    c: &crate::detect::findings::CollisionFinding,
+) -> Option<String> {
+    let f = &r.findings;
+    let (min, max) = c.gaps.both()?;
+    let tw = f
+        .server(&c.server)
+        .and_then(|s| s.judgement.bracket.consistent_with)
+        .and_then(|k| k.nanos())
+        .map(|n| format!("; its TIME_WAIT is {}", human_secs(n)))
+        .unwrap_or_default();
+    Some(format!(
+        "{} of {} from {} to {} ({}) reused a 4-tuple that {} still held in TIME_WAIT (closed {} before{tw}; window {}).",
+        thousands(c.in_time_wait.total()),
+        count(
+            c.failed.total().max(c.in_time_wait.total()),
+            "failed attempt"
+        ),
+        c.source,
+        c.server,
+        super::outcome_list(&c.in_time_wait),
+        c.server,
+        range_text(min, max),
+        human_secs(f.window_ns),
+    ))
 }

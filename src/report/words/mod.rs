@@ -7,11 +7,11 @@ mod headline;
 mod quality;
 
 pub use diagnosis::{
-    Line, asymmetry_sentence, bracket_text, fix_sentence, relay_sentence, sections,
-    server_sentence, source_sentence, verdict_text,
+    Line, asymmetry_sentence, bracket_text, fix_sentence, relay_sentence, remedy_sentence,
+    reuse_text, sections, server_sentence, source_sentence, verdict_text,
 };
-pub use headline::headline;
 pub use headline::window_warning;
+pub use headline::{fix_lines, headline};
 pub use quality::{detect_warnings, quality_lines, quality_notes};
 
 use crate::attempt::Outcome;

@@ -91,7 +91,10 @@ fn one_side_note(t: &crate::track::TrackStats) -> Option<String> {
     );
     if server > 0 {
         line.push_str(
-            " From a server's side, SYNs it did not answer are not seen: none is counted as unanswered.",
+            " From a server's side, SYNs it did not answer are not seen: none is counted as unanswered. \
+             An answer whose SYN is not in the capture can also be backscatter, the reply to a SYN \
+             spoofed in the client's name (a SYN flood or a reflection attack): this capture cannot \
+             tell the two apart.",
         );
     }
     Some(line)
