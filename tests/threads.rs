@@ -360,3 +360,30 @@ fn a_sink_failing_midway_stops_after_the_same_attempts() {
         assert!(seen.windows(2).all(|w| w[0] == w[1]), "fail at {fail_at}");
     }
 }
+
+/// The other outputs too: the HTML page and the `--write` file (built from the analysis on
+/// the tracking thread), beside JSON on standard output, and `--filter-only`.
+#[test]
+fn html_write_and_filter_only_are_the_same_on_one_and_two_threads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    for fixture in ["isa2000-broken.pcap", "real/linux-syn-flood.pcap.gz"] {
+        let path = root.join(fixture);
+        let p = path.to_str().unwrap();
+        let outputs = |threads: &str| {
+            let html = common::tmp(&format!("threads-{threads}.html"));
+            let pcapng = common::tmp(&format!("threads-{threads}.pcapng"));
+            let (h, w) = (html.to_str().unwrap(), pcapng.to_str().unwrap());
+            let out = run(threads, &["--format", "json", "--html", h, "--write", w, p]);
+            let filter = run(threads, &["--filter-only", p]);
+            let files = (
+                std::fs::read(&html).unwrap(),
+                std::fs::read(&pcapng).unwrap(),
+            );
+            (out, filter, files)
+        };
+        let one = outputs("1");
+        let two = outputs("2");
+        assert!(!one.2.0.is_empty() && !one.2.1.is_empty(), "{fixture}");
+        assert!(one == two, "{fixture}");
+    }
+}
