@@ -32,6 +32,9 @@ mod each;
 mod man;
 pub mod output;
 mod progress;
+mod stages;
+
+pub use stages::threads_for;
 pub mod surface;
 pub mod walk;
 
@@ -160,7 +163,19 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         None => Stream::Nothing,
     };
     let options = Options::from_cli(cli);
-    let mut analysis = match analyze(&options, names, captures, &mut |a, j| {
+    // With two threads and a format written as the attempts are decided, the writing gets a
+    // thread of its own too (stages::sink_apart): the tracking thread sets the pace.
+    let threads = match stages::threads_for(cli.threads, &paths) {
+        2 if matches!(
+            format,
+            Some(report::Format::Json | report::Format::Ndjson | report::Format::Csv)
+        ) =>
+        {
+            3
+        }
+        n => n,
+    };
+    let mut analysis = match analyze_on(&options, threads, names, captures, &mut |a, j| {
         stream.attempt(out, a, j)
     }) {
         Ok(analysis) => analysis,
@@ -519,28 +534,30 @@ pub fn analyze(
     captures: Vec<Capture>,
     sink: &mut Sink,
 ) -> Result<Analysis> {
-    let mut progress = progress::Progress::with(&options.progress, &captures);
-    let mut merger = Merger::new(captures);
-    let mut pipeline = Pipeline::new(options);
-    loop {
-        let item = merger
-            .next_item()
-            .map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
-        let Some(item) = item else { break };
-        pipeline.feed(&item, sink)?;
-        if pipeline.frames.is_multiple_of(65_536) {
-            progress.update(&merger.files);
-        }
-    }
-    // A capture written by --write records the original capture's span (isb_endtime): that
-    // capture went on until then, so its attempts are judged against that end (issue 11).
-    if let Some(end) = declared_end(merger.files.iter().map(|c| &c.info)) {
-        pipeline.advance(end, sink)?;
-    }
-    let done = pipeline.finish(sink)?;
+    analyze_on(options, 1, names, captures, sink)
+}
+
+/// [`analyze`] on `threads` threads: with 2, reading and decoding run on a thread of their
+/// own (src/app/stages.rs), with the same output byte for byte; with 3, tracking and
+/// detection move to a third thread and `sink` is called on this one, in the same order (for
+/// a sink that does real work: the JSON, NDJSON and CSV writers); 1 is the loop below.
+pub fn analyze_on(
+    options: &Options,
+    threads: usize,
+    names: Vec<String>,
+    captures: Vec<Capture>,
+    sink: &mut Sink,
+) -> Result<Analysis> {
+    let progress = progress::Progress::with(&options.progress, &captures);
+    let pipeline = Pipeline::new(options);
+    let (files, mut progress, done) = if threads >= 3 {
+        stages::sink_apart(&names, captures, progress, pipeline, sink)?
+    } else {
+        read_and_finish(threads, &names, captures, progress, pipeline, sink)?
+    };
     progress.finish();
 
-    let infos: Vec<FileInfo> = merger.files.iter().map(|c| c.info.clone()).collect();
+    let infos: Vec<FileInfo> = files.iter().map(|c| c.info.clone()).collect();
     let mut warnings = warnings(&names, &infos);
     warnings.extend(track_warnings(&names, &done.track));
     warnings.extend(words::detect_warnings(&done.findings, &done.dropped));
@@ -573,6 +590,50 @@ pub fn analyze(
         chart: done.chart,
         selection: done.selection,
     })
+}
+
+/// Reads every item into `pipeline` (on `threads` threads: 1 or 2), then decides what is
+/// left: the analysis up to its findings.
+fn read_and_finish(
+    threads: usize,
+    names: &[String],
+    captures: Vec<Capture>,
+    mut progress: progress::Progress,
+    mut pipeline: Pipeline,
+    sink: &mut Sink,
+) -> Result<(Vec<Capture>, progress::Progress, Finished)> {
+    let files = if threads >= 2 {
+        let (files, rest) = stages::run(names, captures, progress, &mut pipeline, sink)?;
+        progress = rest;
+        files
+    } else {
+        // Read in batches as stage 1 does (one loop that decodes into memory that stays in
+        // the cache), then analyse them: the items before a read error are analysed first.
+        let mut merger = Merger::new(captures);
+        let mut batch = Vec::with_capacity(stages::BATCH);
+        loop {
+            batch.clear();
+            let filled = merger.fill(&mut batch, stages::BATCH);
+            for item in &batch {
+                pipeline.feed(item, sink)?;
+                if pipeline.frames.is_multiple_of(stages::PROGRESS_EVERY) {
+                    progress.update(&merger.files);
+                }
+            }
+            let ended = filled.map_err(|(i, e)| anyhow::Error::new(e).context(names[i].clone()))?;
+            if ended {
+                break;
+            }
+        }
+        merger.files
+    };
+    // A capture written by --write records the original capture's span (isb_endtime): that
+    // capture went on until then, so its attempts are judged against that end (issue 11).
+    if let Some(end) = declared_end(files.iter().map(|c| &c.info)) {
+        pipeline.advance(end, sink)?;
+    }
+    let done = pipeline.finish(sink)?;
+    Ok((files, progress, done))
 }
 
 /// Colour for standard output, by `--color` (issue 11).

@@ -95,6 +95,14 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", default_value_t = ByteSize(crate::budget::DEFAULT_BYTES))]
     pub memory: ByteSize,
 
+    /// Threads for the analysis of one capture: 1 reads, decodes and analyses on one thread;
+    /// 2 reads and decodes on one while the other analyses (the same output, byte for byte).
+    /// auto takes 2 when the machine has two cores or more and the captures are over 4 MiB
+    /// on disk or of unknown size (standard input, a pipe), else 1. With --each every file
+    /// gets one thread, the files side by side.
+    #[arg(long, value_name = "auto|1|2", default_value_t = Threads::Auto)]
+    pub threads: Threads,
+
     /// Colour in the table: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always
     /// or never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
@@ -163,6 +171,35 @@ impl std::fmt::Display for ByteSize {
             }
         }
         write!(f, "{n}")
+    }
+}
+
+/// `--threads`: automatic, or a number of threads (1 or 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threads {
+    Auto,
+    Fixed(u8),
+}
+
+impl std::str::FromStr for Threads {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Threads, String> {
+        match text {
+            "auto" => Ok(Threads::Auto),
+            "1" => Ok(Threads::Fixed(1)),
+            "2" => Ok(Threads::Fixed(2)),
+            _ => Err("expected auto, 1 or 2".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Threads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Threads::Auto => f.write_str("auto"),
+            Threads::Fixed(n) => write!(f, "{n}"),
+        }
     }
 }
 

@@ -53,19 +53,52 @@ impl Merger {
     #[inline]
     pub fn next_item(&mut self) -> Result<Option<Item>, FileError> {
         if let [only] = self.files.as_mut_slice() {
-            // One file: nothing to merge, no look-ahead; inlined into the caller's loop, so
-            // the item is built in place rather than copied through each layer.
-            return match only.next_frame(|f| Item {
-                file: 0,
-                frame: f.number,
-                ts: f.ts,
-                decoded: decode(f, 0),
-            }) {
-                Ok(item) => Ok(item),
-                Err(e) => Err((0, e)),
-            };
+            return only
+                .next_frame(|f| Item {
+                    file: 0,
+                    frame: f.number,
+                    ts: f.ts,
+                    decoded: decode(f, 0),
+                })
+                .map_err(|e| (0, e));
         }
         self.next_merged()
+    }
+
+    /// Appends the next frames, in [`Merger::next_item`]'s order, to `batch` until it holds
+    /// `up_to` items or the input ends (then true). A read error comes after the items read
+    /// before it, which are in `batch`.
+    ///
+    /// With one file each item is decoded straight into the batch's memory: no item is
+    /// returned through the `Result`/`Option` layers of the reader and copied on (that copy
+    /// was the top function of the run, issue 12).
+    pub fn fill(&mut self, batch: &mut Vec<Item>, up_to: usize) -> Result<bool, FileError> {
+        batch.reserve(up_to.saturating_sub(batch.len()));
+        if let [only] = self.files.as_mut_slice() {
+            while batch.len() < up_to {
+                let pushed = only
+                    .next_frame(|f| {
+                        batch.push(Item {
+                            file: 0,
+                            frame: f.number,
+                            ts: f.ts,
+                            decoded: decode(f, 0),
+                        })
+                    })
+                    .map_err(|e| (0, e))?;
+                if pushed.is_none() {
+                    return Ok(true);
+                }
+            }
+            return Ok(false);
+        }
+        while batch.len() < up_to {
+            match self.next_merged()? {
+                Some(item) => batch.push(item),
+                None => return Ok(true),
+            }
+        }
+        Ok(false)
     }
 
     /// Several files: the earliest of their next frames.

@@ -204,6 +204,16 @@ impl NgReader {
     /// section header in neither byte order, or a length out of bounds for its type.
     #[inline]
     fn impossible(&self, head: Head) -> Option<String> {
+        // The usual block (a packet of a sane length) without a call: the wording is cold.
+        if head.kind != SHB && head.len >= 12 && head.len <= max_len(head.kind) {
+            return None;
+        }
+        self.why_impossible(head)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn why_impossible(&self, head: Head) -> Option<String> {
         if head.kind == SHB && byte_order(self.window.data()).is_none() {
             return Some(bad_byte_order(self.window.data()));
         }
