@@ -41,6 +41,37 @@ fn csv_has_a_header_and_a_row_per_attempt() {
     assert_eq!(rows[0].split(',').count(), rows[8].split(',').count());
 }
 
+/// The CSV's `isn` is the JSON's, attempt by attempt: empty where the JSON has null (an ISN
+/// no packet shows: an attempt implied by a server's challenge ACK).
+#[test]
+fn csv_isn_is_empty_where_the_json_has_null() {
+    let capture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/real/linux-tw-never-let-in-server-only.pcap"
+    );
+    let (_, out) = common::run_in_process(&["--format", "csv", capture]).unwrap();
+    let doc = common::json(&[capture]);
+    let attempts = doc["attempts"].as_array().unwrap();
+    let rows: Vec<&str> = out
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .skip(1)
+        .collect();
+    assert_eq!(rows.len(), attempts.len());
+    let mut nulls = 0;
+    for (row, a) in rows.iter().zip(attempts) {
+        let isn = row.split(',').nth(5).unwrap();
+        match a["isn"].as_u64() {
+            Some(n) => assert_eq!(isn, n.to_string(), "{row}"),
+            None => {
+                nulls += 1;
+                assert_eq!(isn, "", "{row}");
+            }
+        }
+    }
+    assert!(nulls > 0, "the capture has attempts whose ISN is unknown");
+}
+
 #[test]
 fn each_reports_every_file_and_a_corrupt_one_does_not_stop_the_rest() {
     let dir = common::tmp("batch");

@@ -178,7 +178,10 @@ fn csv_row(out: &mut Vec<u8>, a: &Attempt, judged: &Judged, files: &FileNames) {
     out.push(b',');
     endpoint_text(out, a.server);
     out.push(b',');
-    push_u64(out, u64::from(a.isn.0));
+    // Empty where the JSON has null: an ISN that no packet in the capture shows.
+    if a.isn_known {
+        push_u64(out, u64::from(a.isn.0));
+    }
     out.push(b',');
     push_u64(out, u64::from(a.syn_retransmits));
     out.push(b',');
