@@ -26,18 +26,18 @@ pub fn detect_warnings(f: &Findings, dropped: &Dropped) -> Vec<String> {
     let m = &f.summarised;
     if m.sources > 0 {
         out.push(format!(
-            "the memory budget kept {} exactly; {} with {} in all were summarised (they are in every total, not listed)",
+            "the memory budget kept {} exactly; {} in all were summarised, from {} (a source summarised and seen again is listed with its later attempts only; all are in every total)",
             count(f.sources.len() as u64, "source"),
-            count(m.sources, "other source"),
-            count(m.source_attempts, "attempt")
+            count(m.source_attempts, "attempt"),
+            entries(m.sources, "source")
         ));
     }
     if m.servers > 0 {
         out.push(format!(
-            "the memory budget kept {} exactly; {} with {} in all were summarised",
+            "the memory budget kept {} exactly; {} in all were summarised, from {} (a server summarised and seen again is listed with its later attempts only; all are in every total)",
             count(f.servers.len() as u64, "server"),
-            count(m.servers, "other server"),
-            count(m.server_attempts, "attempt")
+            count(m.server_attempts, "attempt"),
+            entries(m.servers, "server")
         ));
     }
     if m.port_pairs + m.collisions + m.relays > 0 {
@@ -181,4 +181,10 @@ pub fn quality_lines(r: &Report) -> Vec<String> {
     );
     lines.extend(r.warnings.iter().cloned());
     lines
+}
+
+/// `1 source entry`, `3 source entries`.
+fn entries(n: u64, what: &str) -> String {
+    let noun = if n == 1 { "entry" } else { "entries" };
+    format!("{} {what} {noun}", thousands(n))
 }
