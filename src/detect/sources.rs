@@ -155,7 +155,8 @@ pub struct SourceTally {
     pub last_ts: Ts,
     pub schedules: Schedules,
     pub felt: Felt,
-    /// Attempts whose cause was the server's TIME_WAIT: a source that matters.
+    /// Failed attempts whose cause was the server's TIME_WAIT (challenged attempts that got
+    /// in on a later SYN are not failures): a source that matters.
     pub time_wait_failures: u64,
     returns: Option<Box<Returns>>,
 }
@@ -222,7 +223,7 @@ impl SourceTally {
             self.felt.max_wait_ns = self.felt.max_wait_ns.max(wait);
             self.felt.total_wait_ns = self.felt.total_wait_ns.saturating_add(wait);
         }
-        self.time_wait_failures += u64::from(time_wait);
+        self.time_wait_failures += u64::from(time_wait && a.outcome.is_failure());
     }
 
     /// Adds another part of the same source's attempts (a shard or a later file).
