@@ -25,6 +25,9 @@ pub enum RestBasis {
     KnownDefault,
     /// The shortest gap at which the server let a SYN in.
     UpperBound,
+    /// The data bounds nothing, but the server's response style names its stack: Linux's
+    /// challenge ACKs (a fixed 60 s), Windows' silent drop (240 s by default).
+    ImpliedByStyle,
     /// The longest gap at which the server still held a SYN (the data gives no upper bound).
     LowerBound,
     /// `--time-wait` (the data bounds nothing better).
@@ -62,6 +65,11 @@ pub fn rest_needed(b: &Bracket, window_ns: i64) -> (i64, RestBasis) {
         && let Some(upper) = b.at_most_ns
     {
         return (upper, RestBasis::UpperBound);
+    }
+    if let Some(implied) = b.implied.and_then(KnownTimeWait::nanos)
+        && b.at_least_ns.is_none_or(|lower| lower <= implied)
+    {
+        return (implied, RestBasis::ImpliedByStyle);
     }
     match b.at_least_ns {
         Some(lower) if lower > window_ns => (lower, RestBasis::LowerBound),
@@ -103,4 +111,54 @@ pub fn fix(
 /// Milliseconds for the registry value (MinTickBeforePortReuse is in ms).
 pub fn rest_ms(f: &Fix) -> i64 {
     (f.rest_ns + NANOS_PER_SEC / 2000) / 1_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = NANOS_PER_SEC;
+
+    fn bracket(at_least_s: Option<i64>, implied: Option<KnownTimeWait>) -> Bracket {
+        Bracket {
+            at_least_ns: at_least_s.map(|s| s * S),
+            at_least_frame: None,
+            at_most_ns: None,
+            consistent_with: None,
+            conflict: None,
+            bounded: false,
+            implied,
+            beyond_window_ns: None,
+        }
+    }
+
+    #[test]
+    fn an_unbounded_time_wait_rests_as_long_as_the_response_style_implies() {
+        // Linux's challenge ACKs: a fixed 60 s, whatever the window.
+        let linux = bracket(Some(6), Some(KnownTimeWait::Linux60));
+        assert_eq!(
+            rest_needed(&linux, 240 * S),
+            (60 * S, RestBasis::ImpliedByStyle)
+        );
+        // A server seen holding SYNs longer than its style implies: the data wins.
+        let longer = bracket(Some(90), Some(KnownTimeWait::Linux60));
+        assert_eq!(
+            rest_needed(&longer, 60 * S),
+            (90 * S, RestBasis::LowerBound)
+        );
+        // No style and no bound: the window.
+        assert_eq!(
+            rest_needed(&bracket(None, None), 240 * S),
+            (240 * S, RestBasis::Window)
+        );
+        // A known default fitted by the data comes first.
+        let known = Bracket {
+            consistent_with: Some(KnownTimeWait::Windows240),
+            ..bracket(Some(232), Some(KnownTimeWait::Linux60))
+        };
+        assert_eq!(
+            rest_needed(&known, 60 * S),
+            (240 * S, RestBasis::KnownDefault)
+        );
+    }
 }

@@ -70,11 +70,25 @@ pub fn source_sentence(s: &SourceFinding, window_ns: i64) -> Option<String> {
     Some(line)
 }
 
+/// The stack a TIME_WAIT implied by a response style belongs to.
+fn implied_text(rest_ns: i64) -> &'static str {
+    if rest_ns == 60 * crate::time::NANOS_PER_SEC {
+        "Linux holds it a fixed 60 s"
+    } else {
+        "Windows holds it 240 s by default"
+    }
+}
+
 /// Where the rest comes from, for people.
 pub(super) fn basis(fix: &Fix) -> String {
     match fix.rest_basis {
         RestBasis::KnownDefault => format!("{}'s TIME_WAIT", fix.server),
         RestBasis::UpperBound => format!("{}'s TIME_WAIT is at most that", fix.server),
+        RestBasis::ImpliedByStyle => format!(
+            "{}'s TIME_WAIT as its answers imply: {}",
+            fix.server,
+            implied_text(fix.rest_ns)
+        ),
         RestBasis::LowerBound => format!("{} held TIME_WAIT at least that long", fix.server),
         RestBasis::Window => "the --time-wait window".to_string(),
     }
