@@ -5,18 +5,14 @@
 //! so that a reuse after the window is still reported with its gap, however long. Bounded:
 //! past its budget the oldest record is forgotten, and counted.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
-
-use rustc_hash::FxHasher;
+use std::collections::VecDeque;
 
 use crate::tcp::{FlowKey, FrameRef, Segment, Seq};
 use crate::time::{NANOS_PER_SEC, Ts};
 
+use super::dense::DenseMap;
 use super::flow::Past;
 use super::side::Side;
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// How long a record is kept at least.
 pub const HORIZON_NS: i64 = 30 * 60 * NANOS_PER_SEC;
@@ -36,7 +32,7 @@ pub struct Record {
 }
 
 pub struct Archive {
-    records: FxMap<FlowKey, Record>,
+    records: DenseMap<FlowKey, Record>,
     /// Keys in the order they were archived, with the time they were (entries whose record
     /// was taken back or replaced since are stale: checked on pop).
     order: VecDeque<(FlowKey, Ts)>,
@@ -49,7 +45,7 @@ pub struct Archive {
 impl Archive {
     pub fn new(capacity: usize, window_ns: i64) -> Archive {
         Archive {
-            records: FxMap::default(),
+            records: DenseMap::new(capacity.saturating_add(2)),
             order: VecDeque::new(),
             capacity,
             horizon_ns: HORIZON_NS.max(window_ns.saturating_mul(2)),
@@ -118,7 +114,7 @@ impl Archive {
     /// The capture has ended: no SYN will look a record up again. Its tables are freed
     /// before the end's own work (the counts stay).
     pub fn free(&mut self) {
-        self.records = FxMap::default();
+        self.records = DenseMap::new(0);
         self.order = VecDeque::new();
     }
 

@@ -16,7 +16,6 @@
 //! - [`infer`]: deciding an attempt, from one side when the capture holds only one (issue
 //!   13); [`implied`]: attempts implied by a server's packets alone.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 
@@ -31,6 +30,7 @@ use crate::time::Ts;
 mod answer;
 mod archive;
 pub mod dedup;
+mod dense;
 mod expiry;
 mod flow;
 mod implied;
@@ -43,6 +43,7 @@ mod syn;
 
 use archive::{Archive, Record};
 use dedup::{Copies, CopyRun, RUNS_KEPT};
+use dense::DenseMap;
 use expiry::Expiry;
 use flow::{Conn, Conns, EarlyAnswer, Flow};
 pub use infer::OneSide;
@@ -153,7 +154,7 @@ pub struct Book {
 }
 
 pub struct Tracker {
-    flows: FxMap<FlowKey, Flow>,
+    flows: DenseMap<FlowKey, Flow>,
     expiry: Expiry,
     archive: Archive,
     copies: Copies,
@@ -174,7 +175,7 @@ impl Tracker {
         // --time-wait must not split an attempt's SYN retransmissions.
         let retention_ns = config.window_ns.saturating_mul(2).max(SETTLE_NS);
         Tracker {
-            flows: FxMap::default(),
+            flows: DenseMap::new(budgets.flows.saturating_add(2)),
             expiry: Expiry::default(),
             archive: Archive::new(budgets.archive, config.window_ns),
             copies: Copies::new(budgets.fingerprints),
@@ -223,10 +224,11 @@ impl Tracker {
         // SYN and SYN-ACK: checked for exact copies anywhere in the file (`dedup`).
         let control = seg.flags.syn();
         let exact = self.copies.is_exact_copy(side, seg, seg.ts < self.book.now);
-        // One hash lookup: the entry serves both a known 4-tuple and a new one.
-        let flow = match self.flows.entry(key) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(v) => {
+        // One hash: it serves both the lookup and, for a new 4-tuple, the insertion.
+        let hash = dense::hash_of(&key);
+        let flow = match self.flows.position(hash, &key) {
+            Some(position) => self.flows.at_mut(position),
+            None => {
                 if control {
                     self.copies.note_control(seg.frame, exact);
                 }
@@ -239,7 +241,7 @@ impl Tracker {
                 else {
                     return;
                 };
-                v.insert(flow);
+                self.flows.insert_new(hash, key, flow);
                 self.inserted(key);
                 if let Some(id) = started {
                     self.note_port_use(key, id, None);

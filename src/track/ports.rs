@@ -3,17 +3,13 @@
 //! MinTickBeforePortReuse sets, issue 10), and SYN-to-SYN. Bounded: past the budget the
 //! oldest uses are forgotten (their next reuse has no idle time) and counted.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::collections::VecDeque;
 use std::net::IpAddr;
-
-use rustc_hash::FxHasher;
 
 use crate::tcp::FlowKey;
 use crate::time::Ts;
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+use super::dense::DenseMap;
 
 /// One use of a port: the 4-tuple it went to and when its first SYN was sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +22,7 @@ pub struct PortUse {
 }
 
 pub struct PortUses {
-    uses: FxMap<(IpAddr, u16), PortUse>,
+    uses: DenseMap<(IpAddr, u16), PortUse>,
     /// Insertion order, for oldest-first eviction (entries may be stale: checked on pop).
     order: VecDeque<((IpAddr, u16), Ts)>,
     capacity: usize,
@@ -36,7 +32,7 @@ pub struct PortUses {
 impl PortUses {
     pub fn new(capacity: usize) -> PortUses {
         PortUses {
-            uses: FxMap::default(),
+            uses: DenseMap::new(capacity.saturating_add(2)),
             order: VecDeque::new(),
             capacity,
             dropped: 0,
@@ -52,10 +48,7 @@ impl PortUses {
                 break;
             };
             // Only the newest record of a port is live; older order entries are stale.
-            if let Entry::Occupied(e) = self.uses.entry(key)
-                && e.get().syn_ts == ts
-            {
-                e.remove();
+            if self.uses.remove_if(&key, |u| u.syn_ts != ts) {
                 self.dropped += 1;
             }
         }
@@ -70,7 +63,7 @@ impl PortUses {
     /// The capture has ended: no attempt will ask for a previous use. Frees the tables (the
     /// count stays).
     pub fn free(&mut self) {
-        self.uses = FxMap::default();
+        self.uses = DenseMap::new(0);
         self.order = VecDeque::new();
     }
 

@@ -1,0 +1,189 @@
+//! A hash map for the tracker's large tables (issue 14): the entries live in one dense
+//! vector, and the hash table holds only their 4-byte positions.
+//!
+//! A table whose entries come and go for ever cannot be filled past half its buckets (the
+//! tombstones make hashbrown double it), so a map that keeps a 160-byte record in every
+//! bucket pays about 380 bytes per record. Here a bucket is 5 bytes (a position and its
+//! control byte) and the records are packed: about 11 bytes per record on top of the record
+//! itself. A removal moves the last record into the hole (`swap_remove`) and fixes its one
+//! position. The vector grows in steps that never pass `limit` entries, so a full map is
+//! never a doubling past its budget.
+
+use std::hash::{BuildHasher, Hash};
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+
+pub struct DenseMap<K, V> {
+    index: HashTable<u32>,
+    slots: Vec<(K, V)>,
+    /// Most entries the map is expected to hold (the vector is not grown past it at once;
+    /// more is allowed, one step at a time).
+    limit: usize,
+}
+
+/// The hash of a key, computed once per operation.
+pub fn hash_of<K: Hash>(key: &K) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
+/// Entries the vector grows by at least (and starts with).
+const FIRST_STEP: usize = 1024;
+
+impl<K: Hash + Eq, V> DenseMap<K, V> {
+    /// A map for at most about `limit` entries (the budget's capacity).
+    pub fn new(limit: usize) -> DenseMap<K, V> {
+        DenseMap {
+            index: HashTable::new(),
+            slots: Vec::new(),
+            // Positions are u32.
+            limit: limit.min(u32::MAX as usize / 2),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The position of `key`'s entry, found with its hash `hash`.
+    pub fn position(&self, hash: u64, key: &K) -> Option<usize> {
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&i| slots[i as usize].0 == *key)
+            .map(|&i| i as usize)
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        let i = self.position(hash_of(key), key)?;
+        Some(&self.slots[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        let i = self.position(hash_of(key), key)?;
+        Some(&mut self.slots[i].1)
+    }
+
+    /// The entry at a position `position` returned (valid until the next insert or remove).
+    pub fn at_mut(&mut self, position: usize) -> &mut V {
+        &mut self.slots[position].1
+    }
+
+    /// Inserts `key`, known to be absent (its hash is `hash`); returns its value.
+    pub fn insert_new(&mut self, hash: u64, key: K, value: V) -> &mut V {
+        let position = self.slots.len();
+        self.reserve_one();
+        self.slots.push((key, value));
+        let slots = &self.slots;
+        self.index.insert_unique(hash, position as u32, |&i| {
+            hash_of(&slots[i as usize].0)
+        });
+        &mut self.slots[position].1
+    }
+
+    /// Inserts or replaces; returns the value replaced.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let hash = hash_of(&key);
+        match self.position(hash, &key) {
+            Some(i) => Some(std::mem::replace(&mut self.slots[i].1, value)),
+            None => {
+                self.insert_new(hash, key, value);
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let slots = &self.slots;
+        let found = self
+            .index
+            .find_entry(hash_of(key), |&i| slots[i as usize].0 == *key)
+            .ok()?;
+        let (position, _) = found.remove();
+        let position = position as usize;
+        let last = self.slots.len() - 1;
+        if position != last {
+            // The last entry moves into the hole: its one index entry follows it.
+            let moved = hash_of(&self.slots[last].0);
+            if let Some(i) = self.index.find_mut(moved, |&i| i as usize == last) {
+                *i = position as u32;
+            }
+        }
+        Some(self.slots.swap_remove(position).1)
+    }
+
+    /// Removes `key` if `keep` says no to its value; returns whether it was removed.
+    pub fn remove_if(&mut self, key: &K, keep: impl FnOnce(&V) -> bool) -> bool {
+        match self.get(key) {
+            Some(v) if !keep(v) => self.remove(key).is_some(),
+            _ => false,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.slots.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Room for one more entry, growing by at most the current size and not past `limit` in
+    /// one step (a doubling past the budget would hold both copies for a moment).
+    fn reserve_one(&mut self) {
+        if self.slots.len() < self.slots.capacity() {
+            return;
+        }
+        let len = self.slots.len();
+        let room = self.limit.saturating_sub(len);
+        let step = len.max(FIRST_STEP).min(room.max(FIRST_STEP / 8));
+        self.slots.reserve_exact(step);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_found_replaced_and_removed_with_the_moved_one_still_found() {
+        let mut m: DenseMap<u32, u64> = DenseMap::new(100);
+        for k in 0..50 {
+            assert_eq!(m.insert(k, u64::from(k) * 10), None);
+        }
+        assert_eq!(m.insert(7, 1), Some(70));
+        assert_eq!(m.len(), 50);
+        // Removing from the middle moves the last entry (49) into the hole.
+        assert_eq!(m.remove(&3), Some(30));
+        assert_eq!(m.get(&49), Some(&490));
+        assert_eq!(m.get(&3), None);
+        assert_eq!(m.remove(&3), None);
+        // Removing the last one moves nothing.
+        let last = *m.iter().last().unwrap().0;
+        assert_eq!(m.remove(&last).is_some(), true);
+        for k in (0..50).filter(|k| *k != 3 && *k != last) {
+            let want = if k == 7 { 1 } else { u64::from(k) * 10 };
+            assert_eq!(m.get(&k), Some(&want), "key {k}");
+        }
+        assert_eq!(m.len(), 48);
+        assert!(!m.remove_if(&7, |v| *v == 1));
+        assert!(m.remove_if(&7, |v| *v == 2));
+        assert_eq!(m.get(&7), None);
+    }
+
+    #[test]
+    fn churn_past_the_limit_keeps_every_key_findable_and_the_vector_near_the_limit() {
+        let limit = 3000;
+        let mut m: DenseMap<u64, u64> = DenseMap::new(limit);
+        for k in 0..200_000u64 {
+            m.insert(k, k);
+            if k >= limit as u64 {
+                assert_eq!(m.remove(&(k - limit as u64)), Some(k - limit as u64));
+            }
+        }
+        assert_eq!(m.len(), limit);
+        for k in 200_000 - limit as u64..200_000 {
+            assert_eq!(m.get(&k), Some(&k));
+        }
+        assert!(m.slots.capacity() <= limit + FIRST_STEP);
+    }
+}
