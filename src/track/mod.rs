@@ -45,7 +45,7 @@ use archive::{Archive, Record};
 use dedup::{Copies, CopyRun, RUNS_KEPT};
 use dense::DenseMap;
 use expiry::Expiry;
-use flow::{Conn, Conns, EarlyAnswer, Flow};
+use flow::{Conn, Conns, EarlyAnswer, Flow, Phase};
 pub use infer::OneSide;
 use ports::{PortUse, PortUses};
 use queue::{Queue, SETTLE_NS, Settle};
@@ -156,11 +156,18 @@ pub struct Book {
 pub struct Tracker {
     flows: DenseMap<FlowKey, Flow>,
     expiry: Expiry,
+    /// Closed 4-tuples (both FINs, or a RST), which leave sooner: `closed_retention_ns`.
+    closed: Expiry,
     archive: Archive,
     copies: Copies,
     book: Book,
     /// How long an idle 4-tuple keeps its full state.
     retention_ns: i64,
+    /// How long a closed one does, once quiet: as long as its attempts can still be
+    /// retransmitted or answered (SETTLE_NS). Then its record goes to the long reuse memory,
+    /// which answers a reuse as the flow would have (issue 14: on 34 k hosts, most live
+    /// 4-tuples were closed connections waiting out twice the window).
+    closed_retention_ns: i64,
     finished: bool,
     /// At the end, the 4-tuples whose connection is still open, latest SYN first: their ends
     /// are made one at a time as they are popped, not all at once (issue 14: no copy of
@@ -177,6 +184,7 @@ impl Tracker {
         Tracker {
             flows: DenseMap::new(budgets.flows.saturating_add(2)),
             expiry: Expiry::default(),
+            closed: Expiry::default(),
             archive: Archive::new(budgets.archive, config.window_ns),
             copies: Copies::new(budgets.fingerprints),
             book: Book {
@@ -192,6 +200,7 @@ impl Tracker {
                 early: FxMap::default(),
             },
             retention_ns,
+            closed_retention_ns: SETTLE_NS.min(retention_ns),
             finished: false,
             final_ends: Vec::new(),
         }
@@ -204,6 +213,9 @@ impl Tracker {
             self.book.now = ts;
             while let Some(key) = self.expiry.pop_due(ts) {
                 self.expire(key);
+            }
+            while let Some(key) = self.closed.pop_due(ts) {
+                self.expire_closed(key);
             }
         }
     }
@@ -263,6 +275,7 @@ impl Tracker {
             self.copies.unchecked += 1;
         }
         let end_before = flow.use_end(flow.last_seen);
+        let was_closed = flow.phase == Phase::Closed;
         flow.last_seen = flow.last_seen.max(seg.ts);
         let started = if seg.flags.syn() && !seg.flags.ack() {
             self.book.on_syn(flow, &key, seg, side)
@@ -281,6 +294,10 @@ impl Tracker {
             }
             self.book.on_server_segment(flow, &key, seg, side)
         };
+        if flow.phase == Phase::Closed && !was_closed {
+            self.closed
+                .push(key, self.book.now.add_nanos(self.closed_retention_ns));
+        }
         if let Some(id) = started {
             self.note_port_use(key, id, end_before);
         }
@@ -304,29 +321,18 @@ impl Tracker {
         if f.syn() && !f.ack() && book.wanted(seg) {
             let mut flow = Flow::new(seg.ts, side);
             flow.recent.is_copy(seg, side);
-            let archived = archive.take(key, book.now);
-            if let Some(r) = archived {
-                book.conns
-                    .put(&mut flow, Conn::remembered(r.past, r.client));
-                flow.last_attempt = Some(r.attempt);
-                flow.client = r.client;
-                flow.remember_isn(r.isn);
-            }
+            let remembered = Tracker::remembered(book, archive, key, &mut flow);
             let id = book.on_syn(&mut flow, key, seg, side);
-            if let (Some(id), Some(_)) = (id, archived) {
-                let reused = book
-                    .queue
-                    .get(id)
-                    .is_some_and(|p| p.attempt.reuse.is_some());
-                book.stats.reuses_from_memory += u64::from(reused);
-            }
+            book.count_reuse_from_memory(id, remembered);
             Some((flow, id))
         } else if implied::implies_syn(&book.seen, seg) && book.wanted(&reversed) {
             // From a server never sent a SYN in the capture: the SYN it answers is implied
             // (the capture holds the server's side only, issue 13).
             let mut flow = Flow::new(seg.ts, side.other());
             flow.recent.is_copy(seg, side);
+            let remembered = Tracker::remembered(book, archive, key, &mut flow);
             let id = book.implied_answer(&mut flow, key, seg, side);
+            book.count_reuse_from_memory(id, remembered);
             book.stats.server_packets += 1;
             flow.server_heard = true;
             book.seen.note_heard(seg.src.ip);
@@ -335,6 +341,7 @@ impl Tracker {
             // Possibly ahead of its SYN (two capture points merged): kept for a second.
             let mut flow = Flow::new(seg.ts, side.other());
             flow.recent.is_copy(seg, side);
+            Tracker::remembered(book, archive, key, &mut flow);
             book.set_early(key, &mut flow, EarlyAnswer::new(seg, side));
             book.stats.ends_without_handshake += u64::from(f.rst());
             Some((flow, None))
@@ -353,6 +360,19 @@ impl Tracker {
             }
             None
         }
+    }
+
+    /// A new flow for `key` takes back what the long reuse memory kept of its 4-tuple, so
+    /// that it goes on as the flow it replaces would have; returns whether there was a record.
+    fn remembered(book: &mut Book, archive: &mut Archive, key: &FlowKey, flow: &mut Flow) -> bool {
+        let Some(r) = archive.take(key, book.now) else {
+            return false;
+        };
+        book.conns.put(flow, Conn::remembered(r.past, r.client));
+        flow.last_attempt = Some(r.attempt);
+        flow.client = r.client;
+        flow.remember_isn(r.isn);
+        true
     }
 
     /// Bookkeeping for a flow just inserted: its expiry, the flow budget, the peak.
@@ -383,6 +403,23 @@ impl Tracker {
         let deadline = flow.last_seen.add_nanos(self.retention_ns);
         if deadline > self.book.now {
             self.expiry.push(key, deadline);
+        } else {
+            self.retire(key, false);
+        }
+    }
+
+    /// The closed-flow queue says `key` may have been quiet for `closed_retention_ns`.
+    fn expire_closed(&mut self, key: FlowKey) {
+        let Some(flow) = self.flows.get(&key) else {
+            return;
+        };
+        if flow.phase != Phase::Closed {
+            // A new attempt reopened it: the ordinary horizon applies.
+            return;
+        }
+        let deadline = flow.last_seen.add_nanos(self.closed_retention_ns);
+        if deadline > self.book.now {
+            self.closed.push(key, deadline);
         } else {
             self.retire(key, false);
         }
@@ -495,7 +532,10 @@ impl Tracker {
         }
         // The SYN it quotes is not in the capture: from the server's side only (issue 13).
         let mut flow = Flow::new(error.ts, quoted);
-        if let Some(id) = self.book.implied_icmp(&mut flow, &key, error, quoted) {
+        let remembered = Tracker::remembered(&mut self.book, &mut self.archive, &key, &mut flow);
+        let id = self.book.implied_icmp(&mut flow, &key, error, quoted);
+        self.book.count_reuse_from_memory(id, remembered);
+        if let Some(id) = id {
             self.flows.insert(key, flow);
             self.inserted(key);
             self.note_port_use(key, id, None);
@@ -517,6 +557,7 @@ impl Tracker {
         self.archive.free();
         self.book.ports.free();
         self.expiry = Expiry::default();
+        self.closed = Expiry::default();
         self.copies.end_run();
         self.copies.free();
         let conns = &self.book.conns;
@@ -620,6 +661,18 @@ impl Book {
         if flow.early {
             self.early.remove(key);
             flow.early = false;
+        }
+    }
+
+    /// Attempt `id` (if one started) on a flow the long reuse memory gave back: a reuse
+    /// measured against that memory is counted.
+    fn count_reuse_from_memory(&mut self, id: Option<u64>, remembered: bool) {
+        if let (Some(id), true) = (id, remembered) {
+            let reused = self
+                .queue
+                .get(id)
+                .is_some_and(|p| p.attempt.reuse.is_some());
+            self.stats.reuses_from_memory += u64::from(reused);
         }
     }
 
