@@ -38,10 +38,24 @@ impl<K: Hash + Eq + Clone, V: Entry> Bounded<K, V> {
 
     /// The entry for `key`, made with `new` if absent (evicting first when full).
     pub fn entry(&mut self, key: K, new: impl FnOnce() -> V) -> &mut V {
-        if !self.map.contains_key(&key) && self.map.len() >= self.capacity {
-            self.evict();
+        if !self.map.contains_key(&key) {
+            if self.map.len() >= self.capacity {
+                self.evict();
+            }
+            self.reserve_one();
         }
         self.map.entry(key).or_insert_with(new)
+    }
+
+    /// Room for one more entry: the entries' vector doubles, but never past the capacity
+    /// (a doubling to 64 k entries for 34 k hosts left 40 % of it unused, issue 14).
+    fn reserve_one(&mut self) {
+        let len = self.map.len();
+        if len < self.map.capacity() {
+            return;
+        }
+        let step = len.max(64).min(self.capacity.saturating_sub(len).max(1));
+        self.map.reserve_exact(step);
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
@@ -158,5 +172,14 @@ mod tests {
         let kept: u64 = m.iter().map(|(_, v)| *v).sum();
         assert_eq!(kept + m.others.unwrap(), 1000 + 11 * 1000);
         assert_eq!(m.dropped as usize + m.len(), 1000);
+    }
+
+    #[test]
+    fn the_entries_vector_never_grows_past_the_capacity() {
+        let mut m: Bounded<u32, u64> = Bounded::new(1000);
+        for k in 0..5000u32 {
+            *m.entry(k, || 0) += 1;
+            assert!(m.map.capacity() <= 1000 + 64, "{k}: {}", m.map.capacity());
+        }
     }
 }

@@ -124,6 +124,13 @@ impl RelayFinder {
             at = other.previous;
         }
         let id = self.base + self.legs.len() as u64;
+        // The ring doubles, but not past its capacity (a doubling to 32 k legs for a
+        // capacity of 18 k was 1.7 MiB unused, issue 14).
+        let len = self.legs.len();
+        if len == self.legs.capacity() && len <= self.capacity {
+            self.legs
+                .reserve_exact(len.max(64).min(self.capacity + 1 - len));
+        }
         self.legs.push_back(leg);
         self.index.insert(key, id);
         let result = match found {

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use crate::tcp::{FlowKey, FrameRef, Segment, Seq};
 use crate::time::{NANOS_PER_SEC, Ts};
 
-use super::dense::DenseMap;
+use super::dense::{DenseMap, hash_of};
 use super::flow::Past;
 use super::side::Side;
 
@@ -33,9 +33,9 @@ pub struct Record {
 
 pub struct Archive {
     records: DenseMap<FlowKey, Record>,
-    /// Keys in the order they were archived, with the time they were (entries whose record
-    /// was taken back or replaced since are stale: checked on pop).
-    order: VecDeque<(FlowKey, Ts)>,
+    /// Keys (their hashes) in the order they were archived, with the time they were (entries
+    /// whose record was taken back or replaced since are stale: checked on pop).
+    order: VecDeque<(u64, Ts)>,
     capacity: usize,
     horizon_ns: i64,
     /// Records forgotten before their horizon because the budget was full.
@@ -56,6 +56,7 @@ impl Archive {
     /// Keeps `record` for `key`, archived at capture time `now`.
     pub fn put(&mut self, key: FlowKey, record: Record, now: Ts) {
         self.expire(now);
+        let hash = hash_of(&key);
         self.records.insert(
             key,
             Record {
@@ -63,20 +64,17 @@ impl Archive {
                 ..record
             },
         );
-        self.order.push_back((key, now));
+        self.order.push_back((hash, now));
         while self.records.len() > self.capacity {
             let Some((old, at)) = self.order.pop_front() else {
                 break;
             };
-            if self.is_current(&old, at) {
-                self.records.remove(&old);
-                self.dropped += 1;
-            }
+            self.dropped += self.records.remove_with_hash(old, |r| r.archived_at == at);
         }
         if self.order.len() > 2 * self.capacity.max(1) {
             let records = &self.records;
             self.order
-                .retain(|(k, at)| records.get(k).is_some_and(|r| r.archived_at == *at));
+                .retain(|&(h, at)| records.any_with_hash(h, |r| r.archived_at == at));
         }
     }
 
@@ -122,20 +120,14 @@ impl Archive {
         self.records.len()
     }
 
-    fn is_current(&self, key: &FlowKey, at: Ts) -> bool {
-        self.records.get(key).is_some_and(|r| r.archived_at == at)
-    }
-
     /// Forgets records past the horizon (not counted: they are as old as promised).
     fn expire(&mut self, now: Ts) {
-        while let Some(&(key, at)) = self.order.front() {
+        while let Some(&(hash, at)) = self.order.front() {
             if now.since(at) <= self.horizon_ns {
                 break;
             }
             self.order.pop_front();
-            if self.is_current(&key, at) {
-                self.records.remove(&key);
-            }
+            self.records.remove_with_hash(hash, |r| r.archived_at == at);
         }
     }
 }

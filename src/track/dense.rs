@@ -120,12 +120,50 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
         Some(self.slots.swap_remove(position).1)
     }
 
-    /// Removes `key` if `keep` says no to its value; returns whether it was removed.
-    pub fn remove_if(&mut self, key: &K, keep: impl FnOnce(&V) -> bool) -> bool {
-        match self.get(key) {
-            Some(v) if !keep(v) => self.remove(key).is_some(),
-            _ => false,
+    /// The keys whose hash is `hash`: one, almost always (for queues that hold a key's 8-byte
+    /// hash instead of the key, and check what they find).
+    pub fn keys_with_hash(&self, hash: u64) -> impl Iterator<Item = &K> {
+        self.index
+            .iter_hash(hash)
+            .map(|&i| &self.slots[i as usize].0)
+            .filter(move |k| hash_of(*k) == hash)
+    }
+
+    /// Up to 4 keys whose hash is `hash`, copied out (a fifth sharing all 64 bits of a hash
+    /// is not expected; it would only miss this one lookup).
+    pub fn some_keys_with_hash(&self, hash: u64) -> [Option<K>; 4]
+    where
+        K: Copy,
+    {
+        let mut keys = [None; 4];
+        for (slot, key) in keys.iter_mut().zip(self.keys_with_hash(hash)) {
+            *slot = Some(*key);
         }
+        keys
+    }
+
+    /// Whether an entry whose key hashes to `hash` satisfies `test`.
+    pub fn any_with_hash(&self, hash: u64, mut test: impl FnMut(&V) -> bool) -> bool {
+        self.index.iter_hash(hash).any(|&i| {
+            let (k, v) = &self.slots[i as usize];
+            hash_of(k) == hash && test(v)
+        })
+    }
+
+    /// Removes the entries whose key hashes to `hash` and whose value satisfies `test`;
+    /// returns how many.
+    pub fn remove_with_hash(&mut self, hash: u64, mut test: impl FnMut(&V) -> bool) -> u64
+    where
+        K: Copy,
+    {
+        let mut removed = 0;
+        for key in self.some_keys_with_hash(hash).into_iter().flatten() {
+            if self.get(&key).is_some_and(&mut test) {
+                self.remove(&key);
+                removed += 1;
+            }
+        }
+        removed
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
@@ -170,8 +208,13 @@ mod tests {
             assert_eq!(m.get(&k), Some(&want), "key {k}");
         }
         assert_eq!(m.len(), 48);
-        assert!(!m.remove_if(&7, |v| *v == 1));
-        assert!(m.remove_if(&7, |v| *v == 2));
+        // By hash: only the entries whose value passes the test.
+        let h = hash_of(&7u32);
+        assert!(m.any_with_hash(h, |v| *v == 1));
+        assert!(!m.any_with_hash(h, |v| *v == 2));
+        assert_eq!(m.remove_with_hash(h, |v| *v == 2), 0);
+        assert_eq!(m.some_keys_with_hash(h), [Some(7), None, None, None]);
+        assert_eq!(m.remove_with_hash(h, |v| *v == 1), 1);
         assert_eq!(m.get(&7), None);
     }
 

@@ -2,36 +2,39 @@
 //! every flow: each live flow has one entry, with the capture time after which it may be
 //! idle long enough. An entry that comes due for a flow seen since is pushed back with its
 //! new deadline (lazily: one push per flow per idle period, none per packet).
+//!
+//! An entry holds the 8-byte hash of its 4-tuple, not the 40-byte key (issue 14); the flow
+//! table finds the key again (`DenseMap::keys_with_hash`), and the deadline is checked on the
+//! flow itself, so a hash shared by two flows only costs an extra check.
 
 use std::collections::VecDeque;
 
-use crate::tcp::FlowKey;
 use crate::time::Ts;
 
 #[derive(Default)]
 pub struct Expiry {
-    /// (deadline, key), deadlines never decreasing.
-    queue: VecDeque<(Ts, FlowKey)>,
+    /// (deadline, hash of the key), deadlines never decreasing.
+    queue: VecDeque<(Ts, u64)>,
 }
 
 impl Expiry {
     /// Schedules `key` for `deadline`, or for the latest deadline queued if that is later
     /// (so the queue stays sorted; a flow may stay a little longer, never shorter).
-    pub fn push(&mut self, key: FlowKey, deadline: Ts) {
+    pub fn push(&mut self, hash: u64, deadline: Ts) {
         let deadline = self.queue.back().map_or(deadline, |b| b.0.max(deadline));
-        self.queue.push_back((deadline, key));
+        self.queue.push_back((deadline, hash));
     }
 
     /// The next flow whose deadline is at or before `now`.
-    pub fn pop_due(&mut self, now: Ts) -> Option<FlowKey> {
+    pub fn pop_due(&mut self, now: Ts) -> Option<u64> {
         if self.queue.front()?.0 > now {
             return None;
         }
-        self.queue.pop_front().map(|(_, key)| key)
+        self.queue.pop_front().map(|(_, hash)| hash)
     }
 
     /// The flow with the earliest deadline, due or not (the flow table is over its budget).
-    pub fn pop_oldest(&mut self) -> Option<FlowKey> {
-        self.queue.pop_front().map(|(_, key)| key)
+    pub fn pop_oldest(&mut self) -> Option<u64> {
+        self.queue.pop_front().map(|(_, hash)| hash)
     }
 }

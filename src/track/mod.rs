@@ -211,11 +211,15 @@ impl Tracker {
         self.book.seen.note_frame(ts);
         if ts > self.book.now {
             self.book.now = ts;
-            while let Some(key) = self.expiry.pop_due(ts) {
-                self.expire(key);
+            while let Some(hash) = self.expiry.pop_due(ts) {
+                for key in self.flows.some_keys_with_hash(hash).into_iter().flatten() {
+                    self.expire(key);
+                }
             }
-            while let Some(key) = self.closed.pop_due(ts) {
-                self.expire_closed(key);
+            while let Some(hash) = self.closed.pop_due(ts) {
+                for key in self.flows.some_keys_with_hash(hash).into_iter().flatten() {
+                    self.expire_closed(key);
+                }
             }
         }
     }
@@ -254,7 +258,7 @@ impl Tracker {
                     return;
                 };
                 self.flows.insert_new(hash, key, flow);
-                self.inserted(key);
+                self.inserted(key, hash);
                 if let Some(id) = started {
                     self.note_port_use(key, id, None);
                 }
@@ -296,7 +300,7 @@ impl Tracker {
         };
         if flow.phase == Phase::Closed && !was_closed {
             self.closed
-                .push(key, self.book.now.add_nanos(self.closed_retention_ns));
+                .push(hash, self.book.now.add_nanos(self.closed_retention_ns));
         }
         if let Some(id) = started {
             self.note_port_use(key, id, end_before);
@@ -376,19 +380,21 @@ impl Tracker {
     }
 
     /// Bookkeeping for a flow just inserted: its expiry, the flow budget, the peak.
-    fn inserted(&mut self, key: FlowKey) {
+    fn inserted(&mut self, key: FlowKey, hash: u64) {
         self.expiry
-            .push(key, self.book.now.add_nanos(self.retention_ns));
+            .push(hash, self.book.now.add_nanos(self.retention_ns));
         let cap = self.book.config.budgets.flows;
         while self.flows.len() > cap {
             let Some(oldest) = self.expiry.pop_oldest() else {
                 break;
             };
-            if oldest != key {
-                self.retire(oldest, true);
-            } else {
-                self.expiry
-                    .push(key, self.book.now.add_nanos(self.retention_ns));
+            for old in self.flows.some_keys_with_hash(oldest).into_iter().flatten() {
+                if old != key {
+                    self.retire(old, true);
+                } else {
+                    self.expiry
+                        .push(hash, self.book.now.add_nanos(self.retention_ns));
+                }
             }
         }
         let stats = &mut self.book.stats;
@@ -402,7 +408,7 @@ impl Tracker {
         };
         let deadline = flow.last_seen.add_nanos(self.retention_ns);
         if deadline > self.book.now {
-            self.expiry.push(key, deadline);
+            self.expiry.push(dense::hash_of(&key), deadline);
         } else {
             self.retire(key, false);
         }
@@ -419,7 +425,7 @@ impl Tracker {
         }
         let deadline = flow.last_seen.add_nanos(self.closed_retention_ns);
         if deadline > self.book.now {
-            self.closed.push(key, deadline);
+            self.closed.push(dense::hash_of(&key), deadline);
         } else {
             self.retire(key, false);
         }
@@ -537,7 +543,7 @@ impl Tracker {
         self.book.count_reuse_from_memory(id, remembered);
         if let Some(id) = id {
             self.flows.insert(key, flow);
-            self.inserted(key);
+            self.inserted(key, dense::hash_of(&key));
             self.note_port_use(key, id, None);
         }
     }

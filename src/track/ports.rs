@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use crate::tcp::FlowKey;
 use crate::time::Ts;
 
-use super::dense::DenseMap;
+use super::dense::{DenseMap, hash_of};
 
 /// One use of a port: the 4-tuple it went to and when its first SYN was sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +23,9 @@ pub struct PortUse {
 
 pub struct PortUses {
     uses: DenseMap<(IpAddr, u16), PortUse>,
-    /// Insertion order, for oldest-first eviction (entries may be stale: checked on pop).
-    order: VecDeque<((IpAddr, u16), Ts)>,
+    /// Insertion order (hashes of the keys), for oldest-first eviction (entries may be stale:
+    /// checked on pop).
+    order: VecDeque<(u64, Ts)>,
     capacity: usize,
     pub dropped: u64,
 }
@@ -42,20 +43,18 @@ impl PortUses {
     /// Records a new use and returns the previous one.
     pub fn replace(&mut self, ip: IpAddr, port: u16, now: PortUse) -> Option<PortUse> {
         let previous = self.uses.insert((ip, port), now);
-        self.order.push_back(((ip, port), now.syn_ts));
+        self.order.push_back((hash_of(&(ip, port)), now.syn_ts));
         while self.uses.len() > self.capacity {
-            let Some((key, ts)) = self.order.pop_front() else {
+            let Some((hash, ts)) = self.order.pop_front() else {
                 break;
             };
             // Only the newest record of a port is live; older order entries are stale.
-            if self.uses.remove_if(&key, |u| u.syn_ts != ts) {
-                self.dropped += 1;
-            }
+            self.dropped += self.uses.remove_with_hash(hash, |u| u.syn_ts == ts);
         }
         if self.order.len() > 2 * self.capacity.max(1) {
             let uses = &self.uses;
             self.order
-                .retain(|(key, ts)| uses.get(key).is_some_and(|u| u.syn_ts == *ts));
+                .retain(|&(hash, ts)| uses.any_with_hash(hash, |u| u.syn_ts == ts));
         }
         previous
     }
