@@ -29,81 +29,61 @@ pub struct Budgets {
     pub fingerprints: usize,
 }
 
-/// Bytes one entry of each structure costs (an estimate for sizing; the benchmark's peak
-/// RSS figures check it).
+/// Bytes one entry of each structure costs, all it brings with it included (an estimate for
+/// sizing, checked against the types' sizes in `track::tests` and by the benchmark's peak RSS
+/// figures).
 ///
-/// Measured for the tracker's (issue 12): a flow is a 40-byte key and a 128-byte slot in a
-/// hash table plus a 48-byte expiry entry and its 136-byte connection; a pending attempt 456
-/// bytes in a ring buffer; a long-memory record 160 bytes plus its 48-byte order entry; a
-/// port use 88 bytes plus a 32-byte order entry (up to twice as many).
-///
-/// The three hash tables that are churned for ever (flows, port uses, long memory: entries
-/// removed as others come) are sized as [`table`] says, bucket by bucket: an estimate per
-/// entry at 7/8 load was wrong by up to 3 times (issue 14: with 1 M source addresses the
-/// flow table's 188 k entries took 127 MiB, not its 58 MiB share).
-mod cost {
-    /// Per bucket: key, value and control byte, rounded up to 8. Beside the table, each flow
-    /// has a 48-byte expiry entry and, when connected, its 136-byte connection.
-    pub const FLOW_SLOT: u64 = 176;
+/// The tracker's three large tables (flows, long memory, port uses) are dense maps
+/// (`track::dense`): an entry is its key and value packed in one vector, plus about 12 bytes
+/// of hash index; their queues hold 16-byte (deadline, key hash) entries. Measured:
+/// - a flow: 168 bytes (key and state) + 12 + two queue entries (32) + its connection (136);
+/// - a pending attempt: 456 bytes in a ring buffer;
+/// - a long-memory record: 160 bytes + 12 + one order entry (16, up to twice as many);
+/// - a port use: 88 bytes + 12 + one order entry (16, up to twice as many).
+pub(crate) mod cost {
+    pub const FLOW: u64 = 352;
     pub const PENDING: u64 = 480;
-    /// Beside the table, a 48-byte order entry per record.
-    pub const ARCHIVE_SLOT: u64 = 168;
-    /// Beside the table, a 32-byte order entry per use (up to twice as many).
-    pub const PORT_SLOT: u64 = 96;
+    pub const ARCHIVE: u64 = 208;
+    pub const PORT: u64 = 136;
     pub const EVIDENCE: u64 = 64;
     pub const HOST: u64 = 1024;
     pub const FINGERPRINT: u64 = 8;
 }
 
-/// A hash table's bucket count is a power of two, and a table whose entries are removed and
-/// inserted for ever (tombstones) keeps its size only while at most half its capacity (7/16
-/// of its buckets) is used: past that, hashbrown's rehash doubles it instead of cleaning it
-/// in place, and for a moment holds both. So a churned table's entries are capped at 7/16
-/// of the largest bucket count whose slots fit its share: it grows up to that size and
-/// never past it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Table {
-    /// Buckets the table reaches at most.
-    pub buckets: u64,
-    /// Most entries held.
-    pub entries: usize,
-}
-
-impl Table {
-    /// For slots of `slot` bytes within `bytes` (at least 2,048 buckets). Two entries of
-    /// slack: a structure may insert before it evicts.
-    pub fn within(bytes: u64, slot: u64) -> Table {
-        let mut buckets: u64 = 2048;
-        while (buckets * 2).saturating_mul(slot) <= bytes {
-            buckets *= 2;
-        }
-        Table {
-            buckets,
-            entries: usize::try_from(buckets / 16 * 7 - 2).unwrap_or(usize::MAX),
-        }
-    }
+/// Shares of the budget, per mille. They add up to 855: the rest is for what is not counted
+/// in entries (read buffers, the batches between the two threads, the output's buffers).
+///
+/// The long memory and the port uses get small shares: an entry is cheap, a capture with
+/// many hosts fills them with 4-tuples and ports that never come back, and what they forget
+/// is counted and said. 5 % still remembers 48 k ended connections (at 100 connections a
+/// second, the last 8 minutes: twice the default window).
+mod share {
+    pub const FLOWS: u64 = 300;
+    pub const PENDING: u64 = 250;
+    pub const ARCHIVE: u64 = 50;
+    pub const PORTS: u64 = 35;
+    pub const EVIDENCE: u64 = 50;
+    pub const HOSTS: u64 = 150;
+    pub const FINGERPRINTS: u64 = 20;
 }
 
 impl Budgets {
-    /// Capacities for a byte budget, split between the structures in fixed shares.
+    /// Capacities for a byte budget, split between the structures in fixed shares (at least
+    /// 1,024 entries each, at most what a 32-bit position can name).
     pub fn from_bytes(bytes: u64) -> Budgets {
-        let share = |percent: u64, cost: u64| -> usize {
-            let n = bytes / 100 * percent / cost;
-            usize::try_from(n.max(1024)).unwrap_or(usize::MAX)
-        };
-        let table = |percent: u64, slot: u64| -> usize {
-            Table::within(bytes / 100 * percent, slot).entries
+        let entries = |per_mille: u64, cost: u64| -> usize {
+            let n = (bytes / 1000).saturating_mul(per_mille) / cost;
+            usize::try_from(n.clamp(1024, u64::from(u32::MAX / 2))).unwrap_or(usize::MAX)
         };
         Budgets {
             bytes,
-            flows: table(30, cost::FLOW_SLOT),
-            pending: share(25, cost::PENDING),
-            archive: table(15, cost::ARCHIVE_SLOT),
-            ports: table(10, cost::PORT_SLOT),
-            evidence: share(5, cost::EVIDENCE),
-            hosts: share(15, cost::HOST),
-            // Outside the shares above: a fixed table, 2 % of the budget.
-            fingerprints: share(2, cost::FINGERPRINT),
+            flows: entries(share::FLOWS, cost::FLOW),
+            pending: entries(share::PENDING, cost::PENDING),
+            archive: entries(share::ARCHIVE, cost::ARCHIVE),
+            ports: entries(share::PORTS, cost::PORT),
+            evidence: entries(share::EVIDENCE, cost::EVIDENCE),
+            hosts: entries(share::HOSTS, cost::HOST),
+            fingerprints: entries(share::FINGERPRINTS, cost::FINGERPRINT),
         }
     }
 }
@@ -156,36 +136,30 @@ mod tests {
     #[test]
     fn capacities_grow_with_the_budget_and_never_vanish() {
         let small = Budgets::from_bytes(0);
-        assert_eq!(small.flows, 894);
-        assert_eq!(small.pending, 1024);
+        assert_eq!(
+            (small.flows, small.pending, small.archive),
+            (1024, 1024, 1024)
+        );
         let default = Budgets::default();
         let double = Budgets::from_bytes(2 * DEFAULT_BYTES);
         assert!(double.pending >= 2 * default.pending - 1);
-        assert!(double.flows > default.flows);
+        assert!(double.flows >= 2 * default.flows - 1);
         assert!(default.pending > 100_000);
+        // The default's long memory: 48 k ended connections.
+        assert_eq!(default.archive, 48_395);
+        // Positions in the dense maps are 32-bit.
+        assert!(Budgets::from_bytes(u64::MAX).flows <= (u32::MAX / 2) as usize);
     }
 
     #[test]
-    fn a_churned_table_never_grows_past_the_buckets_of_its_share() {
-        for bytes in [1u64 << 20, 58 << 20, 1 << 32] {
-            let t = Table::within(bytes, 176);
-            assert!(
-                t.buckets * 176 <= bytes && t.buckets.is_power_of_two(),
-                "{t:?}"
-            );
-        }
-        // The same in hashbrown: churned far past its size at its cap, a table stays within
-        // the buckets its share pays for.
-        let t = Table::within(1 << 20, 16);
-        let mut map = std::collections::HashMap::new();
-        for i in 0..(20 * t.entries) {
-            map.insert(i, i);
-            if map.len() > t.entries {
-                map.remove(&(i - t.entries));
-            }
-            // Right after a doubling its capacity would be 7/8 of twice the buckets.
-            assert!(map.capacity() as u64 <= t.buckets / 8 * 7, "{i}: {t:?}");
-        }
-        assert!(t.buckets * 16 <= 1 << 20);
+    fn the_shares_leave_room_for_what_is_not_counted_in_entries() {
+        let total = share::FLOWS
+            + share::PENDING
+            + share::ARCHIVE
+            + share::PORTS
+            + share::EVIDENCE
+            + share::HOSTS
+            + share::FINGERPRINTS;
+        assert_eq!(total, 855);
     }
 }

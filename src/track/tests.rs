@@ -1366,3 +1366,21 @@ fn a_flood_from_distinct_sources_keeps_the_flow_table_within_its_buckets_and_eve
     assert_eq!(feed.tracker.dropped().flows, u64::from(n) - live);
     assert_eq!(feed.tracker.stats().peak_flows, budgets.flows);
 }
+
+#[test]
+fn the_budgets_costs_cover_what_an_entry_really_takes() {
+    use crate::budget::cost;
+    use std::mem::size_of;
+    // Hash index of a dense map: a 4-byte position and a control byte per bucket, buckets
+    // at least 8/7 of the entries and at most twice that after a doubling.
+    let index = 12;
+    let queue_entry = size_of::<(Ts, u64)>();
+    let flow = size_of::<(FlowKey, Flow)>() + index + 2 * queue_entry + size_of::<Conn>();
+    assert!(flow as u64 <= cost::FLOW, "flow {flow}");
+    let record = size_of::<(FlowKey, archive::Record)>() + index + 2 * queue_entry;
+    assert!(record as u64 <= cost::ARCHIVE, "record {record}");
+    let port = size_of::<((std::net::IpAddr, u16), PortUse)>() + index + 2 * queue_entry;
+    assert!(port as u64 <= cost::PORT, "port use {port}");
+    let pending = size_of::<queue::Pending>();
+    assert!(pending as u64 <= cost::PENDING, "pending {pending}");
+}
