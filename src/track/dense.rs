@@ -4,10 +4,12 @@
 //! A table whose entries come and go for ever cannot be filled past half its buckets (the
 //! tombstones make hashbrown double it), so a map that keeps a 160-byte record in every
 //! bucket pays about 380 bytes per record. Here a bucket is 5 bytes (a position and its
-//! control byte) and the records are packed: about 11 bytes per record on top of the record
-//! itself. A removal moves the last record into the hole (`swap_remove`) and fixes its one
-//! position. The vector grows in steps that never pass `limit` entries, so a full map is
-//! never a doubling past its budget.
+//! control byte) and the records are packed: about 12 bytes per record on top of the record
+//! itself, plus its 8-byte hash, kept beside it so that nothing is hashed twice (a removal
+//! moves the last record into the hole and fixes its one position by that hash; the queues
+//! that hold hashes instead of keys find their entries by it; a resize rehashes nothing).
+//! The vector grows in steps that never pass `limit` entries, so a full map is never a
+//! doubling past its budget.
 
 use std::hash::{BuildHasher, Hash};
 
@@ -17,6 +19,8 @@ use rustc_hash::FxBuildHasher;
 pub struct DenseMap<K, V> {
     index: HashTable<u32>,
     slots: Vec<(K, V)>,
+    /// `hashes[i]` is the hash of `slots[i].0`.
+    hashes: Vec<u64>,
     /// Most entries the map is expected to hold (the vector is not grown past it at once;
     /// more is allowed, one step at a time).
     limit: usize,
@@ -30,12 +34,17 @@ pub fn hash_of<K: Hash>(key: &K) -> u64 {
 /// Entries the vector grows by at least (and starts with).
 const FIRST_STEP: usize = 1024;
 
+/// Most entries sharing one 64-bit hash that a lookup by hash returns (more are not expected;
+/// a fifth would only miss that one lookup).
+const SAME_HASH: usize = 4;
+
 impl<K: Hash + Eq, V> DenseMap<K, V> {
     /// A map for at most about `limit` entries (the budget's capacity).
     pub fn new(limit: usize) -> DenseMap<K, V> {
         DenseMap {
             index: HashTable::new(),
             slots: Vec::new(),
+            hashes: Vec::new(),
             // Positions are u32.
             limit: limit.min(u32::MAX as usize / 2),
         }
@@ -83,9 +92,10 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
         let position = self.slots.len();
         self.reserve_one();
         self.slots.push((key, value));
-        let slots = &self.slots;
+        self.hashes.push(hash);
+        let hashes = &self.hashes;
         self.index
-            .insert_unique(hash, position as u32, |&i| hash_of(&slots[i as usize].0));
+            .insert_unique(hash, position as u32, |&i| hashes[i as usize]);
         &mut self.slots[position].1
     }
 
@@ -108,60 +118,81 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
             .find_entry(hash_of(key), |&i| slots[i as usize].0 == *key)
             .ok()?;
         let (position, _) = found.remove();
-        let position = position as usize;
-        let last = self.slots.len() - 1;
-        if position != last {
-            // The last entry moves into the hole: its one index entry follows it.
-            let moved = hash_of(&self.slots[last].0);
-            if let Some(i) = self.index.find_mut(moved, |&i| i as usize == last) {
-                *i = position as u32;
-            }
+        Some(self.unlink(position as usize).1)
+    }
+
+    /// Removes the entry at `position`; the last entry moves into its place.
+    pub fn remove_at(&mut self, position: usize) -> (K, V) {
+        if let Ok(found) = self
+            .index
+            .find_entry(self.hashes[position], |&i| i as usize == position)
+        {
+            found.remove();
         }
-        Some(self.slots.swap_remove(position).1)
+        self.unlink(position)
     }
 
-    /// The keys whose hash is `hash`: one, almost always (for queues that hold a key's 8-byte
-    /// hash instead of the key, and check what they find).
-    pub fn keys_with_hash(&self, hash: u64) -> impl Iterator<Item = &K> {
-        self.index
+    /// Takes the entry at `position` (no longer indexed) out of the vector: the last entry
+    /// moves into the hole, and its one index entry follows it.
+    fn unlink(&mut self, position: usize) -> (K, V) {
+        let last = self.slots.len() - 1;
+        if position != last
+            && let Some(i) = self
+                .index
+                .find_mut(self.hashes[last], |&i| i as usize == last)
+        {
+            *i = position as u32;
+        }
+        self.hashes.swap_remove(position);
+        self.slots.swap_remove(position)
+    }
+
+    /// The positions of the entries whose key hashes to `hash` (for queues that hold a key's
+    /// 8-byte hash instead of the key, and check what they find).
+    pub fn positions_with_hash(&self, hash: u64) -> [Option<usize>; SAME_HASH] {
+        let mut found = [None; SAME_HASH];
+        let hashes = &self.hashes;
+        let matching = self
+            .index
             .iter_hash(hash)
-            .map(|&i| &self.slots[i as usize].0)
-            .filter(move |k| hash_of(*k) == hash)
+            .map(|&i| i as usize)
+            .filter(|&i| hashes[i] == hash);
+        for (slot, i) in found.iter_mut().zip(matching) {
+            *slot = Some(i);
+        }
+        found
     }
 
-    /// Up to 4 keys whose hash is `hash`, copied out (a fifth sharing all 64 bits of a hash
-    /// is not expected; it would only miss this one lookup).
-    pub fn some_keys_with_hash(&self, hash: u64) -> [Option<K>; 4]
+    /// The keys whose hash is `hash`, copied out.
+    pub fn some_keys_with_hash(&self, hash: u64) -> [Option<K>; SAME_HASH]
     where
         K: Copy,
     {
-        let mut keys = [None; 4];
-        for (slot, key) in keys.iter_mut().zip(self.keys_with_hash(hash)) {
-            *slot = Some(*key);
-        }
-        keys
+        self.positions_with_hash(hash)
+            .map(|p| p.map(|i| self.slots[i].0))
     }
 
     /// Whether an entry whose key hashes to `hash` satisfies `test`.
     pub fn any_with_hash(&self, hash: u64, mut test: impl FnMut(&V) -> bool) -> bool {
-        self.index.iter_hash(hash).any(|&i| {
-            let (k, v) = &self.slots[i as usize];
-            hash_of(k) == hash && test(v)
-        })
+        self.positions_with_hash(hash)
+            .into_iter()
+            .flatten()
+            .any(|i| test(&self.slots[i].1))
     }
 
     /// Removes the entries whose key hashes to `hash` and whose value satisfies `test`;
     /// returns how many.
-    pub fn remove_with_hash(&mut self, hash: u64, mut test: impl FnMut(&V) -> bool) -> u64
-    where
-        K: Copy,
-    {
+    pub fn remove_with_hash(&mut self, hash: u64, mut test: impl FnMut(&V) -> bool) -> u64 {
         let mut removed = 0;
-        for key in self.some_keys_with_hash(hash).into_iter().flatten() {
-            if self.get(&key).is_some_and(&mut test) {
-                self.remove(&key);
-                removed += 1;
-            }
+        // A removal moves another entry: look again after each.
+        while let Some(i) = self
+            .positions_with_hash(hash)
+            .into_iter()
+            .flatten()
+            .find(|&i| test(&self.slots[i].1))
+        {
+            self.remove_at(i);
+            removed += 1;
         }
         removed
     }
@@ -180,6 +211,7 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
         let room = self.limit.saturating_sub(len);
         let step = len.max(FIRST_STEP).min(room.max(FIRST_STEP / 8));
         self.slots.reserve_exact(step);
+        self.hashes.reserve_exact(step);
     }
 }
 

@@ -1372,8 +1372,9 @@ fn the_budgets_costs_cover_what_an_entry_really_takes() {
     use crate::budget::cost;
     use std::mem::size_of;
     // Hash index of a dense map: a 4-byte position and a control byte per bucket, buckets
-    // at least 8/7 of the entries and at most twice that after a doubling.
-    let index = 12;
+    // at least 8/7 of the entries and at most twice that after a doubling; and the entry's
+    // hash, kept beside it.
+    let index = 12 + 8;
     let queue_entry = size_of::<(Ts, u64)>();
     let flow = size_of::<(FlowKey, Flow)>() + index + 2 * queue_entry + size_of::<Conn>();
     assert!(flow as u64 <= cost::FLOW, "flow {flow}");
