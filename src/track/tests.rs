@@ -990,6 +990,28 @@ fn a_capture_cut_before_the_next_retransmission_is_unknown_not_a_failure() {
 }
 
 #[test]
+fn a_reuse_of_a_closed_4_tuple_after_it_left_the_flow_table_is_measured_as_if_it_were_live() {
+    // Closed and quiet for 130 s, the 4-tuple's record is in the long memory; a reuse at
+    // 200 s is still in the 240 s window of the server's TIME_WAIT, and ignored (Windows).
+    let mut feed = Feed::new();
+    feed.connection(0, 100, true);
+    feed.c(200_005, S, 50, 0)
+        .c(203_005, S, 50, 0)
+        .c(209_005, S, 50, 0);
+    let out = feed.heard(230_000).finish();
+    assert_eq!(feed.tracker.stats().reuses_from_memory, 1);
+    let reuse = out[1].reuse.expect("remembered");
+    assert_eq!(reuse.gap_ns, 200_000 * 1_000_000);
+    assert!(reuse.in_window && !reuse.open);
+    assert_eq!(reuse.holder, Holder::Server);
+    // The ISN is below the old connection's last sequence number from the client.
+    assert_eq!(reuse.isn_advanced, Some(false));
+    assert_eq!(out[1].outcome, Outcome::Unanswered);
+    assert_eq!(out[1].syn_retransmits, 2);
+    assert_eq!(out[1].previous_attempt_frame.map(|f| f.number), Some(1));
+}
+
+#[test]
 fn a_reuse_130_s_after_the_connection_with_a_60_s_window_is_after_the_window() {
     // The 4-tuple leaves the flow table after 130 s idle; the long memory still has it.
     let mut feed = Feed::window(60);
