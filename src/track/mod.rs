@@ -222,6 +222,10 @@ impl Tracker {
                 }
             }
             while let Some(hash) = self.closed.pop_due(ts) {
+                if self.flows.len() <= self.closed_early_above {
+                    // They stay for the ordinary horizon.
+                    continue;
+                }
                 for key in self.flows.some_keys_with_hash(hash).into_iter().flatten() {
                     self.expire_closed(key);
                 }
