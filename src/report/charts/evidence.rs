@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::gaps::{EVIDENCE_PER_DECADE as PER, bin_text, edge_ns, shown_bins, window_line};
+use super::bins::{EVIDENCE_PER_DECADE as PER, bin_text, edge_ns, shown_bins};
+use super::gaps::window_line;
 use super::input::{ChartInput, ServerEvidence};
 use super::svg::{MIRROR, Plot, Scale, decade_ticks, escape, legend};
 use crate::report::{human_secs, thousands};
@@ -91,7 +92,7 @@ fn chart(e: &ServerEvidence, w: i64) -> String {
     let bracket_keys = [e.bracket.0, e.bracket.1]
         .into_iter()
         .flatten()
-        .map(|g| super::gaps::bin(g, w, PER));
+        .map(|g| super::bins::bin(g, w, PER));
     let (k0, k1) = shown_bins(keys.chain(bracket_keys));
     // A bin of room on each side, so that the bounds' labels fit.
     let (k0, k1) = (k0 - 1, k1 + 2);
@@ -234,9 +235,9 @@ mod tests {
         };
         let w = 240_000_000_000;
         e.ignored
-            .insert(super::super::gaps::bin(5_000_000_000, w, PER), 3);
+            .insert(super::super::bins::bin(5_000_000_000, w, PER), 3);
         e.accepted
-            .insert(super::super::gaps::bin(250_000_000_000, w, PER), 1);
+            .insert(super::super::bins::bin(250_000_000_000, w, PER), 1);
         e.bracket = (Some(232_000_000_000), Some(247_000_000_000));
         let html = chart(&e, w);
         assert!(html.contains("3 ignored, 0 challenged, 1 accepted"));

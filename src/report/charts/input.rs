@@ -14,7 +14,7 @@ use crate::attempt::{Attempt, Holder, Outcome};
 use crate::tcp::{Endpoint, FrameRef};
 use crate::time::{NANOS_PER_SEC, Ts};
 
-use super::gaps;
+use super::bins;
 
 /// Unflagged attempts kept as points (an even sample once there are more).
 pub const MAX_OTHER_POINTS: usize = 100_000;
@@ -145,7 +145,7 @@ pub struct SourceSeries {
 
 /// TIME_WAIT evidence of one server: every SYN sent into a 4-tuple the server held (it had
 /// closed the earlier connection first), at its own gap (first SYN's gap + its
-/// retransmission offset), binned on [`gaps::EVIDENCE_PER_DECADE`] bins per decade.
+/// retransmission offset), binned on [`bins::EVIDENCE_PER_DECADE`] bins per decade.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerEvidence {
     pub server: Option<Endpoint>,
@@ -268,7 +268,7 @@ pub struct ChartInput {
     pub causes: Vec<String>,
     /// Busiest first (most flagged, then most attempts).
     pub sources: Vec<SourceSeries>,
-    /// (who held TIME_WAIT, gap bin of [`gaps::PER_DECADE`]) → reuses by [`Fate`].
+    /// (who held TIME_WAIT, gap bin of [`bins::PER_DECADE`]) → reuses by [`Fate`].
     pub reuse_gaps: BTreeMap<(HeldBy, i32), [u64; 3]>,
     /// In order of their first evidence.
     pub evidence: Vec<ServerEvidence>,
@@ -349,7 +349,7 @@ impl ChartBuilder {
         self.count_source(a, flagged);
         if let Some(r) = a.reuse {
             let held = HeldBy::of(r.holder, r.open);
-            let bin = gaps::bin(r.gap_ns, self.window_ns, gaps::PER_DECADE);
+            let bin = bins::bin(r.gap_ns, self.window_ns, bins::PER_DECADE);
             self.reuse_gaps.entry((held, bin)).or_default()[Fate::of(a.outcome) as usize] += 1;
             if held == HeldBy::Server {
                 self.add_evidence(a, r.gap_ns);
@@ -417,7 +417,7 @@ impl ChartBuilder {
             (k == 0 || offset_us > 0).then(|| gap_ns.saturating_add(i64::from(offset_us) * 1000))
         };
         let challenged = a.challenge_acks > 0;
-        let per = gaps::EVIDENCE_PER_DECADE;
+        let per = bins::EVIDENCE_PER_DECADE;
         for k in 0..held_syns {
             let Some(g) = at(k) else { continue };
             let map = if challenged {
@@ -425,12 +425,12 @@ impl ChartBuilder {
             } else {
                 &mut e.ignored
             };
-            *map.entry(gaps::bin(g, self.window_ns, per)).or_default() += 1;
+            *map.entry(bins::bin(g, self.window_ns, per)).or_default() += 1;
             e.longest_held_ns = Some(e.longest_held_ns.map_or(g, |m| m.max(g)));
         }
         if let Some(g) = accepted_syn.and_then(at) {
             *e.accepted
-                .entry(gaps::bin(g, self.window_ns, per))
+                .entry(bins::bin(g, self.window_ns, per))
                 .or_default() += 1;
             e.shortest_accepted_ns = Some(e.shortest_accepted_ns.map_or(g, |m| m.min(g)));
         }
@@ -676,8 +676,8 @@ mod tests {
         assert_eq!(e.ignored.values().sum::<u64>(), 4);
         assert_eq!(e.longest_held_ns, Some(250 * S));
         assert_eq!(e.shortest_accepted_ns, Some(253 * S));
-        let per = gaps::EVIDENCE_PER_DECADE;
-        assert!(e.ignored.contains_key(&gaps::bin(14 * S, 240 * S, per)));
+        let per = bins::EVIDENCE_PER_DECADE;
+        assert!(e.ignored.contains_key(&bins::bin(14 * S, 240 * S, per)));
         assert_eq!(input.reuse_gaps.len(), 3);
         assert!(input.reuse_gaps.keys().any(|k| k.0 == HeldBy::Client));
     }

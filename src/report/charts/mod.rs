@@ -14,6 +14,7 @@
 //! The page takes its words ready-made ([`Page`]: headline, sections, tables): this module
 //! draws and lays out, it does not word findings.
 
+pub mod bins;
 pub mod evidence;
 pub mod gaps;
 pub mod input;
