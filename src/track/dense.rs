@@ -34,10 +34,6 @@ pub fn hash_of<K: Hash>(key: &K) -> u64 {
 /// Entries the vector grows by at least (and starts with).
 const FIRST_STEP: usize = 1024;
 
-/// Most entries sharing one 64-bit hash that a lookup by hash returns (more are not expected;
-/// a fifth would only miss that one lookup).
-const SAME_HASH: usize = 4;
-
 impl<K: Hash + Eq, V> DenseMap<K, V> {
     /// A map for at most about `limit` entries (the budget's capacity).
     pub fn new(limit: usize) -> DenseMap<K, V> {
@@ -147,50 +143,39 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
         self.slots.swap_remove(position)
     }
 
-    /// The positions of the entries whose key hashes to `hash` (for queues that hold a key's
-    /// 8-byte hash instead of the key, and check what they find).
-    pub fn positions_with_hash(&self, hash: u64) -> [Option<usize>; SAME_HASH] {
-        let mut found = [None; SAME_HASH];
-        let hashes = &self.hashes;
-        let matching = self
-            .index
-            .iter_hash(hash)
+    /// The position of an entry whose key hashes to `hash` and whose value passes `test`
+    /// (for queues that hold a key's 8-byte hash instead of the key). The probe stops at the
+    /// first match: a scan for every match would run each probe sequence to its end, which in
+    /// a table churned under a flood is long (15 % of the flood's time).
+    fn find_with_hash(&self, hash: u64, mut test: impl FnMut(&V) -> bool) -> Option<usize> {
+        let (hashes, slots) = (&self.hashes, &self.slots);
+        self.index
+            .find(hash, |&i| {
+                hashes[i as usize] == hash && test(&slots[i as usize].1)
+            })
             .map(|&i| i as usize)
-            .filter(|&i| hashes[i] == hash);
-        for (slot, i) in found.iter_mut().zip(matching) {
-            *slot = Some(i);
-        }
-        found
     }
 
-    /// The keys whose hash is `hash`, copied out.
-    pub fn some_keys_with_hash(&self, hash: u64) -> [Option<K>; SAME_HASH]
+    /// A key whose hash is `hash`, copied out. Two keys sharing all 64 bits of a hash are not
+    /// expected; if they were, a queue entry would find one of them, and the flow it names
+    /// is checked on its own deadline either way.
+    pub fn key_with_hash(&self, hash: u64) -> Option<K>
     where
         K: Copy,
     {
-        self.positions_with_hash(hash)
-            .map(|p| p.map(|i| self.slots[i].0))
+        self.find_with_hash(hash, |_| true).map(|i| self.slots[i].0)
     }
 
     /// Whether an entry whose key hashes to `hash` satisfies `test`.
-    pub fn any_with_hash(&self, hash: u64, mut test: impl FnMut(&V) -> bool) -> bool {
-        self.positions_with_hash(hash)
-            .into_iter()
-            .flatten()
-            .any(|i| test(&self.slots[i].1))
+    pub fn any_with_hash(&self, hash: u64, test: impl FnMut(&V) -> bool) -> bool {
+        self.find_with_hash(hash, test).is_some()
     }
 
     /// Removes the entries whose key hashes to `hash` and whose value satisfies `test`;
     /// returns how many.
     pub fn remove_with_hash(&mut self, hash: u64, mut test: impl FnMut(&V) -> bool) -> u64 {
         let mut removed = 0;
-        // A removal moves another entry: look again after each.
-        while let Some(i) = self
-            .positions_with_hash(hash)
-            .into_iter()
-            .flatten()
-            .find(|&i| test(&self.slots[i].1))
-        {
+        while let Some(i) = self.find_with_hash(hash, &mut test) {
             self.remove_at(i);
             removed += 1;
         }
@@ -245,7 +230,7 @@ mod tests {
         assert!(m.any_with_hash(h, |v| *v == 1));
         assert!(!m.any_with_hash(h, |v| *v == 2));
         assert_eq!(m.remove_with_hash(h, |v| *v == 2), 0);
-        assert_eq!(m.some_keys_with_hash(h), [Some(7), None, None, None]);
+        assert_eq!(m.key_with_hash(h), Some(7));
         assert_eq!(m.remove_with_hash(h, |v| *v == 1), 1);
         assert_eq!(m.get(&7), None);
     }

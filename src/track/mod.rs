@@ -217,7 +217,7 @@ impl Tracker {
         if ts > self.book.now {
             self.book.now = ts;
             while let Some(hash) = self.expiry.pop_due(ts) {
-                for key in self.flows.some_keys_with_hash(hash).into_iter().flatten() {
+                if let Some(key) = self.flows.key_with_hash(hash) {
                     self.expire(key);
                 }
             }
@@ -226,7 +226,7 @@ impl Tracker {
                     // They stay for the ordinary horizon.
                     continue;
                 }
-                for key in self.flows.some_keys_with_hash(hash).into_iter().flatten() {
+                if let Some(key) = self.flows.key_with_hash(hash) {
                     self.expire_closed(key);
                 }
             }
@@ -397,13 +397,12 @@ impl Tracker {
             let Some(oldest) = self.expiry.pop_oldest() else {
                 break;
             };
-            for old in self.flows.some_keys_with_hash(oldest).into_iter().flatten() {
-                if old != key {
-                    self.retire(old, true);
-                } else {
-                    self.expiry
-                        .push(hash, self.book.now.add_nanos(self.retention_ns));
-                }
+            match self.flows.key_with_hash(oldest) {
+                Some(old) if old != key => self.retire(old, true),
+                Some(_) => self
+                    .expiry
+                    .push(hash, self.book.now.add_nanos(self.retention_ns)),
+                None => {}
             }
         }
         let stats = &mut self.book.stats;
