@@ -440,7 +440,14 @@ impl Pipeline {
             self.detector.add_end(&end);
         }
         while let Some(attempt) = self.tracker.pop_decided() {
-            self.held.push_back(attempt);
+            // With nothing held, an attempt that need not wait goes on at once (as `release`
+            // would take it: the same order and context), without two copies through the
+            // ring (issue 12: a flood's million attempts).
+            if self.held.is_empty() && !self.waits(&attempt) {
+                self.hand_on(&attempt, sink)?;
+            } else {
+                self.held.push_back(attempt);
+            }
         }
         self.release(false, sink)
     }
@@ -484,17 +491,7 @@ impl Pipeline {
             let Some(attempt) = self.held.pop_front() else {
                 break;
             };
-            let cx = Context {
-                seen: self.tracker.seen(),
-                window_ns: self.window_ns,
-                capture_start: self.tracker.seen().capture_start(),
-            };
-            let judged = self.detector.add(&attempt, &cx);
-            self.selection.add(&attempt);
-            if let Some(chart) = self.chart.as_mut() {
-                chart.add_judged(&attempt, judged.flagged, judged.cause.map(|c| c.name()));
-            }
-            sink(&attempt, &judged)?;
+            self.hand_on(&attempt, sink)?;
         }
         // Attempts are held early in the capture only: the ring's room goes back once they
         // have left (issue 14: 6 MiB kept for the rest of a 34 k-host capture).
@@ -502,6 +499,22 @@ impl Pipeline {
             self.held.shrink_to(self.held.len() * 2);
         }
         Ok(())
+    }
+
+    /// Judges a decided attempt and hands it on: the findings, the `--write` selection, the
+    /// charts and the output.
+    fn hand_on(&mut self, attempt: &Attempt, sink: &mut Sink) -> io::Result<()> {
+        let cx = Context {
+            seen: self.tracker.seen(),
+            window_ns: self.window_ns,
+            capture_start: self.tracker.seen().capture_start(),
+        };
+        let judged = self.detector.add(attempt, &cx);
+        self.selection.add(attempt);
+        if let Some(chart) = self.chart.as_mut() {
+            chart.add_judged(attempt, judged.flagged, judged.cause.map(|c| c.name()));
+        }
+        sink(attempt, &judged)
     }
 
     /// The input ended: decide what is left and compute the findings.
