@@ -3,15 +3,17 @@
 //!
 //! State is kept only for 4-tuples on which a SYN of interest was seen. A 4-tuple idle for
 //! longer than the retention horizon (twice the TIME_WAIT window, at least 130 s) leaves the
-//! flow table from a time-ordered queue; a compact record of its last connection stays in the
-//! long reuse memory (30 minutes), so memory follows the live 4-tuples, not the length of
-//! the capture, and a late reuse is still seen.
+//! flow table from a time-ordered queue, and a closed one sooner when the table is large
+//! (`closed_retention_ns`); a compact record of its last connection stays in the long reuse
+//! memory (30 minutes) and any new flow on the 4-tuple takes it back, so memory follows the
+//! live 4-tuples, not the length of the capture, and a late reuse is still seen.
 //!
 //! - [`side`]: `Side` and per-side `Pair`s;
 //! - [`flow`]: the per-4-tuple state, its `Phase`, its connection and what a reuse needs;
 //! - [`syn`]: one ISN, one attempt; [`answer`]: what came back, by acknowledgment number;
 //! - [`queue`]: the attempts being decided and the one `settle` function;
 //! - [`dedup`]: duplicated frames; [`archive`]: the long reuse memory; [`expiry`]: idle flows;
+//! - [`dense`]: the packed hash map of the flow table, the long memory and the port uses;
 //! - [`seen`]: evidence across attempts; [`ports`]: port idle times;
 //! - [`infer`]: deciding an attempt, from one side when the capture holds only one (issue
 //!   13); [`implied`]: attempts implied by a server's packets alone.
