@@ -89,6 +89,15 @@ impl Budgets {
     }
 }
 
+/// How many entries a full vector of `len` entries makes room for: it doubles (from `first`),
+/// but never past `limit` in one step, and past it by `first / 8` at a time. A doubling past
+/// a structure's capacity would leave most of its last half unused, and hold both copies for
+/// a moment (issue 14).
+pub fn growth(len: usize, limit: usize, first: usize) -> usize {
+    let room = limit.saturating_sub(len).max(first / 8).max(1);
+    len.max(first).min(room).max(1)
+}
+
 impl Default for Budgets {
     fn default() -> Budgets {
         Budgets::from_bytes(DEFAULT_BYTES)
@@ -150,6 +159,15 @@ mod tests {
         assert_eq!(default.archive, 46_603);
         // Positions in the dense maps are 32-bit.
         assert!(Budgets::from_bytes(u64::MAX).flows <= (u32::MAX / 2) as usize);
+    }
+
+    #[test]
+    fn growth_doubles_up_to_the_limit_and_creeps_past_it() {
+        assert_eq!(growth(0, 10_000, 1024), 1024);
+        assert_eq!(growth(2048, 10_000, 1024), 2048);
+        assert_eq!(growth(8192, 10_000, 1024), 1808);
+        assert_eq!(growth(10_000, 10_000, 1024), 128);
+        assert_eq!(growth(0, 0, 0), 1);
     }
 
     #[test]

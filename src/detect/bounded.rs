@@ -54,8 +54,8 @@ impl<K: Hash + Eq + Clone, V: Entry> Bounded<K, V> {
         if len < self.map.capacity() {
             return;
         }
-        let step = len.max(64).min(self.capacity.saturating_sub(len).max(1));
-        self.map.reserve_exact(step);
+        self.map
+            .reserve_exact(crate::budget::growth(len, self.capacity, 64));
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {

@@ -129,7 +129,7 @@ impl RelayFinder {
         let len = self.legs.len();
         if len == self.legs.capacity() && len <= self.capacity {
             self.legs
-                .reserve_exact(len.max(64).min(self.capacity + 1 - len));
+                .reserve_exact(crate::budget::growth(len, self.capacity + 1, 64));
         }
         self.legs.push_back(leg);
         self.index.insert(key, id);

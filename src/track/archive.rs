@@ -57,7 +57,8 @@ impl Archive {
     pub fn put(&mut self, key: FlowKey, record: Record, now: Ts) {
         self.expire(now);
         let hash = hash_of(&key);
-        self.records.insert(
+        self.records.insert_hashed(
+            hash,
             key,
             Record {
                 archived_at: now,

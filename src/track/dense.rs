@@ -97,7 +97,11 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
 
     /// Inserts or replaces; returns the value replaced.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        let hash = hash_of(&key);
+        self.insert_hashed(hash_of(&key), key, value)
+    }
+
+    /// `insert`, for a caller that has the key's hash already.
+    pub fn insert_hashed(&mut self, hash: u64, key: K, value: V) -> Option<V> {
         match self.position(hash, &key) {
             Some(i) => Some(std::mem::replace(&mut self.slots[i].1, value)),
             None => {
@@ -192,9 +196,7 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
         if self.slots.len() < self.slots.capacity() {
             return;
         }
-        let len = self.slots.len();
-        let room = self.limit.saturating_sub(len);
-        let step = len.max(FIRST_STEP).min(room.max(FIRST_STEP / 8));
+        let step = crate::budget::growth(self.slots.len(), self.limit, FIRST_STEP);
         self.slots.reserve_exact(step);
         self.hashes.reserve_exact(step);
     }

@@ -425,11 +425,8 @@ impl Tracker {
     }
 
     /// The closed-flow queue says `key` may have been quiet for `closed_retention_ns`.
+    /// (`advance` calls it only while the flow table is past `closed_early_above`.)
     fn expire_closed(&mut self, key: FlowKey) {
-        if self.flows.len() <= self.closed_early_above {
-            // It stays for the ordinary horizon.
-            return;
-        }
         let Some(flow) = self.flows.get(&key) else {
             return;
         };

@@ -42,8 +42,9 @@ impl PortUses {
 
     /// Records a new use and returns the previous one.
     pub fn replace(&mut self, ip: IpAddr, port: u16, now: PortUse) -> Option<PortUse> {
-        let previous = self.uses.insert((ip, port), now);
-        self.order.push_back((hash_of(&(ip, port)), now.syn_ts));
+        let hash = hash_of(&(ip, port));
+        let previous = self.uses.insert_hashed(hash, (ip, port), now);
+        self.order.push_back((hash, now.syn_ts));
         while self.uses.len() > self.capacity {
             let Some((hash, ts)) = self.order.pop_front() else {
                 break;
