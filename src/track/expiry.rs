@@ -33,6 +33,10 @@ impl Expiry {
         self.queue.pop_front().map(|(_, hash)| hash)
     }
 
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// The flow with the earliest deadline, due or not (the flow table is over its budget).
     pub fn pop_oldest(&mut self) -> Option<u64> {
         self.queue.pop_front().map(|(_, hash)| hash)

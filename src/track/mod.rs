@@ -309,7 +309,12 @@ impl Tracker {
             }
             self.book.on_server_segment(flow, &key, seg, side)
         };
-        if flow.phase == Phase::Closed && !was_closed {
+        // Bounded by the flow budget (a storm of connections closed and reopened on one
+        // 4-tuple adds an entry each time): past it, a closing flow keeps the ordinary horizon.
+        if flow.phase == Phase::Closed
+            && !was_closed
+            && self.closed.len() < self.book.config.budgets.flows
+        {
             self.closed
                 .push(hash, self.book.now.add_nanos(self.closed_retention_ns));
         }

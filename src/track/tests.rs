@@ -1411,3 +1411,24 @@ fn the_budgets_costs_cover_what_an_entry_really_takes() {
     let pending = size_of::<queue::Pending>();
     assert!(pending as u64 <= cost::PENDING, "pending {pending}");
 }
+
+#[test]
+fn the_closed_queue_never_holds_more_entries_than_the_flow_budget() {
+    // One 4-tuple opened and reset 5,000 times: each close would add an entry.
+    let budgets = Budgets::from_bytes(0);
+    let mut feed = Feed::with(Config {
+        window_ns: WINDOW_S * NANOS_PER_SEC,
+        filter: None,
+        budgets,
+    });
+    for i in 0..5_000u32 {
+        let ms = i64::from(i) * 10;
+        let isn = 1_000 + i * 100_000;
+        feed.c(ms, S, isn, 0)
+            .s(ms + 1, S | A, 7_000, isn + 1)
+            .c(ms + 2, A, isn + 1, 7_001)
+            .c(ms + 3, R | A, isn + 1, 7_001);
+        assert!(feed.tracker.closed.len() <= budgets.flows, "{i}");
+    }
+    assert_eq!(feed.tracker.closed.len(), budgets.flows);
+}
