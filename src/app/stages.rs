@@ -23,8 +23,9 @@ use crate::cli::Threads;
 use crate::detect::Judged;
 use crate::merge::{FileError, Item, Merger};
 
-/// Items per batch: 1,024 × 112 B, a batch stays in the second core's cache.
-pub const BATCH: usize = 1024;
+/// Items per batch: 4,096 × 112 B (448 KiB) stays in a core's L2 cache; a quarter of that
+/// size woke the reading thread four times as often, 7 % of the run on the 1 M NAT capture.
+pub const BATCH: usize = 4096;
 
 /// Batches in flight: one being filled, the others queued or being analysed.
 const BUFFERS: usize = 4;
