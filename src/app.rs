@@ -2,38 +2,34 @@
 //! detect as the attempts are decided (and stream them out), then render; or, with --each,
 //! analyse every capture on its own in parallel.
 
-use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use crate::FxIndexMap;
 use anyhow::{Context as _, Result, bail};
 use clap::CommandFactory;
 use output::OutputFile;
 use walk::Entry;
 
-use crate::attempt::Attempt;
-use crate::budget::{Budgets, Dropped};
+use crate::budget::Budgets;
 use crate::capture::{self, Capture, FileInfo};
 use crate::cli::{Cli, ColorChoice, Command, Format, TimeFormat};
-use crate::decode::{Decoded, Skip};
-use crate::detect::{self, Context, Detector, Findings, Judged};
 use crate::export::{Selection, WriteError};
 use crate::filter::Filter;
-use crate::merge::{Item, Merger};
+use crate::merge::Merger;
 use crate::report::charts::ChartBuilder;
 use crate::report::json::FileNames;
 use crate::report::stream::Stream;
 use crate::report::{self, FileMeta, RenderOptions, Report, TimeStyle, count, thousands, words};
 use crate::time::Ts;
-use crate::track::{Config, TrackStats, Tracker};
 
 mod each;
 mod man;
 pub mod output;
+mod pipeline;
 mod progress;
 mod stages;
 
+pub use pipeline::{Event, Events, Judge, Pipeline, Sink, Tracked, Verdicts};
 pub use stages::threads_for;
 pub mod surface;
 pub mod walk;
@@ -163,18 +159,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         None => Stream::Nothing,
     };
     let options = Options::from_cli(cli);
-    // With two threads and a format written as the attempts are decided, the writing gets a
-    // thread of its own too (stages::sink_apart): the tracking thread sets the pace.
-    let threads = match stages::threads_for(cli.threads, &paths) {
-        2 if matches!(
-            format,
-            Some(report::Format::Json | report::Format::Ndjson | report::Format::Csv)
-        ) =>
-        {
-            3
-        }
-        n => n,
-    };
+    let threads = stages::threads_for(cli.threads, &paths);
     let mut analysis = match analyze_on(&options, threads, names, captures, &mut |a, j| {
         stream.attempt(out, a, j)
     }) {
@@ -347,203 +332,6 @@ impl Options {
     }
 }
 
-/// How long after its first SYN an early attempt that nothing explains yet may wait for the
-/// evidence that would explain it, beyond the window: the tracker decides an unanswered
-/// attempt 130 s after its last SYN, before later reuses can show that its source reuses
-/// ports into that server's TIME_WAIT.
-const HOLD_BEYOND_WINDOW_NS: i64 = 130 * 1_000_000_000;
-
-/// Where each decided attempt goes, with what the detector judged of it.
-pub type Sink<'a> = dyn FnMut(&Attempt, &Judged) -> io::Result<()> + 'a;
-
-/// The stages after reading, fed one decoded frame at a time: track, detect, select. A
-/// shard of a capture (or any stream of items) can be analysed with it on its own.
-pub struct Pipeline {
-    tracker: Tracker,
-    detector: Detector,
-    selection: Selection,
-    chart: Option<ChartBuilder>,
-    window_ns: i64,
-    /// Decided attempts waiting for evidence (and the ones behind them, to keep the order).
-    held: VecDeque<Attempt>,
-    hold_cap: usize,
-    pub frames: u64,
-    pub first_ts: Option<Ts>,
-    pub last_ts: Option<Ts>,
-    pub skipped: FxIndexMap<Skip, u64>,
-}
-
-/// What a pipeline leaves when the input ends.
-pub struct Finished {
-    pub findings: Findings,
-    pub track: TrackStats,
-    pub dropped: Dropped,
-    pub selection: Selection,
-    pub chart: Option<ChartBuilder>,
-    pub frames: u64,
-    pub first_ts: Option<Ts>,
-    pub last_ts: Option<Ts>,
-    pub skipped: FxIndexMap<Skip, u64>,
-}
-
-impl Pipeline {
-    pub fn new(o: &Options) -> Pipeline {
-        Pipeline {
-            tracker: Tracker::new(Config {
-                window_ns: o.window_ns,
-                filter: o.filter.clone(),
-                budgets: o.budgets,
-            }),
-            detector: Detector::new(&detect::Config {
-                window_ns: o.window_ns,
-                budgets: o.budgets,
-                flagged_rows: o.keep.flagged_rows,
-            }),
-            selection: Selection::new(o.keep.write_ranges),
-            chart: o.keep.chart.then(|| ChartBuilder::new(o.window_ns)),
-            window_ns: o.window_ns,
-            held: VecDeque::new(),
-            hold_cap: (o.budgets.pending / 8).max(1024),
-            frames: 0,
-            first_ts: None,
-            last_ts: None,
-            skipped: FxIndexMap::default(),
-        }
-    }
-
-    /// One decoded frame.
-    pub fn feed(&mut self, item: &Item, sink: &mut Sink) -> io::Result<()> {
-        self.frames += 1;
-        self.first_ts = Some(self.first_ts.map_or(item.ts, |t| t.min(item.ts)));
-        self.last_ts = Some(self.last_ts.map_or(item.ts, |t| t.max(item.ts)));
-        match item.decoded {
-            Ok(Decoded::Segment(segment)) => self.tracker.on_segment(&segment),
-            Ok(Decoded::Icmp(error)) => self.tracker.on_icmp(&error),
-            Err(skip) => {
-                self.tracker.advance(item.ts);
-                *self.skipped.entry(skip).or_insert(0u64) += 1;
-            }
-        }
-        self.drain(sink)
-    }
-
-    /// A frame of the capture that belongs to another shard: it only moves the clock, so a
-    /// shard's attempts are decided against the whole capture's span (as the whole run's are).
-    pub fn advance(&mut self, ts: Ts, sink: &mut Sink) -> io::Result<()> {
-        self.tracker.advance(ts);
-        self.drain(sink)
-    }
-
-    /// Hands on what the tracker decided: ended connections, then decided attempts.
-    fn drain(&mut self, sink: &mut Sink) -> io::Result<()> {
-        while let Some(end) = self.tracker.pop_ended() {
-            self.detector.add_end(&end);
-        }
-        while let Some(attempt) = self.tracker.pop_decided() {
-            // With nothing held, an attempt that need not wait goes on at once (as `release`
-            // would take it: the same order and context), without two copies through the
-            // ring (issue 12: a flood's million attempts).
-            if self.held.is_empty() && !self.waits(&attempt) {
-                self.hand_on(&attempt, sink)?;
-            } else {
-                self.held.push_back(attempt);
-            }
-        }
-        self.release(false, sink)
-    }
-
-    fn context(&self) -> Context<'_> {
-        Context {
-            seen: self.tracker.seen(),
-            window_ns: self.window_ns,
-            capture_start: self.tracker.seen().capture_start(),
-        }
-    }
-
-    /// An attempt early in the capture, on a 4-tuple with no connection in it, that failed
-    /// with nothing to explain it yet (no answer, or a RST from a port that accepted nothing
-    /// so far) waits for the evidence of later packets (issue 10's
-    /// `time_wait_before_capture`, `port_closed`), up to the window plus the tracker's
-    /// settling time. Attempts behind it wait too, so the output keeps the first-SYN order.
-    fn waits(&self, a: &Attempt) -> bool {
-        let cx = self.context();
-        let Some(start) = cx.capture_start else {
-            return false;
-        };
-        if a.reuse.is_some() || a.ts.since(start) >= self.window_ns {
-            return false;
-        }
-        let deadline =
-            a.ts.add_nanos(self.window_ns.saturating_add(HOLD_BEYOND_WINDOW_NS));
-        self.tracker.end_ts() < deadline
-            && matches!(
-                detect::cause::cause(a, &cx),
-                Some(detect::Cause::NoAnswer | detect::Cause::PortClosed)
-            )
-    }
-
-    /// Judges and hands on the held attempts that need not wait (all of them with `all`).
-    fn release(&mut self, all: bool, sink: &mut Sink) -> io::Result<()> {
-        while let Some(front) = self.held.front() {
-            if !all && self.held.len() <= self.hold_cap && self.waits(front) {
-                break;
-            }
-            let Some(attempt) = self.held.pop_front() else {
-                break;
-            };
-            self.hand_on(&attempt, sink)?;
-        }
-        // Attempts are held early in the capture only: the ring's room goes back once they
-        // have left (issue 14: 6 MiB kept for the rest of a 34 k-host capture).
-        if self.held.capacity() > 4096 && self.held.len() < self.held.capacity() / 8 {
-            self.held.shrink_to(self.held.len() * 2);
-        }
-        Ok(())
-    }
-
-    /// Judges a decided attempt and hands it on: the findings, the `--write` selection, the
-    /// charts and the output.
-    fn hand_on(&mut self, attempt: &Attempt, sink: &mut Sink) -> io::Result<()> {
-        let cx = Context {
-            seen: self.tracker.seen(),
-            window_ns: self.window_ns,
-            capture_start: self.tracker.seen().capture_start(),
-        };
-        let judged = self.detector.add(attempt, &cx);
-        self.selection.add(attempt);
-        if let Some(chart) = self.chart.as_mut() {
-            chart.add_judged(attempt, judged.flagged, judged.cause.map(|c| c.name()));
-        }
-        sink(attempt, &judged)
-    }
-
-    /// The input ended: decide what is left and compute the findings.
-    pub fn finish(mut self, sink: &mut Sink) -> io::Result<Finished> {
-        self.tracker.finish();
-        // One attempt at a time: every attempt still pending is decided now, and holding
-        // them all before judging them would cost their whole queue again (issue 14).
-        while let Some(end) = self.tracker.pop_ended() {
-            self.detector.add_end(&end);
-        }
-        while let Some(attempt) = self.tracker.pop_decided() {
-            self.held.push_back(attempt);
-            self.release(true, sink)?;
-        }
-        self.release(true, sink)?;
-        Ok(Finished {
-            track: *self.tracker.stats(),
-            dropped: self.tracker.dropped(),
-            findings: self.detector.finish(),
-            selection: self.selection,
-            chart: self.chart,
-            frames: self.frames,
-            first_ts: self.first_ts,
-            last_ts: self.last_ts,
-            skipped: self.skipped,
-        })
-    }
-}
-
 /// The analysis of captures already opened (`names` label them in the report): merge,
 /// decode, track, detect. Every decided attempt is also handed to `sink`, in order.
 pub fn analyze(
@@ -556,9 +344,9 @@ pub fn analyze(
 }
 
 /// [`analyze`] on `threads` threads: with 2, reading and decoding run on a thread of their
-/// own (src/app/stages.rs), with the same output byte for byte; with 3, tracking and
-/// detection move to a third thread and `sink` is called on this one, in the same order (for
-/// a sink that does real work: the JSON, NDJSON and CSV writers); 1 is the loop below.
+/// own (src/app/stages.rs), with the same output byte for byte; with 3, tracking moves to a
+/// third thread, and the judging and `sink` run on this one, in the same order; 1 is the
+/// loop below.
 pub fn analyze_on(
     options: &Options,
     threads: usize,
@@ -568,17 +356,26 @@ pub fn analyze_on(
 ) -> Result<Analysis> {
     let progress = progress::Progress::with(&options.progress, &captures);
     let pipeline = Pipeline::new(options);
+    let mut judge = Judge::new(options);
     let (files, mut progress, done) = if threads >= 3 {
-        stages::sink_apart(&names, captures, progress, pipeline, sink)?
+        stages::judge_apart(&names, captures, progress, pipeline, &mut judge, sink)?
     } else {
-        read_and_finish(threads, &names, captures, progress, pipeline, sink)?
+        read_and_finish(
+            threads,
+            &names,
+            captures,
+            progress,
+            pipeline,
+            &mut |event| judge.take(&event, sink),
+        )?
     };
+    let verdicts = judge.finish();
     progress.finish();
 
     let infos: Vec<FileInfo> = files.iter().map(|c| c.info.clone()).collect();
     let mut warnings = warnings(&names, &infos);
     warnings.extend(track_warnings(&names, &done.track));
-    warnings.extend(words::detect_warnings(&done.findings, &done.dropped));
+    warnings.extend(words::detect_warnings(&verdicts.findings, &done.dropped));
     if options.warn {
         for w in &warnings {
             say(&format!("warning: {w}"));
@@ -595,33 +392,33 @@ pub fn analyze_on(
         skipped: done.skipped,
         track: done.track,
         dropped: done.dropped,
-        findings: done.findings,
+        findings: verdicts.findings,
         first_ts: done.first_ts,
         last_ts: done.last_ts,
         warnings,
         render: RenderOptions::default(),
-        display_filter: done.selection.display_filter(),
-        filter_tuples: done.selection.len(),
+        display_filter: verdicts.selection.display_filter(),
+        filter_tuples: verdicts.selection.len(),
     };
     Ok(Analysis {
         report,
-        chart: done.chart,
-        selection: done.selection,
+        chart: verdicts.chart,
+        selection: verdicts.selection,
     })
 }
 
 /// Reads every item into `pipeline` (on `threads` threads: 1 or 2), then decides what is
-/// left: the analysis up to its findings.
+/// left; every event goes to `out`.
 fn read_and_finish(
     threads: usize,
     names: &[String],
     captures: Vec<Capture>,
     mut progress: progress::Progress,
     mut pipeline: Pipeline,
-    sink: &mut Sink,
-) -> Result<(Vec<Capture>, progress::Progress, Finished)> {
+    out: &mut Events,
+) -> Result<(Vec<Capture>, progress::Progress, Tracked)> {
     let files = if threads >= 2 {
-        let (files, rest) = stages::run(names, captures, progress, &mut pipeline, sink)?;
+        let (files, rest) = stages::run(names, captures, progress, &mut pipeline, out)?;
         progress = rest;
         files
     } else {
@@ -633,7 +430,7 @@ fn read_and_finish(
             batch.clear();
             let filled = merger.fill(&mut batch, stages::BATCH);
             for item in &batch {
-                pipeline.feed(item, sink)?;
+                pipeline.feed(item, out)?;
                 if pipeline.frames.is_multiple_of(stages::PROGRESS_EVERY) {
                     progress.update(&merger.files);
                 }
@@ -648,9 +445,9 @@ fn read_and_finish(
     // A capture written by --write records the original capture's span (isb_endtime): that
     // capture went on until then, so its attempts are judged against that end (issue 11).
     if let Some(end) = declared_end(files.iter().map(|c| &c.info)) {
-        pipeline.advance(end, sink)?;
+        pipeline.advance(end, out)?;
     }
-    let done = pipeline.finish(sink)?;
+    let done = pipeline.finish(out)?;
     Ok((files, progress, done))
 }
 

@@ -95,12 +95,13 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", default_value_t = ByteSize(crate::budget::DEFAULT_BYTES))]
     pub memory: ByteSize,
 
-    /// Threads for the analysis of one capture: 1 reads, decodes and analyses on one thread;
-    /// 2 reads and decodes on one while the other analyses (the same output, byte for byte).
-    /// auto takes 2 when the machine has two cores or more and the captures are over 4 MiB
-    /// on disk or of unknown size (standard input, a pipe), else 1. With --each every file
-    /// gets one thread, the files side by side.
-    #[arg(long, value_name = "auto|1|2", default_value_t = Threads::Auto)]
+    /// Threads for the analysis of one capture: 1 reads, decodes, tracks and judges on one
+    /// thread; 2 reads and decodes on one while the other does the rest; 3 also gives the
+    /// tracking a thread of its own, apart from the judging and the writing. Every setting
+    /// gives the same output, byte for byte. auto takes 3 when the machine has two cores or
+    /// more and the captures are over 4 MiB on disk or of unknown size (standard input, a
+    /// pipe), else 1. With --each every file gets one thread, the files side by side.
+    #[arg(long, value_name = "auto|1|2|3", default_value_t = Threads::Auto)]
     pub threads: Threads,
 
     /// Colour in the table: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always
@@ -174,7 +175,7 @@ impl std::fmt::Display for ByteSize {
     }
 }
 
-/// `--threads`: automatic, or a number of threads (1 or 2).
+/// `--threads`: automatic, or a number of threads (1 to 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Threads {
     Auto,
@@ -189,7 +190,8 @@ impl std::str::FromStr for Threads {
             "auto" => Ok(Threads::Auto),
             "1" => Ok(Threads::Fixed(1)),
             "2" => Ok(Threads::Fixed(2)),
-            _ => Err("expected auto, 1 or 2".into()),
+            "3" => Ok(Threads::Fixed(3)),
+            _ => Err("expected auto, 1, 2 or 3".into()),
         }
     }
 }

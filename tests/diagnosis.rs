@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use portreuse::app::{Keep, Options, Pipeline};
+use portreuse::app::{Event, Judge, Keep, Options, Pipeline};
 use portreuse::budget::Budgets;
 use portreuse::decode::Decoded;
 use portreuse::detect::Findings;
@@ -305,15 +305,17 @@ fn items(files: &[&str]) -> Vec<Item> {
 /// The findings of a run over `items`; frames for which `mine` is false only move the clock.
 fn findings(items: &[Item], window_s: i64, mine: &dyn Fn(&Item) -> bool) -> Findings {
     let mut p = Pipeline::new(&options(window_s));
-    let sink = &mut |_: &_, _: &_| Ok(());
+    let mut judge = Judge::new(&options(window_s));
+    let out = &mut |event: Event| judge.take(&event, &mut |_, _| Ok(()));
     for item in items {
         if mine(item) {
-            p.feed(item, sink).unwrap();
+            p.feed(item, out).unwrap();
         } else {
-            p.advance(item.ts, sink).unwrap();
+            p.advance(item.ts, out).unwrap();
         }
     }
-    p.finish(sink).unwrap().findings
+    p.finish(out).unwrap();
+    judge.finish().findings
 }
 
 /// The client of each 4-tuple: the sender of its first SYN (else the lower address).

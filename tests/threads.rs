@@ -1,10 +1,9 @@
-//! Issue 12 item 1: `--threads 2` (reading and decoding on a thread of their own) gives the
+//! Issue 12 item 1: `--threads 2` (reading and decoding on a thread of their own) and
+//! `--threads 3` (the tracking on a third, apart from the judging and the writing) give the
 //! single-threaded run's output byte for byte, on every bundled fixture and every generated
 //! capture of the shared corpus, alone and merged, in every format; from standard input and
 //! compressed (gzip, zstd); and a read error in the middle of a capture surfaces the same
-//! way, after the same attempts. With JSON, NDJSON and CSV, `--threads 2` also moves the
-//! writing to the calling thread and tracking to a third (`analyze_on` with 3): the same
-//! tests cover it.
+//! way, after the same attempts.
 
 mod common;
 
@@ -48,17 +47,19 @@ fn run(threads: &str, args: &[&str]) -> Result<(u8, String), String> {
 
 fn same(args: &[&str]) {
     let one = run("1", args);
-    let two = run("2", args);
-    assert!(
-        one == two,
-        "--threads 1 and 2 differ for {args:?}:\n1: {one:?}\n2: {two:?}"
-    );
+    for threads in ["2", "3"] {
+        let more = run(threads, args);
+        assert!(
+            one == more,
+            "--threads 1 and {threads} differ for {args:?}:\n1: {one:?}\n{threads}: {more:?}"
+        );
+    }
 }
 
 const FORMATS: [&str; 4] = ["table", "json", "ndjson", "csv"];
 
 #[test]
-fn every_fixture_gives_the_same_output_on_one_and_two_threads() {
+fn every_fixture_gives_the_same_output_on_one_two_and_three_threads() {
     for path in fixtures() {
         let p = path.to_str().unwrap();
         for format in FORMATS {
@@ -94,7 +95,7 @@ fn generated() -> Vec<PathBuf> {
 }
 
 #[test]
-fn every_generated_capture_gives_the_same_output_on_one_and_two_threads() {
+fn every_generated_capture_gives_the_same_output_on_one_two_and_three_threads() {
     let all = generated();
     for path in &all {
         let p = path.to_str().unwrap();
@@ -115,7 +116,7 @@ fn every_generated_capture_gives_the_same_output_on_one_and_two_threads() {
 /// Compressed copies of a fixture (gzip and zstd) give what the plain file gives, on both
 /// settings.
 #[test]
-fn compressed_input_gives_the_same_output_on_one_and_two_threads() {
+fn compressed_input_gives_the_same_output_on_one_two_and_three_threads() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     let plain = root.join("isa2000-broken.pcap");
     let bytes = std::fs::read(&plain).unwrap();
@@ -146,7 +147,7 @@ fn compressed_input_gives_the_same_output_on_one_and_two_threads() {
 /// Standard input (alone, and merged with a file) gives the same bytes on both settings, in
 /// the real binary: stage 1 reads the pipe.
 #[test]
-fn standard_input_gives_the_same_output_on_one_and_two_threads() {
+fn standard_input_gives_the_same_output_on_one_two_and_three_threads() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     let piped = root.join("real/linux-syn-flood.pcap.gz");
     let other = root.join("isa2000-fixed.pcap");
@@ -172,16 +173,18 @@ fn standard_input_gives_the_same_output_on_one_and_two_threads() {
     for format in FORMATS {
         for with_file in [false, true] {
             let one = output("1", format, with_file);
-            let two = output("2", format, with_file);
             assert_eq!(one.0, Some(0), "{format}");
             assert!(!one.1.is_empty(), "{format}");
-            assert!(one == two, "{format}, with a file: {with_file}");
+            for threads in ["2", "3"] {
+                let more = output(threads, format, with_file);
+                assert!(one == more, "{format}, {threads}, with a file: {with_file}");
+            }
         }
     }
 }
 
 #[test]
-fn merged_fixtures_give_the_same_output_on_one_and_two_threads() {
+fn merged_fixtures_give_the_same_output_on_one_two_and_three_threads() {
     let all = fixtures();
     let paths: Vec<&str> = all.iter().map(|p| p.to_str().unwrap()).collect();
     let top: Vec<&str> = paths
@@ -201,7 +204,7 @@ fn merged_fixtures_give_the_same_output_on_one_and_two_threads() {
 
 #[test]
 fn the_default_and_the_flag_parse() {
-    assert!(Cli::try_parse_from(["portreuse", "--threads", "3", "a.pcap"]).is_err());
+    assert!(Cli::try_parse_from(["portreuse", "--threads", "4", "a.pcap"]).is_err());
     assert!(Cli::try_parse_from(["portreuse", "--threads", "0", "a.pcap"]).is_err());
     let cli = Cli::try_parse_from(["portreuse", "a.pcap"]).unwrap();
     assert_eq!(cli.threads, Threads::Auto);
@@ -209,18 +212,20 @@ fn the_default_and_the_flag_parse() {
     assert_eq!(cli.threads, Threads::Auto);
     let cli = Cli::try_parse_from(["portreuse", "--threads", "2", "a.pcap"]).unwrap();
     assert_eq!(cli.threads, Threads::Fixed(2));
-    // auto: one thread for a small file, two for standard input; a number is kept.
+    let cli = Cli::try_parse_from(["portreuse", "--threads", "3", "a.pcap"]).unwrap();
+    assert_eq!(cli.threads, Threads::Fixed(3));
+    // auto: one thread for a small file, three for standard input; a number is kept.
     let small = fixtures().into_iter().next().unwrap();
     assert_eq!(
         app::threads_for(Threads::Auto, std::slice::from_ref(&small)),
         1
     );
-    let two = if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
-        2
+    let staged = if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        3
     } else {
         1
     };
-    assert_eq!(app::threads_for(Threads::Auto, &["-".into()]), two);
+    assert_eq!(app::threads_for(Threads::Auto, &["-".into()]), staged);
     assert_eq!(
         app::threads_for(Threads::Fixed(2), std::slice::from_ref(&small)),
         2
@@ -283,7 +288,7 @@ fn a_read_error_midway_surfaces_the_same_after_the_same_attempts() {
     for cut in [4096, 100_000, bytes.len() / 2, bytes.len() - 10] {
         let one = failing(1, &bytes, cut, &other);
         let two = failing(2, &bytes, cut, &other);
-        // 3: the sink on the calling thread, tracking on a third.
+        // 3: the judging and the sink on the calling thread, tracking on a third.
         let three = failing(3, &bytes, cut, &other);
         assert!(one.1.starts_with("broken.pcap: "), "{}", one.1);
         assert!(one.1.contains("the disk went away"), "{}", one.1);
@@ -334,7 +339,7 @@ fn a_sink_failing_midway_stops_after_the_same_attempts() {
     let path = root.join("real/linux-syn-flood.pcap.gz");
     let cli = Cli::try_parse_from(["portreuse", "-q", "x.pcap"]).unwrap();
     let options = app::Options::from_cli(&cli);
-    for fail_at in [1, 255, 256, 257, 1000] {
+    for fail_at in [1, 255, 1023, 1024, 1025, 2000] {
         let mut seen = Vec::new();
         for threads in [1, 2, 3] {
             let captures = vec![capture::open(&path).unwrap()];
@@ -364,7 +369,7 @@ fn a_sink_failing_midway_stops_after_the_same_attempts() {
 /// The other outputs too: the HTML page and the `--write` file (built from the analysis on
 /// the tracking thread), beside JSON on standard output, and `--filter-only`.
 #[test]
-fn html_write_and_filter_only_are_the_same_on_one_and_two_threads() {
+fn html_write_and_filter_only_are_the_same_on_one_two_and_three_threads() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     for fixture in ["isa2000-broken.pcap", "real/linux-syn-flood.pcap.gz"] {
         let path = root.join(fixture);
@@ -382,8 +387,9 @@ fn html_write_and_filter_only_are_the_same_on_one_and_two_threads() {
             (out, filter, files)
         };
         let one = outputs("1");
-        let two = outputs("2");
         assert!(!one.2.0.is_empty() && !one.2.1.is_empty(), "{fixture}");
-        assert!(one == two, "{fixture}");
+        for threads in ["2", "3"] {
+            assert!(one == outputs(threads), "{fixture}, {threads}");
+        }
     }
 }

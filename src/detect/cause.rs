@@ -69,14 +69,37 @@ impl Cause {
     }
 }
 
-/// What a cause may use beyond the attempt itself.
-#[derive(Clone, Copy)]
-pub struct Context<'a> {
-    pub seen: &'a Seen,
+/// What a cause may use beyond the attempt itself: the options, and what the tracker had
+/// seen of the attempt's hosts when it was handed on. The facts are read then, into this
+/// plain value, so that the judging can run on a thread of its own (issue 12).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Context {
     /// `--time-wait`.
     pub window_ns: i64,
     /// The capture's first frame (for TIME_WAITs of connections closed before it).
     pub capture_start: Option<Ts>,
+    /// The client was seen reusing ports into this server's TIME_WAIT, and the server seen
+    /// ignoring SYNs on 4-tuples it held there. Read for unanswered attempts with no
+    /// connection before them (the only ones it can explain); false for the others.
+    pub reuser_of_silent_server: bool,
+    /// The server was seen completing a handshake. Read for refused attempts (the only ones
+    /// it can explain); false for the others.
+    pub server_accepted: bool,
+}
+
+impl Context {
+    /// The context of `a` as `seen` stands now.
+    pub fn of(a: &Attempt, seen: &Seen, window_ns: i64) -> Context {
+        let unexplained_silence = a.outcome == Outcome::Unanswered && a.reuse.is_none();
+        Context {
+            window_ns,
+            capture_start: seen.capture_start(),
+            reuser_of_silent_server: unexplained_silence
+                && seen.reuses_into_time_wait(a.client.ip, a.server)
+                && seen.drops_silently(a.server),
+            server_accepted: a.outcome == Outcome::Refused && seen.accepted_any(a.server),
+        }
+    }
 }
 
 /// The attempt failed, was challenged, or waited on ignored SYNs before getting in.
@@ -122,13 +145,10 @@ pub fn cause_given(a: &Attempt, cx: &Context, accept_floor_ns: Option<i64>) -> O
             .filter(|form| form.unambiguous())
             .map(|_| Cause::ApplicationRefused),
         Outcome::Unanswered => Some(before_capture(
-            early
-                && no_connection
-                && cx.seen.reuses_into_time_wait(a.client.ip, a.server)
-                && cx.seen.drops_silently(a.server),
+            early && no_connection && cx.reuser_of_silent_server,
         )),
         Outcome::ChallengeAck => Some(before_capture(early && no_connection)),
-        Outcome::Refused if !cx.seen.accepted_any(a.server) => Some(Cause::PortClosed),
+        Outcome::Refused if !cx.server_accepted => Some(Cause::PortClosed),
         Outcome::Refused => Some(Cause::NoAnswer),
         Outcome::IcmpUnreachable => Some(Cause::IcmpError),
         Outcome::Unknown => None,
@@ -172,11 +192,11 @@ mod tests {
     use super::*;
     use crate::detect::gaps::tests::{S, reusing};
 
-    fn cx(seen: &Seen) -> Context<'_> {
+    /// The context of `a` in a capture that began at 990 s, as `seen` stands.
+    fn cx(a: &Attempt, seen: &Seen) -> Context {
         Context {
-            seen,
-            window_ns: 240 * S,
             capture_start: Some(Ts(990 * S)),
+            ..Context::of(a, seen, 240 * S)
         }
     }
 
@@ -184,15 +204,15 @@ mod tests {
     fn reuses_into_the_servers_time_wait_are_server_time_wait_also_beyond_a_short_window() {
         let seen = Seen::new(100);
         let a = reusing(5.0, &[3.0, 9.0], Outcome::Unanswered);
-        assert_eq!(cause(&a, &cx(&seen)), Some(Cause::ServerTimeWait));
-        let short = Context {
+        assert_eq!(cause(&a, &cx(&a, &seen)), Some(Cause::ServerTimeWait));
+        let short = |a: &Attempt| Context {
             window_ns: 60 * S,
-            ..cx(&seen)
+            ..cx(a, &seen)
         };
         let b = reusing(200.0, &[3.0, 9.0], Outcome::Unanswered);
-        assert_eq!(cause(&b, &short), Some(Cause::ServerTimeWait));
+        assert_eq!(cause(&b, &short(&b)), Some(Cause::ServerTimeWait));
         let c = reusing(400.0, &[3.0, 9.0], Outcome::Unanswered);
-        assert_eq!(cause(&c, &short), Some(Cause::NoAnswer));
+        assert_eq!(cause(&c, &short(&c)), Some(Cause::NoAnswer));
     }
 
     #[test]
@@ -200,12 +220,15 @@ mod tests {
         let mut seen = Seen::new(100);
         let mut a = reusing(5.0, &[3.0, 9.0], Outcome::Unanswered);
         a.reuse = None;
-        assert_eq!(cause(&a, &cx(&seen)), Some(Cause::NoAnswer));
+        assert_eq!(cause(&a, &cx(&a, &seen)), Some(Cause::NoAnswer));
         seen.note_reuse_into_time_wait(a.client.ip, a.server);
         seen.note_silent_drop(a.server);
-        assert_eq!(cause(&a, &cx(&seen)), Some(Cause::TimeWaitBeforeCapture));
+        assert_eq!(
+            cause(&a, &cx(&a, &seen)),
+            Some(Cause::TimeWaitBeforeCapture)
+        );
         a.ts = Ts(1_300 * S); // past the window after the capture's start
-        assert_eq!(cause(&a, &cx(&seen)), Some(Cause::NoAnswer));
+        assert_eq!(cause(&a, &cx(&a, &seen)), Some(Cause::NoAnswer));
     }
 
     #[test]
@@ -213,18 +236,21 @@ mod tests {
         let mut seen = Seen::new(100);
         let mut a = reusing(5.0, &[], Outcome::Refused);
         a.reuse = None;
-        assert_eq!(cause(&a, &cx(&seen)), Some(Cause::PortClosed));
+        assert_eq!(cause(&a, &cx(&a, &seen)), Some(Cause::PortClosed));
         seen.note_accept(a.server);
-        assert_eq!(cause(&a, &cx(&seen)), Some(Cause::NoAnswer));
+        assert_eq!(cause(&a, &cx(&a, &seen)), Some(Cause::NoAnswer));
     }
 
     #[test]
     fn attempts_that_simply_worked_have_no_cause() {
         let seen = Seen::new(100);
         let a = reusing(300.0, &[], Outcome::Established);
-        assert_eq!(cause(&a, &cx(&seen)), None);
+        assert_eq!(cause(&a, &cx(&a, &seen)), None);
         let mut delayed = reusing(238.0, &[3.0], Outcome::Established);
         delayed.answered_syn = Some(1);
-        assert_eq!(cause(&delayed, &cx(&seen)), Some(Cause::ServerTimeWait));
+        assert_eq!(
+            cause(&delayed, &cx(&delayed, &seen)),
+            Some(Cause::ServerTimeWait)
+        );
     }
 }

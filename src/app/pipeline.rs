@@ -1,0 +1,281 @@
+//! The stages after reading, fed one decoded frame at a time. Two parts joined by a stream of
+//! [`Event`]s in order:
+//! - [`Pipeline`] tracks: the tracker, and the early attempts held for the evidence of later
+//!   packets. It hands on the ended connections and the decided attempts, each attempt with
+//!   the [`Context`] the tracker had seen when it let it go.
+//! - [`Judge`] judges: the detector, the `--write` selection, the charts, and the sink.
+//!
+//! The events carry everything the judging reads, so the two parts can run on one thread or
+//! on two (src/app/stages.rs) with the same output, byte for byte. A shard of a capture (or
+//! any stream of items) can be analysed with them on its own.
+
+use std::collections::VecDeque;
+use std::io;
+
+use crate::FxIndexMap;
+use crate::attempt::Attempt;
+use crate::budget::Dropped;
+use crate::decode::{Decoded, Skip};
+use crate::detect::{self, Context, Detector, Findings, Judged};
+use crate::export::Selection;
+use crate::merge::Item;
+use crate::report::charts::ChartBuilder;
+use crate::time::Ts;
+use crate::track::{Config, ConnEnd, TrackStats, Tracker};
+
+use super::Options;
+
+/// How long after its first SYN an early attempt that nothing explains yet may wait for the
+/// evidence that would explain it, beyond the window: the tracker decides an unanswered
+/// attempt 130 s after its last SYN, before later reuses can show that its source reuses
+/// ports into that server's TIME_WAIT.
+const HOLD_BEYOND_WINDOW_NS: i64 = 130 * 1_000_000_000;
+
+/// Where each decided attempt goes, with what the detector judged of it.
+pub type Sink<'a> = dyn FnMut(&Attempt, &Judged) -> io::Result<()> + 'a;
+
+/// What the tracking hands the judging, in the order it happened. An ended connection takes
+/// the room of an attempt: the events travel in batches that are reused, where boxing the
+/// attempts would allocate once per attempt.
+#[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Event {
+    /// A connection ended (for relays).
+    Ended(ConnEnd),
+    /// A decided attempt, and what the tracker had seen of its hosts when it let it go.
+    Decided(Attempt, Context),
+}
+
+/// Where the tracking hands its events.
+pub type Events<'a> = dyn FnMut(Event) -> io::Result<()> + 'a;
+
+/// The tracking part: fed every item, hands on events.
+pub struct Pipeline {
+    tracker: Tracker,
+    window_ns: i64,
+    /// Decided attempts waiting for evidence (and the ones behind them, to keep the order).
+    held: VecDeque<Attempt>,
+    hold_cap: usize,
+    pub frames: u64,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    pub skipped: FxIndexMap<Skip, u64>,
+}
+
+/// What the tracking leaves when the input ends.
+pub struct Tracked {
+    pub track: TrackStats,
+    pub dropped: Dropped,
+    pub frames: u64,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    pub skipped: FxIndexMap<Skip, u64>,
+}
+
+impl Pipeline {
+    pub fn new(o: &Options) -> Pipeline {
+        Pipeline {
+            tracker: Tracker::new(Config {
+                window_ns: o.window_ns,
+                filter: o.filter.clone(),
+                budgets: o.budgets,
+            }),
+            window_ns: o.window_ns,
+            held: VecDeque::new(),
+            hold_cap: (o.budgets.pending / 8).max(1024),
+            frames: 0,
+            first_ts: None,
+            last_ts: None,
+            skipped: FxIndexMap::default(),
+        }
+    }
+
+    /// One decoded frame.
+    pub fn feed(&mut self, item: &Item, out: &mut Events) -> io::Result<()> {
+        self.frames += 1;
+        self.first_ts = Some(self.first_ts.map_or(item.ts, |t| t.min(item.ts)));
+        self.last_ts = Some(self.last_ts.map_or(item.ts, |t| t.max(item.ts)));
+        match item.decoded {
+            Ok(Decoded::Segment(segment)) => self.tracker.on_segment(&segment),
+            Ok(Decoded::Icmp(error)) => self.tracker.on_icmp(&error),
+            Err(skip) => {
+                self.tracker.advance(item.ts);
+                *self.skipped.entry(skip).or_insert(0u64) += 1;
+            }
+        }
+        self.drain(out)
+    }
+
+    /// A frame of the capture that belongs to another shard: it only moves the clock, so a
+    /// shard's attempts are decided against the whole capture's span (as the whole run's are).
+    pub fn advance(&mut self, ts: Ts, out: &mut Events) -> io::Result<()> {
+        self.tracker.advance(ts);
+        self.drain(out)
+    }
+
+    /// Hands on what the tracker decided: ended connections, then decided attempts.
+    fn drain(&mut self, out: &mut Events) -> io::Result<()> {
+        while let Some(end) = self.tracker.pop_ended() {
+            out(Event::Ended(end))?;
+        }
+        while let Some(attempt) = self.tracker.pop_decided() {
+            // With nothing held, an attempt that need not wait goes on at once (as `release`
+            // would take it: the same order and context), without two copies through the
+            // ring (issue 12: a flood's million attempts).
+            if self.held.is_empty() && !self.waits(&attempt) {
+                self.hand_on(attempt, out)?;
+            } else {
+                self.held.push_back(attempt);
+            }
+        }
+        self.release(false, out)
+    }
+
+    fn context(&self, a: &Attempt) -> Context {
+        Context::of(a, self.tracker.seen(), self.window_ns)
+    }
+
+    /// An attempt early in the capture, on a 4-tuple with no connection in it, that failed
+    /// with nothing to explain it yet (no answer, or a RST from a port that accepted nothing
+    /// so far) waits for the evidence of later packets (issue 10's
+    /// `time_wait_before_capture`, `port_closed`), up to the window plus the tracker's
+    /// settling time. Attempts behind it wait too, so the output keeps the first-SYN order.
+    fn waits(&self, a: &Attempt) -> bool {
+        let Some(start) = self.tracker.seen().capture_start() else {
+            return false;
+        };
+        if a.reuse.is_some() || a.ts.since(start) >= self.window_ns {
+            return false;
+        }
+        let deadline =
+            a.ts.add_nanos(self.window_ns.saturating_add(HOLD_BEYOND_WINDOW_NS));
+        self.tracker.end_ts() < deadline
+            && matches!(
+                detect::cause::cause(a, &self.context(a)),
+                Some(detect::Cause::NoAnswer | detect::Cause::PortClosed)
+            )
+    }
+
+    /// Hands on the held attempts that need not wait (all of them with `all`).
+    fn release(&mut self, all: bool, out: &mut Events) -> io::Result<()> {
+        while let Some(front) = self.held.front() {
+            if !all && self.held.len() <= self.hold_cap && self.waits(front) {
+                break;
+            }
+            let Some(attempt) = self.held.pop_front() else {
+                break;
+            };
+            self.hand_on(attempt, out)?;
+        }
+        // Attempts are held early in the capture only: the ring's room goes back once they
+        // have left (issue 14: 6 MiB kept for the rest of a 34 k-host capture).
+        if self.held.capacity() > 4096 && self.held.len() < self.held.capacity() / 8 {
+            self.held.shrink_to(self.held.len() * 2);
+        }
+        Ok(())
+    }
+
+    /// A decided attempt goes to the judging with what the tracker has seen now.
+    fn hand_on(&mut self, attempt: Attempt, out: &mut Events) -> io::Result<()> {
+        let cx = self.context(&attempt);
+        out(Event::Decided(attempt, cx))
+    }
+
+    /// The input ended: decide what is left.
+    pub fn finish(mut self, out: &mut Events) -> io::Result<Tracked> {
+        self.tracker.finish();
+        // One attempt at a time: every attempt still pending is decided now, and holding
+        // them all before judging them would cost their whole queue again (issue 14).
+        while let Some(end) = self.tracker.pop_ended() {
+            out(Event::Ended(end))?;
+        }
+        while let Some(attempt) = self.tracker.pop_decided() {
+            self.held.push_back(attempt);
+            self.release(true, out)?;
+        }
+        self.release(true, out)?;
+        Ok(Tracked {
+            track: *self.tracker.stats(),
+            dropped: self.tracker.dropped(),
+            frames: self.frames,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            skipped: self.skipped,
+        })
+    }
+}
+
+/// The judging part: fed the tracking's events in order, calls the sink for every attempt.
+pub struct Judge {
+    detector: Detector,
+    selection: Selection,
+    chart: Option<ChartBuilder>,
+}
+
+/// What the judging leaves when the events end.
+pub struct Verdicts {
+    pub findings: Findings,
+    pub selection: Selection,
+    pub chart: Option<ChartBuilder>,
+}
+
+impl Judge {
+    pub fn new(o: &Options) -> Judge {
+        Judge {
+            detector: Detector::new(&detect::Config {
+                window_ns: o.window_ns,
+                budgets: o.budgets,
+                flagged_rows: o.keep.flagged_rows,
+            }),
+            selection: Selection::new(o.keep.write_ranges),
+            chart: o.keep.chart.then(|| ChartBuilder::new(o.window_ns)),
+        }
+    }
+
+    /// One event: an ended connection goes to the detector; a decided attempt is judged
+    /// and goes to the findings, the `--write` selection, the charts and `sink`.
+    pub fn take(&mut self, event: &Event, sink: &mut Sink) -> io::Result<()> {
+        match event {
+            Event::Ended(end) => {
+                self.detector.add_end(end);
+                Ok(())
+            }
+            Event::Decided(attempt, cx) => {
+                let judged = self.detector.add(attempt, cx);
+                self.selection.add(attempt);
+                if let Some(chart) = self.chart.as_mut() {
+                    chart.add_judged(attempt, judged.flagged, judged.cause.map(|c| c.name()));
+                }
+                sink(attempt, &judged)
+            }
+        }
+    }
+
+    /// The events ended: compute the findings.
+    pub fn finish(self) -> Verdicts {
+        Verdicts {
+            findings: self.detector.finish(),
+            selection: self.selection,
+            chart: self.chart,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_the_size_the_batches_are_sized_for() {
+        assert!(
+            std::mem::size_of::<Event>() <= 448,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
+        assert!(
+            std::mem::size_of::<Event>() > 400,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
+    }
+}
