@@ -160,14 +160,17 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
             .map(|&i| i as usize)
     }
 
-    /// A key whose hash is `hash`, copied out. Two keys sharing all 64 bits of a hash are not
-    /// expected; if they were, a queue entry would find one of them, and the flow it names
-    /// is checked on its own deadline either way.
-    pub fn key_with_hash(&self, hash: u64) -> Option<K>
-    where
-        K: Copy,
-    {
-        self.find_with_hash(hash, |_| true).map(|i| self.slots[i].0)
+    /// The position of an entry whose key hashes to `hash`. Two keys sharing all 64 bits of a
+    /// hash are not expected; if they were, a queue entry would find one of them, and the
+    /// flow it names is checked on its own deadline either way.
+    pub fn position_with_hash(&self, hash: u64) -> Option<usize> {
+        self.find_with_hash(hash, |_| true)
+    }
+
+    /// The entry at a position `position` or `position_with_hash` returned.
+    pub fn at(&self, position: usize) -> (&K, &V) {
+        let (k, v) = &self.slots[position];
+        (k, v)
     }
 
     /// Whether an entry whose key hashes to `hash` satisfies `test`.
@@ -232,7 +235,8 @@ mod tests {
         assert!(m.any_with_hash(h, |v| *v == 1));
         assert!(!m.any_with_hash(h, |v| *v == 2));
         assert_eq!(m.remove_with_hash(h, |v| *v == 2), 0);
-        assert_eq!(m.key_with_hash(h), Some(7));
+        let at = m.position_with_hash(h).unwrap();
+        assert_eq!(m.at(at), (&7, &1));
         assert_eq!(m.remove_with_hash(h, |v| *v == 1), 1);
         assert_eq!(m.get(&7), None);
     }

@@ -4,8 +4,8 @@
 //! new deadline (lazily: one push per flow per idle period, none per packet).
 //!
 //! An entry holds the 8-byte hash of its 4-tuple, not the 40-byte key (issue 14); the flow
-//! table finds the key again (`DenseMap::key_with_hash`), and the deadline is checked on the
-//! flow itself.
+//! table finds the flow by it (`DenseMap::position_with_hash`), checks the deadline on the
+//! flow itself, and retires it at that position: one lookup per entry.
 
 use std::collections::VecDeque;
 

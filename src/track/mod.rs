@@ -219,8 +219,8 @@ impl Tracker {
         if ts > self.book.now {
             self.book.now = ts;
             while let Some(hash) = self.expiry.pop_due(ts) {
-                if let Some(key) = self.flows.key_with_hash(hash) {
-                    self.expire(key);
+                if let Some(at) = self.flows.position_with_hash(hash) {
+                    self.expire(at, hash);
                 }
             }
             while let Some(hash) = self.closed.pop_due(ts) {
@@ -228,8 +228,8 @@ impl Tracker {
                     // They stay for the ordinary horizon.
                     continue;
                 }
-                if let Some(key) = self.flows.key_with_hash(hash) {
-                    self.expire_closed(key);
+                if let Some(at) = self.flows.position_with_hash(hash) {
+                    self.expire_closed(at, hash);
                 }
             }
         }
@@ -404,8 +404,8 @@ impl Tracker {
             let Some(oldest) = self.expiry.pop_oldest() else {
                 break;
             };
-            match self.flows.key_with_hash(oldest) {
-                Some(old) if old != key => self.retire(old, true),
+            match self.flows.position_with_hash(oldest) {
+                Some(at) if *self.flows.at(at).0 != key => self.retire(at, true),
                 Some(_) => self
                     .expiry
                     .push(hash, self.book.now.add_nanos(self.retention_ns)),
@@ -416,43 +416,38 @@ impl Tracker {
         stats.peak_flows = stats.peak_flows.max(self.flows.len());
     }
 
-    /// The expiry queue says `key` may have been idle for the retention horizon.
-    fn expire(&mut self, key: FlowKey) {
-        let Some(flow) = self.flows.get(&key) else {
-            return;
-        };
-        let deadline = flow.last_seen.add_nanos(self.retention_ns);
+    /// The expiry queue says the flow at `at` (its key's hash `hash`) may have been idle for
+    /// the retention horizon.
+    fn expire(&mut self, at: usize, hash: u64) {
+        let deadline = self.flows.at(at).1.last_seen.add_nanos(self.retention_ns);
         if deadline > self.book.now {
-            self.expiry.push(dense::hash_of(&key), deadline);
+            self.expiry.push(hash, deadline);
         } else {
-            self.retire(key, false);
+            self.retire(at, false);
         }
     }
 
-    /// The closed-flow queue says `key` may have been quiet for `closed_retention_ns`.
-    /// (`advance` calls it only while the flow table is past `closed_early_above`.)
-    fn expire_closed(&mut self, key: FlowKey) {
-        let Some(flow) = self.flows.get(&key) else {
-            return;
-        };
+    /// The closed-flow queue says the flow at `at` may have been quiet for
+    /// `closed_retention_ns`. (`advance` calls it only while the flow table is past
+    /// `closed_early_above`.)
+    fn expire_closed(&mut self, at: usize, hash: u64) {
+        let flow = self.flows.at(at).1;
         if flow.phase != Phase::Closed {
             // A new attempt reopened it: the ordinary horizon applies.
             return;
         }
         let deadline = flow.last_seen.add_nanos(self.closed_retention_ns);
         if deadline > self.book.now {
-            self.closed.push(dense::hash_of(&key), deadline);
+            self.closed.push(hash, deadline);
         } else {
-            self.retire(key, false);
+            self.retire(at, false);
         }
     }
 
-    /// Drops the full state of `key` (idle, or `early` because the flow table is over its
-    /// budget): its attempts are settled, its connection ends, a compact record stays.
-    fn retire(&mut self, key: FlowKey, early: bool) {
-        let Some(mut flow) = self.flows.remove(&key) else {
-            return;
-        };
+    /// Drops the full state of the flow at `at` (idle, or `early` because the flow table is
+    /// over its budget): its attempts are settled, its connection ends, a compact record stays.
+    fn retire(&mut self, at: usize, early: bool) {
+        let (key, mut flow) = self.flows.remove_at(at);
         let book = &mut self.book;
         if flow.early {
             book.early.remove(&key);
