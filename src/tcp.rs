@@ -3,7 +3,10 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
+
+use rustc_hash::FxBuildHasher;
 
 use crate::time::Ts;
 
@@ -38,6 +41,40 @@ impl FlowKey {
             (FlowKey { lo: src, hi: dst }, true)
         } else {
             (FlowKey { lo: dst, hi: src }, false)
+        }
+    }
+
+    /// The key `new` gives, knowing its `KeyHint`.
+    pub fn with_hint(src: Endpoint, dst: Endpoint, hint: KeyHint) -> FlowKey {
+        if hint.src_is_lo {
+            FlowKey { lo: src, hi: dst }
+        } else {
+            FlowKey { lo: dst, hi: src }
+        }
+    }
+
+    /// The hash the tracker's tables index the key by (`track::dense::hash_of`).
+    pub fn hash64(&self) -> u64 {
+        FxBuildHasher.hash_one(self)
+    }
+}
+
+/// What the tracker's flow table needs of a segment's addresses beyond the addresses: which
+/// side of the canonical key sent it, and the key's hash. The reading stage computes it, off
+/// the tracking thread, which sets the pace (issue 12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyHint {
+    pub hash: u64,
+    /// `src` is the key's `lo` side.
+    pub src_is_lo: bool,
+}
+
+impl KeyHint {
+    pub fn of(src: Endpoint, dst: Endpoint) -> KeyHint {
+        let (key, src_is_lo) = FlowKey::new(src, dst);
+        KeyHint {
+            hash: key.hash64(),
+            src_is_lo,
         }
     }
 }

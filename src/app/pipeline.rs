@@ -96,7 +96,10 @@ impl Pipeline {
         self.first_ts = Some(self.first_ts.map_or(item.ts, |t| t.min(item.ts)));
         self.last_ts = Some(self.last_ts.map_or(item.ts, |t| t.max(item.ts)));
         match item.decoded {
-            Ok(Decoded::Segment(segment)) => self.tracker.on_segment(&segment),
+            Ok(Decoded::Segment(segment)) => match item.hint {
+                Some(hint) => self.tracker.on_hinted_segment(&segment, hint),
+                None => self.tracker.on_segment(&segment),
+            },
             Ok(Decoded::Icmp(error)) => self.tracker.on_icmp(&error),
             Err(skip) => {
                 self.tracker.advance(item.ts);

@@ -1,9 +1,10 @@
 //! Several captures of one trace (ring-buffer files, or both sides of a firewall) merged into
 //! one timeline by timestamp: a k-way merge over each file's next decoded frame.
 
-use super::Capture;
+use super::{Capture, Frame};
 use crate::decode::{Decoded, Skip, decode};
 use crate::error::CaptureError;
+use crate::tcp::KeyHint;
 use crate::time::Ts;
 
 /// One frame after decoding, with where it came from.
@@ -13,6 +14,27 @@ pub struct Item {
     pub frame: u64,
     pub ts: Ts,
     pub decoded: Result<Decoded, Skip>,
+    /// A segment's key hint, computed here: on the reading thread, not the tracking one.
+    pub hint: Option<KeyHint>,
+}
+
+impl Item {
+    /// Frame `f` of file `file`, decoded.
+    #[inline(always)]
+    fn of(file: u32, f: &Frame) -> Item {
+        let decoded = decode(f, file);
+        let hint = match &decoded {
+            Ok(Decoded::Segment(s)) => Some(KeyHint::of(s.src, s.dst)),
+            _ => None,
+        };
+        Item {
+            file,
+            frame: f.number,
+            ts: f.ts,
+            decoded,
+            hint,
+        }
+    }
 }
 
 /// A capture error and the index of the file it happened in.
@@ -37,12 +59,7 @@ impl Merger {
     fn read(&mut self, index: usize) -> Result<(), FileError> {
         let file = index as u32;
         let item = self.files[index]
-            .next_frame(|f| Item {
-                file,
-                frame: f.number,
-                ts: f.ts,
-                decoded: decode(f, file),
-            })
+            .next_frame(|f| Item::of(file, f))
             .map_err(|e| (index, e))?;
         self.heads[index] = item;
         Ok(())
@@ -53,14 +70,7 @@ impl Merger {
     #[inline]
     pub fn next_item(&mut self) -> Result<Option<Item>, FileError> {
         if let [only] = self.files.as_mut_slice() {
-            return only
-                .next_frame(|f| Item {
-                    file: 0,
-                    frame: f.number,
-                    ts: f.ts,
-                    decoded: decode(f, 0),
-                })
-                .map_err(|e| (0, e));
+            return only.next_frame(|f| Item::of(0, f)).map_err(|e| (0, e));
         }
         self.next_merged()
     }
@@ -77,14 +87,7 @@ impl Merger {
         if let [only] = self.files.as_mut_slice() {
             while batch.len() < up_to {
                 let pushed = only
-                    .next_frame(|f| {
-                        batch.push(Item {
-                            file: 0,
-                            frame: f.number,
-                            ts: f.ts,
-                            decoded: decode(f, 0),
-                        })
-                    })
+                    .next_frame(|f| batch.push(Item::of(0, f)))
                     .map_err(|e| (0, e))?;
                 if pushed.is_none() {
                     return Ok(true);

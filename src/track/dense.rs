@@ -210,6 +210,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_key_hint_carries_the_hash_the_tables_index_by() {
+        use crate::tcp::{Endpoint, FlowKey, KeyHint};
+        let ep = |ip: &str, port| Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        };
+        for (a, b) in [
+            (ep("10.0.0.2", 40000), ep("10.0.0.1", 110)),
+            (ep("10.0.0.1", 110), ep("10.0.0.2", 40000)),
+            (ep("fe80::1", 5), ep("10.0.0.1", 5)),
+        ] {
+            let (key, src_is_lo) = FlowKey::new(a, b);
+            let hint = KeyHint::of(a, b);
+            assert_eq!(hint.hash, hash_of(&key));
+            assert_eq!(hint.src_is_lo, src_is_lo);
+            assert_eq!(FlowKey::with_hint(a, b, hint), key);
+        }
+    }
+
+    #[test]
     fn entries_are_found_replaced_and_removed_with_the_moved_one_still_found() {
         let mut m: DenseMap<u32, u64> = DenseMap::new(100);
         for k in 0..50 {

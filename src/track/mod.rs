@@ -26,7 +26,7 @@ use rustc_hash::FxHasher;
 use crate::attempt::Attempt;
 use crate::budget::{Budgets, Dropped};
 use crate::decode::IcmpError;
-use crate::tcp::{Endpoint, FlowKey, FrameRef, Segment};
+use crate::tcp::{Endpoint, FlowKey, FrameRef, KeyHint, Segment};
 use crate::time::Ts;
 
 mod answer;
@@ -237,6 +237,11 @@ impl Tracker {
 
     /// Feeds one TCP segment.
     pub fn on_segment(&mut self, seg: &Segment) {
+        self.on_hinted_segment(seg, KeyHint::of(seg.src, seg.dst));
+    }
+
+    /// Feeds one TCP segment whose key hint the reading stage computed.
+    pub fn on_hinted_segment(&mut self, seg: &Segment, hint: KeyHint) {
         let stats = &mut self.book.stats;
         stats.tcp_segments += 1;
         if seg.flags.syn() {
@@ -247,12 +252,13 @@ impl Tracker {
             }
         }
         self.advance(seg.ts);
-        let (key, side) = Side::of(seg.src, seg.dst);
+        let key = FlowKey::with_hint(seg.src, seg.dst, hint);
+        let side = if hint.src_is_lo { Side::Lo } else { Side::Hi };
         // SYN and SYN-ACK: checked for exact copies anywhere in the file (`dedup`).
         let control = seg.flags.syn();
         let exact = self.copies.is_exact_copy(side, seg, seg.ts < self.book.now);
         // One hash: it serves both the lookup and, for a new 4-tuple, the insertion.
-        let hash = dense::hash_of(&key);
+        let hash = hint.hash;
         let flow = match self.flows.position(hash, &key) {
             Some(position) => self.flows.at_mut(position),
             None => {
