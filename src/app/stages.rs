@@ -26,7 +26,7 @@ use crate::capture::Capture;
 use crate::cli::Threads;
 use crate::merge::{FileError, Item, Merger};
 
-/// Items per batch: 4,096 × 112 B (448 KiB) stays in a core's L2 cache; a quarter of that
+/// Items per batch: 4,096 × 136 B (544 KiB) stays in a core's 1 MiB L2 cache; a quarter of that
 /// size woke the reading thread four times as often, 7 % of the run on the 1 M NAT capture.
 pub const BATCH: usize = 4096;
 
@@ -227,4 +227,14 @@ pub(super) fn judge_apart(
             None => result,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_of_items_is_the_size_its_comment_gives() {
+        assert_eq!(std::mem::size_of::<Item>(), 136);
+    }
 }
