@@ -29,7 +29,7 @@ mod pipeline;
 mod progress;
 mod stages;
 
-pub use pipeline::{Event, Events, Judge, Pipeline, Sink, Tracked, Verdicts};
+pub use pipeline::{Event, EventRef, Events, Judge, Pipeline, Sink, Tracked, Verdicts};
 pub use stages::threads_for;
 pub mod surface;
 pub mod walk;
@@ -366,7 +366,7 @@ pub fn analyze_on(
             captures,
             progress,
             pipeline,
-            &mut |event| judge.take(&event, sink),
+            &mut |event| judge.take(event, sink),
         )?
     };
     let verdicts = judge.finish();

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use portreuse::app::{Event, Judge, Keep, Options, Pipeline};
+use portreuse::app::{EventRef, Judge, Keep, Options, Pipeline};
 use portreuse::budget::Budgets;
 use portreuse::decode::Decoded;
 use portreuse::detect::Findings;
@@ -306,7 +306,7 @@ fn items(files: &[&str]) -> Vec<Item> {
 fn findings(items: &[Item], window_s: i64, mine: &dyn Fn(&Item) -> bool) -> Findings {
     let mut p = Pipeline::new(&options(window_s));
     let mut judge = Judge::new(&options(window_s));
-    let out = &mut |event: Event| judge.take(&event, &mut |_, _| Ok(()));
+    let out = &mut |event: EventRef| judge.take(event, &mut |_, _| Ok(()));
     for item in items {
         if mine(item) {
             p.feed(item, out).unwrap();

@@ -34,9 +34,9 @@ const HOLD_BEYOND_WINDOW_NS: i64 = 130 * 1_000_000_000;
 /// Where each decided attempt goes, with what the detector judged of it.
 pub type Sink<'a> = dyn FnMut(&Attempt, &Judged) -> io::Result<()> + 'a;
 
-/// What the tracking hands the judging, in the order it happened. An ended connection takes
-/// the room of an attempt: the events travel in batches that are reused, where boxing the
-/// attempts would allocate once per attempt.
+/// What the tracking hands the judging, in the order it happened, as it travels between
+/// threads. An ended connection takes the room of an attempt: the events travel in batches
+/// that are reused, where boxing the attempts would allocate once per attempt.
 #[derive(Clone, Copy, Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum Event {
@@ -46,8 +46,34 @@ pub enum Event {
     Decided(Attempt, Context),
 }
 
+/// An event as the tracking hands it on, borrowed: on one thread the judging reads it where
+/// it lies (a flood's million attempts are not copied once more for it).
+#[derive(Clone, Copy, Debug)]
+pub enum EventRef<'e> {
+    Ended(&'e ConnEnd),
+    Decided(&'e Attempt, Context),
+}
+
+impl EventRef<'_> {
+    pub fn to_owned(self) -> Event {
+        match self {
+            EventRef::Ended(end) => Event::Ended(*end),
+            EventRef::Decided(attempt, cx) => Event::Decided(*attempt, cx),
+        }
+    }
+}
+
+impl Event {
+    pub fn as_ref(&self) -> EventRef<'_> {
+        match self {
+            Event::Ended(end) => EventRef::Ended(end),
+            Event::Decided(attempt, cx) => EventRef::Decided(attempt, *cx),
+        }
+    }
+}
+
 /// Where the tracking hands its events.
-pub type Events<'a> = dyn FnMut(Event) -> io::Result<()> + 'a;
+pub type Events<'a> = dyn FnMut(EventRef) -> io::Result<()> + 'a;
 
 /// The tracking part: fed every item, hands on events.
 pub struct Pipeline {
@@ -119,14 +145,14 @@ impl Pipeline {
     /// Hands on what the tracker decided: ended connections, then decided attempts.
     fn drain(&mut self, out: &mut Events) -> io::Result<()> {
         while let Some(end) = self.tracker.pop_ended() {
-            out(Event::Ended(end))?;
+            out(EventRef::Ended(&end))?;
         }
         while let Some(attempt) = self.tracker.pop_decided() {
             // With nothing held, an attempt that need not wait goes on at once (as `release`
             // would take it: the same order and context), without two copies through the
             // ring (issue 12: a flood's million attempts).
             if self.held.is_empty() && !self.waits(&attempt) {
-                self.hand_on(attempt, out)?;
+                out(EventRef::Decided(&attempt, self.context(&attempt)))?;
             } else {
                 self.held.push_back(attempt);
             }
@@ -159,16 +185,15 @@ impl Pipeline {
             )
     }
 
-    /// Hands on the held attempts that need not wait (all of them with `all`).
+    /// Hands on the held attempts that need not wait (all of them with `all`), each with what
+    /// the tracker has seen now, from where it lies in the ring.
     fn release(&mut self, all: bool, out: &mut Events) -> io::Result<()> {
         while let Some(front) = self.held.front() {
             if !all && self.held.len() <= self.hold_cap && self.waits(front) {
                 break;
             }
-            let Some(attempt) = self.held.pop_front() else {
-                break;
-            };
-            self.hand_on(attempt, out)?;
+            out(EventRef::Decided(front, self.context(front)))?;
+            self.held.pop_front();
         }
         // Attempts are held early in the capture only: the ring's room goes back once they
         // have left (issue 14: 6 MiB kept for the rest of a 34 k-host capture).
@@ -178,19 +203,13 @@ impl Pipeline {
         Ok(())
     }
 
-    /// A decided attempt goes to the judging with what the tracker has seen now.
-    fn hand_on(&mut self, attempt: Attempt, out: &mut Events) -> io::Result<()> {
-        let cx = self.context(&attempt);
-        out(Event::Decided(attempt, cx))
-    }
-
     /// The input ended: decide what is left.
     pub fn finish(mut self, out: &mut Events) -> io::Result<Tracked> {
         self.tracker.finish();
         // One attempt at a time: every attempt still pending is decided now, and holding
         // them all before judging them would cost their whole queue again (issue 14).
         while let Some(end) = self.tracker.pop_ended() {
-            out(Event::Ended(end))?;
+            out(EventRef::Ended(&end))?;
         }
         while let Some(attempt) = self.tracker.pop_decided() {
             self.held.push_back(attempt);
@@ -237,14 +256,14 @@ impl Judge {
 
     /// One event: an ended connection goes to the detector; a decided attempt is judged
     /// and goes to the findings, the `--write` selection, the charts and `sink`.
-    pub fn take(&mut self, event: &Event, sink: &mut Sink) -> io::Result<()> {
+    pub fn take(&mut self, event: EventRef, sink: &mut Sink) -> io::Result<()> {
         match event {
-            Event::Ended(end) => {
+            EventRef::Ended(end) => {
                 self.detector.add_end(end);
                 Ok(())
             }
-            Event::Decided(attempt, cx) => {
-                let judged = self.detector.add(attempt, cx);
+            EventRef::Decided(attempt, cx) => {
+                let judged = self.detector.add(attempt, &cx);
                 self.selection.add(attempt);
                 if let Some(chart) = self.chart.as_mut() {
                     chart.add_judged(attempt, judged.flagged, judged.cause.map(|c| c.name()));

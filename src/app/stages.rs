@@ -21,7 +21,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use anyhow::{Context as _, Result};
 
 use super::progress::Progress;
-use super::{Event, Events, Judge, Pipeline, Sink, Tracked};
+use super::{Event, EventRef, Events, Judge, Pipeline, Sink, Tracked};
 use crate::capture::Capture;
 use crate::cli::Threads;
 use crate::merge::{FileError, Item, Merger};
@@ -186,8 +186,8 @@ pub(super) fn judge_apart(
             .spawn_scoped(scope, move || {
                 let gone = || io::Error::other("the output stopped");
                 let mut pending: Vec<Event> = Vec::with_capacity(EVENTS);
-                let mut ship = |event: Event| -> io::Result<()> {
-                    pending.push(event);
+                let mut ship = |event: EventRef| -> io::Result<()> {
+                    pending.push(event.to_owned());
                     if pending.len() >= EVENTS {
                         let next = back_rx.recv().map_err(|_| gone())?;
                         let full = std::mem::replace(&mut pending, next);
@@ -207,7 +207,7 @@ pub(super) fn judge_apart(
         let mut failed = None;
         'batches: for mut batch in out_rx.iter() {
             for event in &batch {
-                if let Err(e) = judge.take(event, sink) {
+                if let Err(e) = judge.take(event.as_ref(), sink) {
                     failed = Some(e);
                     break 'batches;
                 }
