@@ -69,6 +69,17 @@ pub fn threads_for(choice: Threads, paths: &[PathBuf]) -> usize {
     if bytes > THREADS_FROM_BYTES { 3 } else { 1 }
 }
 
+/// The channel that brings emptied batches back, holding [`BUFFERS`] empty batches of
+/// `capacity` to begin with: the steady state allocates nothing.
+fn recycling<T>(capacity: usize) -> (SyncSender<Vec<T>>, Receiver<Vec<T>>) {
+    let (tx, rx) = sync_channel::<Vec<T>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        // The channel holds BUFFERS: these never block or fail.
+        let _ = tx.send(Vec::with_capacity(capacity));
+    }
+    (tx, rx)
+}
+
 /// What stage 1 hands on: a batch of items in merge order, or the read error that ended it.
 type Message = Result<Vec<Item>, FileError>;
 
@@ -83,11 +94,7 @@ pub(super) fn run(
     out: &mut Events,
 ) -> Result<(Vec<Capture>, Progress)> {
     let (full_tx, full_rx) = sync_channel::<Message>(BUFFERS + 1);
-    let (free_tx, free_rx) = sync_channel::<Vec<Item>>(BUFFERS);
-    for _ in 0..BUFFERS {
-        // The channel holds BUFFERS: these never block or fail.
-        let _ = free_tx.send(Vec::with_capacity(BATCH));
-    }
+    let (free_tx, free_rx) = recycling::<Item>(BATCH);
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("portreuse-read".into())
@@ -176,11 +183,7 @@ pub(super) fn judge_apart(
     sink: &mut Sink,
 ) -> Result<(Vec<Capture>, Progress, Tracked)> {
     let (out_tx, out_rx) = sync_channel::<Vec<Event>>(BUFFERS);
-    let (back_tx, back_rx) = sync_channel::<Vec<Event>>(BUFFERS);
-    for _ in 0..BUFFERS {
-        // The channel holds BUFFERS: these never block or fail.
-        let _ = back_tx.send(Vec::with_capacity(EVENTS));
-    }
+    let (back_tx, back_rx) = recycling::<Event>(EVENTS);
     std::thread::scope(|scope| {
         let tracker = std::thread::Builder::new()
             .name("portreuse-track".into())
