@@ -18,6 +18,12 @@
 pub type FxIndexMap<K, V> =
     indexmap::IndexMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 
+/// The hash the tracker's tables index a key by (FxHash), computed once per operation; for
+/// a segment's 4-tuple the reading stage computes it ahead (`tcp::KeyHint`).
+pub fn hash_of<K: std::hash::Hash>(key: &K) -> u64 {
+    std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, key)
+}
+
 pub mod app;
 pub mod attempt;
 pub mod budget;

@@ -3,10 +3,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::net::IpAddr;
-
-use rustc_hash::FxBuildHasher;
 
 use crate::time::Ts;
 
@@ -52,11 +49,6 @@ impl FlowKey {
             FlowKey { lo: dst, hi: src }
         }
     }
-
-    /// The hash the tracker's tables index the key by (`track::dense::hash_of`).
-    pub fn hash64(&self) -> u64 {
-        FxBuildHasher.hash_one(self)
-    }
 }
 
 /// What the tracker's flow table needs of a segment's addresses beyond the addresses: which
@@ -73,7 +65,7 @@ impl KeyHint {
     pub fn of(src: Endpoint, dst: Endpoint) -> KeyHint {
         let (key, src_is_lo) = FlowKey::new(src, dst);
         KeyHint {
-            hash: key.hash64(),
+            hash: crate::hash_of(&key),
             src_is_lo,
         }
     }

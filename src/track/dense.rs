@@ -11,10 +11,9 @@
 //! The vector grows in steps that never pass `limit` entries, so a full map is never a
 //! doubling past its budget.
 
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
 
 pub struct DenseMap<K, V> {
     index: HashTable<u32>,
@@ -26,10 +25,7 @@ pub struct DenseMap<K, V> {
     limit: usize,
 }
 
-/// The hash of a key, computed once per operation.
-pub fn hash_of<K: Hash>(key: &K) -> u64 {
-    FxBuildHasher.hash_one(key)
-}
+pub use crate::hash_of;
 
 /// Entries the vector grows by at least (and starts with).
 const FIRST_STEP: usize = 1024;

@@ -253,7 +253,7 @@ impl Tracker {
         }
         self.advance(seg.ts);
         let key = FlowKey::with_hint(seg.src, seg.dst, hint);
-        let side = if hint.src_is_lo { Side::Lo } else { Side::Hi };
+        let side = Side::sending(hint.src_is_lo);
         // SYN and SYN-ACK: checked for exact copies anywhere in the file (`dedup`).
         let control = seg.flags.syn();
         let exact = self.copies.is_exact_copy(side, seg, seg.ts < self.book.now);

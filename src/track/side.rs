@@ -16,10 +16,13 @@ pub enum Side {
 impl Side {
     /// The key of a segment from `src` to `dst`, and the side that sent it.
     pub fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, Side) {
-        match FlowKey::new(src, dst) {
-            (key, true) => (key, Side::Lo),
-            (key, false) => (key, Side::Hi),
-        }
+        let (key, src_is_lo) = FlowKey::new(src, dst);
+        (key, Side::sending(src_is_lo))
+    }
+
+    /// The side that sent a segment whose source is (or is not) its key's `lo` side.
+    pub fn sending(src_is_lo: bool) -> Side {
+        if src_is_lo { Side::Lo } else { Side::Hi }
     }
 
     pub fn other(self) -> Side {
