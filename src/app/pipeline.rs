@@ -82,6 +82,11 @@ pub struct Pipeline {
     /// Decided attempts waiting for evidence (and the ones behind them, to keep the order).
     held: VecDeque<Attempt>,
     hold_cap: usize,
+    /// The front of `held` was found waiting (`waits`): it goes on waiting while the
+    /// tracker's evidence stays as it was then (`Seen::context_version`) and the capture has
+    /// not reached its deadline. Found once, not after every frame (issue 12: `waits` judges
+    /// the attempt, and on the NAT capture something was held for the first 370 s).
+    front_waits: Option<(usize, Ts)>,
     pub frames: u64,
     pub first_ts: Option<Ts>,
     pub last_ts: Option<Ts>,
@@ -109,6 +114,7 @@ impl Pipeline {
             window_ns: o.window_ns,
             held: VecDeque::new(),
             hold_cap: (o.budgets.pending / 8).max(1024),
+            front_waits: None,
             frames: 0,
             first_ts: None,
             last_ts: None,
@@ -143,6 +149,7 @@ impl Pipeline {
     }
 
     /// Hands on what the tracker decided: ended connections, then decided attempts.
+    #[inline]
     fn drain(&mut self, out: &mut Events) -> io::Result<()> {
         while let Some(end) = self.tracker.pop_ended() {
             out(EventRef::Ended(&end))?;
@@ -157,6 +164,11 @@ impl Pipeline {
                 self.held.push_back(attempt);
             }
         }
+        if self.held.is_empty() {
+            // As after most frames: nothing to release, and the ring's room went back when
+            // it emptied.
+            return Ok(());
+        }
         self.release(false, out)
     }
 
@@ -170,30 +182,57 @@ impl Pipeline {
     /// `time_wait_before_capture`, `port_closed`), up to the window plus the tracker's
     /// settling time. Attempts behind it wait too, so the output keeps the first-SYN order.
     fn waits(&self, a: &Attempt) -> bool {
-        let Some(start) = self.tracker.seen().capture_start() else {
-            return false;
-        };
+        self.waits_until(a).is_some()
+    }
+
+    /// If `a` waits: until when at most (the capture reaching that time ends the wait; so
+    /// may new evidence).
+    fn waits_until(&self, a: &Attempt) -> Option<Ts> {
+        let start = self.tracker.seen().capture_start()?;
         if a.reuse.is_some() || a.ts.since(start) >= self.window_ns {
-            return false;
+            return None;
         }
         let deadline =
             a.ts.add_nanos(self.window_ns.saturating_add(HOLD_BEYOND_WINDOW_NS));
-        self.tracker.end_ts() < deadline
+        let waits = self.tracker.end_ts() < deadline
             && matches!(
                 detect::cause::cause(a, &self.context(a)),
                 Some(detect::Cause::NoAnswer | detect::Cause::PortClosed)
-            )
+            );
+        waits.then_some(deadline)
+    }
+
+    /// `waits` for the front of the ring, from what was found the last time if nothing it
+    /// depends on has changed since.
+    fn front_waits(&mut self) -> bool {
+        let version = self.tracker.seen().context_version();
+        if let Some((seen, deadline)) = self.front_waits
+            && seen == version
+            && self.tracker.end_ts() < deadline
+        {
+            return true;
+        }
+        self.front_waits = self
+            .held
+            .front()
+            .and_then(|front| self.waits_until(front))
+            .map(|deadline| (version, deadline));
+        self.front_waits.is_some()
     }
 
     /// Hands on the held attempts that need not wait (all of them with `all`), each with what
     /// the tracker has seen now, from where it lies in the ring.
     fn release(&mut self, all: bool, out: &mut Events) -> io::Result<()> {
-        while let Some(front) = self.held.front() {
-            if !all && self.held.len() <= self.hold_cap && self.waits(front) {
+        while !self.held.is_empty() {
+            if !all && self.held.len() <= self.hold_cap && self.front_waits() {
                 break;
             }
+            let Some(front) = self.held.front() else {
+                break;
+            };
             out(EventRef::Decided(front, self.context(front)))?;
             self.held.pop_front();
+            self.front_waits = None;
         }
         // Attempts are held early in the capture only: the ring's room goes back once they
         // have left (issue 14: 6 MiB kept for the rest of a 34 k-host capture).

@@ -566,6 +566,7 @@ impl Tracker {
     }
 
     /// The next attempt whose outcome is final, in order of first SYN.
+    #[inline]
     pub fn pop_decided(&mut self) -> Option<Attempt> {
         self.book.pop_decided(self.finished)
     }
@@ -609,10 +610,20 @@ impl Tracker {
     }
 
     /// The next connection that ended (in no particular order), for the direction analysis.
+    #[inline]
     pub fn pop_ended(&mut self) -> Option<ConnEnd> {
         if let Some(end) = self.book.ended.pop_front() {
             return Some(end);
         }
+        if self.final_ends.is_empty() {
+            return None;
+        }
+        self.pop_final_end()
+    }
+
+    /// The next end of a connection still open when the capture ended.
+    #[inline(never)]
+    fn pop_final_end(&mut self) -> Option<ConnEnd> {
         while let Some((_, key)) = self.final_ends.pop() {
             let live = self.flows.get(&key).and_then(|f| self.book.conns.live(f));
             if let Some(conn) = live {

@@ -73,6 +73,24 @@ impl Pending {
             && self.handshake_ack.is_none()
             && now <= self.attempt.next_syn_due
     }
+
+    /// Until when a waiting attempt goes on waiting as the clock moves and nothing else
+    /// touches it: the first moment one of the reasons it waits at `now` can lapse (its
+    /// quiet period ends and it settles; its next SYN was due; its first second is over).
+    /// `first_second`: whether it waits for its first second at `now`.
+    fn waits_until(&self, now: Ts, first_second: bool) -> Ts {
+        let mut until = Ts(i64::MAX);
+        if !self.settled {
+            until = until.min(self.last_activity.add_nanos(SETTLE_NS));
+        }
+        if self.waits_for_time(now) {
+            until = until.min(self.attempt.next_syn_due);
+        }
+        if first_second && let Some(answer) = self.attempt.syn_ack {
+            until = until.min(answer.ts.add_nanos(FIRST_CLOSE_WITHIN_NS));
+        }
+        until
+    }
 }
 
 /// Why an attempt is settled.
@@ -93,6 +111,11 @@ pub enum Settle {
 pub struct Queue {
     pending: VecDeque<Pending>,
     base: u64,
+    /// While the clock is at or before this, the front attempt is still waiting: nothing that
+    /// time alone changes lets it leave before then, and whatever else could (a packet on its
+    /// 4-tuple, a settling) goes through `get`, which clears it. `pop_decided` then need not
+    /// look at the front at all: it runs after every frame (issue 12).
+    front_waits_until: Option<Ts>,
 }
 
 impl Queue {
@@ -112,6 +135,9 @@ impl Queue {
     /// The attempt `id`, while it is in the queue (settled or not).
     pub fn get(&mut self, id: u64) -> Option<&mut Pending> {
         let index = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        if index == 0 {
+            self.front_waits_until = None;
+        }
         self.pending.get_mut(index)
     }
 
@@ -188,14 +214,24 @@ impl Book {
     }
 
     /// The next attempt whose outcome is final, in order of first SYN.
+    #[inline]
     pub fn pop_decided(&mut self, finished: bool) -> Option<Attempt> {
+        // Over the budget the front leaves at once, whatever the clock says.
+        let overfull = self.queue.len() > self.config.budgets.pending;
+        let waits = self.queue.front_waits_until.is_some_and(|t| self.now <= t);
+        if waits && !finished && !overfull {
+            return None;
+        }
+        self.look_at_front(finished, overfull)
+    }
+
+    #[inline(never)]
+    fn look_at_front(&mut self, finished: bool, overfull: bool) -> Option<Attempt> {
         let now = self.now;
-        let held = self.queue.len();
         let base = self.queue.base;
         let front = self.queue.pending.front()?;
         // Settle the oldest attempt when it has been quiet long enough, or when the queue is
         // so long (a SYN flood) that memory must win over a late retransmission.
-        let overfull = held > self.config.budgets.pending;
         let mut counted = false;
         if !front.settled && now.since(front.last_activity) > SETTLE_NS {
             self.settle(base, Settle::Quiet);
@@ -215,6 +251,7 @@ impl Book {
         let waiting = !front.settled || front.waits_for_time(now) || first_second;
         if waiting && !finished {
             if !overfull {
+                self.queue.front_waits_until = Some(front.waits_until(now, first_second));
                 return None;
             }
             // Over the budget (a SYN flood): decided now, as far as the capture has gone.
@@ -222,6 +259,7 @@ impl Book {
         }
         let mut p = self.queue.pending.pop_front()?;
         self.queue.base += 1;
+        self.queue.front_waits_until = None;
         self.decide(&mut p, now, finished);
         Some(p.attempt)
     }

@@ -208,6 +208,13 @@ impl Seen {
         self.accepted.contains(&server)
     }
 
+    /// Changes whenever something `detect::Context::of` reads changes: the reusers, the
+    /// silent servers and the accepting ones (the capture's start is set once). The sets only
+    /// grow, so the sum of their sizes is such a counter.
+    pub fn context_version(&self) -> usize {
+        self.reusers.len() + self.silent.len() + self.accepted.len()
+    }
+
     /// The capture's first timestamp.
     pub fn capture_start(&self) -> Option<Ts> {
         self.first_ts

@@ -177,6 +177,14 @@ impl Feed {
         self.frame = saved;
         self
     }
+    /// A frame that is not TCP at `ms`: it only moves the clock.
+    fn tick(&mut self, ms: i64) -> &mut Feed {
+        self.tracker.advance(Ts(ms * 1_000_000));
+        while let Some(a) = self.tracker.pop_decided() {
+            self.out.push(a);
+        }
+        self
+    }
     fn finish(&mut self) -> Vec<Attempt> {
         self.tracker.finish();
         while let Some(a) = self.tracker.pop_decided() {
@@ -1431,4 +1439,55 @@ fn the_closed_queue_never_holds_more_entries_than_the_flow_budget() {
         assert!(feed.tracker.closed.len() <= budgets.flows, "{i}");
     }
     assert_eq!(feed.tracker.closed.len(), budgets.flows);
+}
+
+/// The queue looks at its front only when the clock could let it go or a packet touched it
+/// (`Queue::front_waits_until`); asked after every frame, it still lets it go at the first
+/// frame that may.
+#[test]
+fn a_waiting_attempt_leaves_at_the_first_frame_past_its_wait_however_often_it_is_asked() {
+    // Unanswered, its SYN sent again at 3 s: quiet for 130 s at 133 s.
+    let mut feed = Feed::new();
+    feed.c(0, S, 100, 0).heard(1).c(3000, S, 100, 0);
+    for ms in (2..=133).map(|s| s * 1000) {
+        assert!(feed.tick(ms).out.is_empty(), "left at {ms} ms");
+    }
+    let out: Vec<_> = feed
+        .tick(133_001)
+        .out
+        .iter()
+        .filter(|a| a.client.port != 3999)
+        .collect();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].outcome, out[0].syn_retransmits),
+        (Outcome::Unanswered, 1)
+    );
+
+    // Established: held for its first second after the SYN-ACK (at 1 ms).
+    let mut feed = Feed::new();
+    feed.c(0, S, 100, 0)
+        .s(1, S | A, 9000, 101)
+        .c(2, A, 101, 9001);
+    assert!(feed.tick(500).tick(1001).out.is_empty());
+    assert_eq!(feed.tick(1002).out.len(), 1);
+}
+
+#[test]
+fn a_packet_on_the_waiting_front_attempt_is_looked_at_before_its_wait_is_over() {
+    // Found waiting until its next SYN is due (3.375 s); answered at 2 s, it waits for its
+    // first second after the SYN-ACK instead, and leaves at the first frame after 3 s.
+    let mut feed = Feed::new();
+    feed.c(0, S, 100, 0).heard(1);
+    assert!(feed.tick(1000).out.is_empty());
+    feed.s(2000, S | A, 9000, 101).c(2001, A, 101, 9001);
+    assert!(feed.tick(3000).out.is_empty());
+    let out: Vec<_> = feed
+        .tick(3001)
+        .out
+        .iter()
+        .filter(|a| a.client.port != 3999)
+        .collect();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].outcome, Outcome::Established);
 }
