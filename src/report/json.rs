@@ -177,7 +177,7 @@ impl Serialize for Seconds<'_> {
 #[derive(Serialize)]
 struct AttemptLine<'a> {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'a str>,
+    kind: Option<&'static str>,
     file: &'a str,
     frame: u64,
     time: Time,
@@ -271,7 +271,7 @@ pub fn attempt_line(
     a: &Attempt,
     judged: &Judged,
     files: &FileNames,
-    kind: Option<&str>,
+    kind: Option<&'static str>,
 ) -> io::Result<()> {
     buf.clear();
     let gaps = syn_gaps(a);
@@ -285,7 +285,7 @@ pub fn attempt_line_serde(
     a: &Attempt,
     judged: &Judged,
     files: &FileNames,
-    kind: Option<&str>,
+    kind: Option<&'static str>,
 ) -> io::Result<()> {
     buf.clear();
     let gaps = syn_gaps(a);
@@ -297,7 +297,7 @@ fn attempt_record<'a>(
     a: &'a Attempt,
     judged: &Judged,
     files: &'a FileNames,
-    kind: Option<&'a str>,
+    kind: Option<&'static str>,
     gaps: Option<&'a crate::detect::gaps::SynGaps>,
 ) -> AttemptLine<'a> {
     let own = a.frame.file;
@@ -408,9 +408,9 @@ fn put_opt_bool(buf: &mut Vec<u8>, v: Option<bool>) {
     }
 }
 
-fn put_opt_str(buf: &mut Vec<u8>, v: Option<&str>) {
+fn put_opt_name(buf: &mut Vec<u8>, v: Option<&'static str>) {
     match v {
-        Some(v) => string(buf, v),
+        Some(v) => name(buf, v),
         None => buf.extend_from_slice(b"null"),
     }
 }
@@ -436,6 +436,19 @@ fn float(buf: &mut Vec<u8>, v: f64) {
     } else {
         buf.extend_from_slice(b"null");
     }
+}
+
+/// A name of the report's vocabulary (an outcome, a cause, a side: the `name()` of one of
+/// this crate's enums) as a JSON string: plain ASCII, nothing to escape or scan for (five of
+/// them on every attempt line).
+fn name(buf: &mut Vec<u8>, v: &'static str) {
+    debug_assert!(
+        v.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'),
+        "{v:?}"
+    );
+    buf.push(b'"');
+    buf.extend_from_slice(v.as_bytes());
+    buf.push(b'"');
 }
 
 /// A JSON string, escaped as serde_json escapes: `"`, `\\` and control characters.
@@ -490,7 +503,7 @@ impl AttemptLine<'_> {
         b.push(b'{');
         if let Some(kind) = self.kind {
             b.extend_from_slice(b"\"type\":");
-            string(b, kind);
+            name(b, kind);
             b.push(b',');
         }
         b.extend_from_slice(b"\"file\":");
@@ -519,9 +532,9 @@ impl AttemptLine<'_> {
         key!(b, "challenge_acks");
         put_u64(b, u64::from(self.challenge_acks));
         key!(b, "outcome");
-        string(b, self.outcome);
+        name(b, self.outcome);
         key!(b, "cause");
-        put_opt_str(b, self.cause.map(Cause::name));
+        put_opt_name(b, self.cause.map(Cause::name));
         key!(b, "flagged");
         put_bool(b, self.flagged);
         key!(b, "icmp");
@@ -548,9 +561,9 @@ impl AttemptLine<'_> {
         key!(b, "answered_syn");
         put_opt_u64(b, self.answered_syn.map(u64::from));
         key!(b, "established_by");
-        put_opt_str(b, self.established_by);
+        put_opt_name(b, self.established_by);
         key!(b, "evidence");
-        string(b, self.evidence);
+        name(b, self.evidence);
         key!(b, "syn_gaps_s");
         match &self.syn_gaps_s {
             Some(g) => put_seconds(b, g.0.iter().map(|ns| s(*ns))),
@@ -564,7 +577,7 @@ impl AttemptLine<'_> {
         match &self.first_close {
             Some(c) => {
                 b.extend_from_slice(b"{\"by\":");
-                string(b, c.by);
+                name(b, c.by);
                 key!(b, "reset");
                 put_bool(b, c.reset);
                 key!(b, "after_s");
@@ -574,7 +587,7 @@ impl AttemptLine<'_> {
                 key!(b, "client_bytes");
                 put_u64(b, c.client_bytes);
                 key!(b, "refusal");
-                put_opt_str(b, c.refusal.map(RefusalForm::name));
+                put_opt_name(b, c.refusal.map(RefusalForm::name));
                 b.push(b'}');
             }
             None => b.extend_from_slice(b"null"),
@@ -615,7 +628,7 @@ impl AttemptLine<'_> {
                 key!(b, "open");
                 put_bool(b, r.open);
                 key!(b, "time_wait_holder");
-                string(b, r.time_wait_holder);
+                name(b, r.time_wait_holder);
                 key!(b, "time_wait_holder_inferred");
                 put_bool(b, r.time_wait_holder_inferred);
                 key!(b, "isn_advanced");
@@ -627,7 +640,7 @@ impl AttemptLine<'_> {
             None => b.extend_from_slice(b"null"),
         }
         key!(b, "inferred");
-        put_opt_str(b, self.inferred);
+        put_opt_name(b, self.inferred);
         b.push(b'}');
     }
 }
