@@ -443,7 +443,8 @@ fn float(buf: &mut Vec<u8>, v: f64) {
 /// them on every attempt line).
 fn name(buf: &mut Vec<u8>, v: &'static str) {
     debug_assert!(
-        v.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'),
+        v.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'),
         "{v:?}"
     );
     buf.push(b'"');
