@@ -154,15 +154,21 @@ impl Pipeline {
         while let Some(end) = self.tracker.pop_ended() {
             out(EventRef::Ended(&end))?;
         }
-        while let Some(attempt) = self.tracker.pop_decided() {
+        while self.tracker.decide_next() {
+            let Some(attempt) = self.tracker.decided() else {
+                break;
+            };
             // With nothing held, an attempt that need not wait goes on at once (as `release`
-            // would take it: the same order and context), without two copies through the
-            // ring (issue 12: a flood's million attempts).
-            if self.held.is_empty() && !self.waits(&attempt) {
-                out(EventRef::Decided(&attempt, self.context(&attempt)))?;
+            // would take it: the same order and context), read where it lies in the queue,
+            // without copies through the ring (issue 12: a flood's million attempts).
+            let sent = if self.held.is_empty() && !self.waits(attempt) {
+                out(EventRef::Decided(attempt, self.context(attempt)))
             } else {
-                self.held.push_back(attempt);
-            }
+                self.held.push_back(*attempt);
+                Ok(())
+            };
+            self.tracker.drop_decided();
+            sent?;
         }
         if self.held.is_empty() {
             // As after most frames: nothing to release, and the ring's room went back when
@@ -250,11 +256,16 @@ impl Pipeline {
         while let Some(end) = self.tracker.pop_ended() {
             out(EventRef::Ended(&end))?;
         }
-        while let Some(attempt) = self.tracker.pop_decided() {
-            self.held.push_back(attempt);
-            self.release(true, out)?;
-        }
+        // What is held goes first; then every attempt as it is decided, where it lies.
         self.release(true, out)?;
+        while self.tracker.decide_next() {
+            let Some(attempt) = self.tracker.decided() else {
+                break;
+            };
+            let sent = out(EventRef::Decided(attempt, self.context(attempt)));
+            self.tracker.drop_decided();
+            sent?;
+        }
         Ok(Tracked {
             track: *self.tracker.stats(),
             dropped: self.tracker.dropped(),

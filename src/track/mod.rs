@@ -566,9 +566,25 @@ impl Tracker {
     }
 
     /// The next attempt whose outcome is final, in order of first SYN.
-    #[inline]
     pub fn pop_decided(&mut self) -> Option<Attempt> {
         self.book.pop_decided(self.finished)
+    }
+
+    /// Whether the next attempt in order is final: it is then `decided()`, read where it
+    /// lies in the queue, until `drop_decided` (`pop_decided` without the copy).
+    #[inline]
+    pub fn decide_next(&mut self) -> bool {
+        self.book.decide_front(self.finished)
+    }
+
+    /// The attempt `decide_next` decided.
+    pub fn decided(&self) -> Option<&Attempt> {
+        self.book.decided()
+    }
+
+    /// The attempt `decide_next` decided leaves the queue.
+    pub fn drop_decided(&mut self) {
+        self.book.drop_decided();
     }
 
     /// The capture has ended: every attempt is decided against its last timestamp.

@@ -116,6 +116,10 @@ pub struct Queue {
     /// 4-tuple, a settling) goes through `get`, which clears it. `pop_decided` then need not
     /// look at the front at all: it runs after every frame (issue 12).
     front_waits_until: Option<Ts>,
+    /// The front attempt is decided, where it lies, and waits to be taken (`decided`,
+    /// `drop_decided`): it is read in place, not copied out (issue 12: on a flood two
+    /// copies of every attempt on the way out were a tenth of the tracking thread).
+    front_decided: bool,
 }
 
 impl Queue {
@@ -136,6 +140,10 @@ impl Queue {
     pub fn get(&mut self, id: u64) -> Option<&mut Pending> {
         let index = usize::try_from(id.checked_sub(self.base)?).ok()?;
         if index == 0 {
+            debug_assert!(
+                !self.front_decided,
+                "a decided attempt is taken before it changes"
+            );
             self.front_waits_until = None;
         }
         self.pending.get_mut(index)
@@ -213,23 +221,60 @@ impl Book {
         (ids, n)
     }
 
-    /// The next attempt whose outcome is final, in order of first SYN.
-    #[inline]
+    /// The next attempt whose outcome is final, in order of first SYN, copied out
+    /// (`decide_front`, `decided` and `drop_decided` read it where it lies).
     pub fn pop_decided(&mut self, finished: bool) -> Option<Attempt> {
+        if !self.decide_front(finished) {
+            return None;
+        }
+        let attempt = self.decided().copied();
+        self.drop_decided();
+        attempt
+    }
+
+    /// Whether the front attempt is decided (now or before): it is then `decided()`, until
+    /// `drop_decided`.
+    #[inline]
+    pub fn decide_front(&mut self, finished: bool) -> bool {
+        if self.queue.front_decided {
+            return true;
+        }
         // Over the budget the front leaves at once, whatever the clock says.
         let overfull = self.queue.len() > self.config.budgets.pending;
         let waits = self.queue.front_waits_until.is_some_and(|t| self.now <= t);
         if waits && !finished && !overfull {
-            return None;
+            return false;
         }
         self.look_at_front(finished, overfull)
     }
 
+    /// The front attempt, decided (`decide_front`).
+    pub fn decided(&self) -> Option<&Attempt> {
+        self.queue
+            .pending
+            .front()
+            .filter(|_| self.queue.front_decided)
+            .map(|p| &p.attempt)
+    }
+
+    /// The decided front attempt leaves the queue.
+    pub fn drop_decided(&mut self) {
+        if !self.queue.front_decided {
+            return;
+        }
+        self.queue.pending.pop_front();
+        self.queue.base += 1;
+        self.queue.front_decided = false;
+        self.queue.front_waits_until = None;
+    }
+
     #[inline(never)]
-    fn look_at_front(&mut self, finished: bool, overfull: bool) -> Option<Attempt> {
+    fn look_at_front(&mut self, finished: bool, overfull: bool) -> bool {
         let now = self.now;
         let base = self.queue.base;
-        let front = self.queue.pending.front()?;
+        let Some(front) = self.queue.pending.front() else {
+            return false;
+        };
         // Settle the oldest attempt when it has been quiet long enough, or when the queue is
         // so long (a SYN flood) that memory must win over a late retransmission.
         let mut counted = false;
@@ -239,7 +284,9 @@ impl Book {
             self.settle(base, Settle::OverBudget);
             counted = true;
         }
-        let front = self.queue.pending.front()?;
+        let Some(front) = self.queue.pending.front() else {
+            return false;
+        };
         // An established connection is held for its first second, so that a refusal by the
         // application (a FIN or RST right after the handshake) is on the attempt.
         let first_second = front.attempt.first_close.is_none()
@@ -252,16 +299,20 @@ impl Book {
         if waiting && !finished {
             if !overfull {
                 self.queue.front_waits_until = Some(front.waits_until(now, first_second));
-                return None;
+                return false;
             }
             // Over the budget (a SYN flood): decided now, as far as the capture has gone.
             self.dropped.pending += u64::from(!counted);
         }
-        let mut p = self.queue.pending.pop_front()?;
-        self.queue.base += 1;
-        self.queue.front_waits_until = None;
-        self.decide(&mut p, now, finished);
-        Some(p.attempt)
+        // Decided in place: the queue is set aside meanwhile (deciding reads the evidence,
+        // never the queue).
+        let mut pending = std::mem::take(&mut self.queue.pending);
+        if let Some(p) = pending.front_mut() {
+            self.decide(p, now, finished);
+        }
+        self.queue.pending = pending;
+        self.queue.front_decided = true;
+        true
     }
 }
 

@@ -1491,3 +1491,36 @@ fn a_packet_on_the_waiting_front_attempt_is_looked_at_before_its_wait_is_over() 
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].outcome, Outcome::Established);
 }
+
+#[test]
+fn a_decided_attempt_is_read_where_it_lies_until_it_is_dropped() {
+    let mut feed = Feed::new();
+    feed.tracker
+        .on_segment(&segment(1, Ts(0), client(), server(), S, 100, 0, 0));
+    let t = &mut feed.tracker;
+    assert!(!t.decide_next() && t.decided().is_none());
+    // Nothing decided: dropping takes nothing.
+    t.drop_decided();
+    t.on_segment(&segment(
+        2,
+        Ts(1_000_000),
+        server(),
+        client(),
+        R | A,
+        0,
+        101,
+        0,
+    ));
+    t.finish();
+    assert!(t.decide_next());
+    let first = *t.decided().expect("decided");
+    // Asked again before it is dropped: the same attempt, decided once.
+    assert!(t.decide_next());
+    assert_eq!(
+        t.decided().map(|a| (a.frame, a.outcome)),
+        Some((first.frame, first.outcome))
+    );
+    assert_eq!((first.frame.number, first.outcome), (1, Outcome::Refused));
+    t.drop_decided();
+    assert!(!t.decide_next() && t.decided().is_none() && t.pop_decided().is_none());
+}
