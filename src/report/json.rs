@@ -664,14 +664,7 @@ pub fn endpoint_text(buf: &mut Vec<u8>, e: Endpoint) {
         IpAddr::V4(ip) => {
             // `255.255.255.255:65535` is 21 bytes: built on the stack, one copy.
             let mut text = [0u8; 21];
-            let mut n = 0;
-            for (i, octet) in ip.octets().into_iter().enumerate() {
-                if i > 0 {
-                    text[n] = b'.';
-                    n += 1;
-                }
-                n += digits(&mut text[n..], u32::from(octet));
-            }
+            let mut n = ipv4_digits(&mut text, ip);
             text[n] = b':';
             n += 1;
             n += digits(&mut text[n..], u32::from(e.port));
@@ -679,6 +672,38 @@ pub fn endpoint_text(buf: &mut Vec<u8>, e: Endpoint) {
         }
         IpAddr::V6(_) => buf.extend_from_slice(e.to_string().as_bytes()),
     }
+}
+
+/// An address as `Display` writes it, formatted on the stack for IPv4.
+pub fn ip_text(buf: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(ip) => {
+            let mut text = [0u8; 15];
+            let n = ipv4_digits(&mut text, ip);
+            buf.extend_from_slice(&text[..n]);
+        }
+        IpAddr::V6(_) => buf.extend_from_slice(ip.to_string().as_bytes()),
+    }
+}
+
+/// `ip` in dotted decimal at the start of `out` (15 bytes at most); how many bytes.
+fn ipv4_digits(out: &mut [u8], ip: std::net::Ipv4Addr) -> usize {
+    let mut n = 0;
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out[n] = b'.';
+            n += 1;
+        }
+        n += digits(&mut out[n..], u32::from(octet));
+    }
+    n
+}
+
+/// A port in decimal, as `Display` writes it.
+pub fn port_text(buf: &mut Vec<u8>, port: u16) {
+    let mut text = [0u8; 5];
+    let n = digits(&mut text, u32::from(port));
+    buf.extend_from_slice(&text[..n]);
 }
 
 /// `v` (below 100,000) in decimal at the start of `out`; how many digits.
