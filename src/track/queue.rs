@@ -113,7 +113,7 @@ pub struct Queue {
     base: u64,
     /// While the clock is at or before this, the front attempt is still waiting: nothing that
     /// time alone changes lets it leave before then, and whatever else could (a packet on its
-    /// 4-tuple, a settling) goes through `get`, which clears it. `pop_decided` then need not
+    /// 4-tuple, a settling) goes through `get`, which clears it. `decide_front` then need not
     /// look at the front at all: it runs after every frame (issue 12).
     front_waits_until: Option<Ts>,
     /// The front attempt is decided, where it lies, and waits to be taken (`decided`,
@@ -192,7 +192,7 @@ impl Book {
     }
 
     /// Settles `id` if it has been quiet for SETTLE_NS by `now`; returns whether it is settled.
-    /// Only the front is settled by the clock in `pop_decided`, so the attempts behind it are
+    /// Only the front is settled by the clock in `decide_front`, so the attempts behind it are
     /// checked when their 4-tuple is seen again.
     pub fn settled_by(&mut self, id: u64, now: Ts) -> bool {
         let Some(p) = self.queue.get(id) else {
