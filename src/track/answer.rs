@@ -8,7 +8,7 @@ use crate::tcp::{FlowKey, Segment, Seq};
 
 use super::Book;
 use super::flow::{Conn, Flow, Past, Phase};
-use super::queue::Settle;
+use super::queue::{Chain, Settle};
 use super::side::{Pair, Side, Sides};
 
 /// How far past ISN+1 a client segment may start and still be taken as this attempt's, when
@@ -56,13 +56,13 @@ impl Book {
         if !f.syn() && live.is_some_and(|c| c.client != side && c.fits(seg, side)) {
             return Verdict::Connection;
         }
-        let (ids, n) = self.chain(flow.newest);
+        let mut chain = Chain::from(flow.newest);
         let mut waiting = None;
         let mut related = false;
         // Attempts older than the one that got in are matched only by their own ISN: the
         // rest of the traffic belongs to the connection.
         let mut behind_conn = false;
-        for &id in &ids[..n] {
+        while let Some(id) = chain.next(&mut self.queue) {
             if self.settled_by(id, seg.ts) && !self.is_established(id) {
                 continue;
             }
@@ -229,8 +229,8 @@ impl Book {
             self.extend_conn(flow, seg, side);
             return;
         }
-        let (ids, n) = self.chain(flow.newest);
-        for &id in &ids[..n] {
+        let mut chain = Chain::from(flow.newest);
+        while let Some(id) = chain.next(&mut self.queue) {
             let Some(p) = self.queue.get(id) else {
                 continue;
             };
@@ -441,8 +441,8 @@ impl Book {
     /// An ICMP error quoting the client's SYN (same sender, same ISN) answers its attempt;
     /// returns whether it did.
     pub fn on_icmp(&mut self, flow: &mut Flow, error: &IcmpError, quoted: Side) -> bool {
-        let (ids, n) = self.chain(flow.newest);
-        for &id in &ids[..n] {
+        let mut chain = Chain::from(flow.newest);
+        while let Some(id) = chain.next(&mut self.queue) {
             if self.settled_by(id, error.ts) {
                 continue;
             }

@@ -50,7 +50,7 @@ use expiry::Expiry;
 use flow::{Conn, Conns, EarlyAnswer, Flow, Phase};
 pub use infer::OneSide;
 use ports::{PortUse, PortUses};
-use queue::{Queue, SETTLE_NS, Settle};
+use queue::{Chain, Queue, SETTLE_NS, Settle};
 use seen::Seen;
 pub use side::Side;
 use syn::BACKWARDS_KEPT;
@@ -463,8 +463,8 @@ impl Tracker {
         book.conns.release(&mut flow);
         let client = flow.client.endpoint(&key);
         book.ports.end(client.ip, client.port, key, flow.last_seen);
-        let (ids, n) = book.chain(flow.newest);
-        for &id in &ids[..n] {
+        let mut chain = Chain::from(flow.newest);
+        while let Some(id) = chain.next(&mut book.queue) {
             book.settle(id, Settle::FlowGone);
         }
         if let Some(conn) = live {

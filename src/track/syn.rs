@@ -9,7 +9,7 @@ use crate::time::NANOS_PER_SEC;
 
 use super::Book;
 use super::flow::{Flow, Phase};
-use super::queue::{Pending, next_syn_due};
+use super::queue::{Chain, Pending, next_syn_due};
 use super::side::Side;
 
 /// A SYN-ACK captured up to this long before its SYN is matched to it (two capture points
@@ -27,8 +27,8 @@ impl Book {
         seg: &Segment,
         side: Side,
     ) -> Option<u64> {
-        let (ids, n) = self.chain(flow.newest);
-        for &id in &ids[..n] {
+        let mut chain = Chain::from(flow.newest);
+        while let Some(id) = chain.next(&mut self.queue) {
             let Some(p) = self.queue.get(id) else {
                 continue;
             };
