@@ -10,6 +10,8 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
+use indexmap::map::Entry;
+
 use crate::FxIndexMap as IndexMap;
 
 use crate::attempt::{Attempt, Holder, Outcome};
@@ -98,11 +100,16 @@ impl Selection {
         let (key, _) = FlowKey::new(a.client, a.server);
         if a.is_flagged() {
             let start = a.reuse.map_or(a.ts, |r| r.previous_ts);
-            if !self.tuples.contains_key(&key) && self.tuples.len() >= MAX_TUPLES {
-                self.left_out += 1;
-                return;
-            }
-            let ranges = self.tuples.entry(key).or_default();
+            // One lookup: the entry, whether it is there or not.
+            let full = self.tuples.len() >= MAX_TUPLES;
+            let ranges = match self.tuples.entry(key) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(_) if full => {
+                    self.left_out += 1;
+                    return;
+                }
+                Entry::Vacant(v) => v.insert(Vec::new()),
+            };
             if !self.ranges {
                 return;
             }
@@ -162,11 +169,15 @@ impl Selection {
     }
 
     fn notes_for(&mut self, frame: FrameRef) -> Option<&mut Notes> {
-        if !self.notes.contains_key(&frame) && self.notes.len() >= MAX_NOTES {
-            self.notes_left_out += 1;
-            return None;
+        let full = self.notes.len() >= MAX_NOTES;
+        match self.notes.entry(frame) {
+            Entry::Occupied(o) => Some(o.into_mut()),
+            Entry::Vacant(_) if full => {
+                self.notes_left_out += 1;
+                None
+            }
+            Entry::Vacant(v) => Some(v.insert(Notes::default())),
         }
-        Some(self.notes.entry(frame).or_default())
     }
 
     pub fn is_empty(&self) -> bool {
