@@ -4,6 +4,7 @@
 //! addresses are formatted on the stack and every line is serialised into one reused buffer
 //! (issue 12 item 3): no intermediate maps, no per-token virtual calls.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -73,21 +74,67 @@ impl Serialize for Addr {
 /// An RFC 3339 UTC time with `digits` fractional digits, formatted on the stack.
 pub struct Time(pub Ts, pub u8);
 
+/// `YYYY-MM-DDTHH:MM:SS`.
+const SECOND_TEXT: usize = 19;
+
+thread_local! {
+    /// The second `Time::write` wrote last, and its text up to the seconds: attempts come in
+    /// time order, about a hundred a second on a busy capture, and the calendar arithmetic
+    /// was half of each time written (issue 12).
+    static LAST_SECOND: Cell<(i64, [u8; SECOND_TEXT])> =
+        const { Cell::new((i64::MIN, [0; SECOND_TEXT])) };
+}
+
 impl Time {
     /// The text, into `buf`.
     pub fn write<'b>(&self, buf: &'b mut [u8; 40]) -> &'b str {
         let (ts, digits) = (self.0, self.1.min(9));
         let secs = ts.0.div_euclid(NANOS_PER_SEC);
         let nanos = ts.0.rem_euclid(NANOS_PER_SEC);
-        let (y, m, d) = crate::time::civil_from_days(secs.div_euclid(86_400));
-        let rem = secs.rem_euclid(86_400);
-        if !(0..=9999).contains(&y) {
-            let text = ts.rfc3339(digits).to_string();
-            let n = text.len().min(40);
-            buf[..n].copy_from_slice(&text.as_bytes()[..n]);
-            return std::str::from_utf8(&buf[..n]).unwrap_or("?");
+        let cached = LAST_SECOND.with(|last| {
+            let (second, head) = last.get();
+            (second == secs).then_some(head)
+        });
+        let head = match cached.or_else(|| Time::second_text(secs)) {
+            Some(head) => head,
+            None => {
+                // Years outside 0000-9999: the general form.
+                let text = ts.rfc3339(digits).to_string();
+                let n = text.len().min(40);
+                buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+                return std::str::from_utf8(&buf[..n]).unwrap_or("?");
+            }
+        };
+        buf[..SECOND_TEXT].copy_from_slice(&head);
+        let mut w = Cursor {
+            buf,
+            n: SECOND_TEXT,
+        };
+        if digits > 0 {
+            w.byte(b'.');
+            w.num(
+                nanos / 10i64.pow(9 - u32::from(digits)),
+                usize::from(digits),
+            );
         }
-        let mut w = Cursor { buf, n: 0 };
+        w.byte(b'Z');
+        let n = w.n;
+        std::str::from_utf8(&buf[..n]).unwrap_or("?")
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` of the second `secs` since the epoch (kept for the next time
+    /// written), if its year has four digits.
+    fn second_text(secs: i64) -> Option<[u8; SECOND_TEXT]> {
+        let (y, m, d) = crate::time::civil_from_days(secs.div_euclid(86_400));
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let rem = secs.rem_euclid(86_400);
+        let mut buf = [0u8; 40];
+        let mut w = Cursor {
+            buf: &mut buf,
+            n: 0,
+        };
         w.num(y, 4);
         w.byte(b'-');
         w.num(i64::from(m), 2);
@@ -99,16 +146,10 @@ impl Time {
         w.num(rem % 3600 / 60, 2);
         w.byte(b':');
         w.num(rem % 60, 2);
-        if digits > 0 {
-            w.byte(b'.');
-            w.num(
-                nanos / 10i64.pow(9 - u32::from(digits)),
-                usize::from(digits),
-            );
-        }
-        w.byte(b'Z');
-        let n = w.n;
-        std::str::from_utf8(&buf[..n]).unwrap_or("?")
+        let mut head = [0u8; SECOND_TEXT];
+        head.copy_from_slice(&buf[..SECOND_TEXT]);
+        LAST_SECOND.with(|last| last.set((secs, head)));
+        Some(head)
     }
 }
 
@@ -1546,6 +1587,34 @@ mod tests {
         }
         let last = DURATION_EDGES_S[DURATION_EDGES_S.len() - 1];
         assert_eq!(BUCKET_KEYS[DURATION_EDGES_S.len()], format!("ge_{last}s"));
+    }
+
+    #[test]
+    fn times_written_from_the_last_second_are_what_display_writes() {
+        // Same second again (cached), other digits, the next second, a second before the
+        // epoch, the ends of the clock's range, and back.
+        let base = Ts::from_parts(1_700_000_000, 3_659_000);
+        let times = [
+            (base, 6),
+            (base.add_nanos(999_000_000), 6),
+            (base.add_nanos(999_000_000), 9),
+            (base.add_nanos(999_000_000), 0),
+            (base.add_nanos(1_000_000_000), 3),
+            (Ts(-1), 9),
+            (Ts(-1), 2),
+            (Ts(i64::MAX), 9),
+            (Ts(i64::MIN), 9),
+            (base, 6),
+            (Ts(0), 0),
+        ];
+        for (ts, digits) in times {
+            let mut buf = [0u8; 40];
+            assert_eq!(
+                Time(ts, digits).write(&mut buf),
+                ts.rfc3339(digits).to_string(),
+                "{ts:?} {digits}"
+            );
+        }
     }
 
     #[test]
