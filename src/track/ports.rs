@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
-use crate::tcp::FlowKey;
+use crate::tcp::{Endpoint, FlowKey};
 use crate::time::Ts;
 
 use super::dense::{DenseMap, hash_of};
@@ -22,7 +22,8 @@ pub struct PortUse {
 }
 
 pub struct PortUses {
-    uses: DenseMap<(IpAddr, u16), PortUse>,
+    /// By (client ip, source port), as an `Endpoint`: an IPv4 one hashes as one word.
+    uses: DenseMap<Endpoint, PortUse>,
     /// Insertion order (hashes of the keys), for oldest-first eviction (entries may be stale:
     /// checked on pop).
     order: VecDeque<(u64, Ts)>,
@@ -42,8 +43,9 @@ impl PortUses {
 
     /// Records a new use and returns the previous one.
     pub fn replace(&mut self, ip: IpAddr, port: u16, now: PortUse) -> Option<PortUse> {
-        let hash = hash_of(&(ip, port));
-        let previous = self.uses.insert_hashed(hash, (ip, port), now);
+        let port = Endpoint { ip, port };
+        let hash = hash_of(&port);
+        let previous = self.uses.insert_hashed(hash, port, now);
         self.order.push_back((hash, now.syn_ts));
         while self.uses.len() > self.capacity {
             let Some((hash, ts)) = self.order.pop_front() else {
@@ -69,7 +71,11 @@ impl PortUses {
 
     /// Marks the use of (ip, port) on `key` as ended at `ts`, if it is still the newest.
     pub fn end(&mut self, ip: IpAddr, port: u16, key: FlowKey, ts: Ts) {
-        if let Some(u) = self.uses.get_mut(&(ip, port)).filter(|u| u.key == key) {
+        if let Some(u) = self
+            .uses
+            .get_mut(&Endpoint { ip, port })
+            .filter(|u| u.key == key)
+        {
             u.ended = Some(ts);
         }
     }
