@@ -125,11 +125,12 @@ impl Selection {
                 }
             }
             self.note(a);
-        } else if let Some(last) = self
-            .tuples
-            .get_mut(&key)
-            .and_then(|r| r.last_mut())
-            .filter(|l| l.1 == OPEN)
+        } else if self.ranges // without them (no --write) the lists stay empty
+            && let Some(last) = self
+                .tuples
+                .get_mut(&key)
+                .and_then(|r| r.last_mut())
+                .filter(|l| l.1 == OPEN)
         {
             last.1 = a.ts;
         }
