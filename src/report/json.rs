@@ -727,7 +727,30 @@ pub fn ip_text(buf: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
-/// `ip` in dotted decimal at the start of `out` (15 bytes at most); how many bytes.
+/// Each octet's decimal digits, their count first (and zeros after them).
+const OCTET_TEXT: [[u8; 4]; 256] = {
+    let mut table = [[0u8; 4]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let (h, t, o) = (
+            b'0' + (i / 100) as u8,
+            b'0' + (i / 10 % 10) as u8,
+            b'0' + (i % 10) as u8,
+        );
+        table[i] = match i {
+            0..=9 => [1, o, 0, 0],
+            10..=99 => [2, t, o, 0],
+            _ => [3, h, t, o],
+        };
+        i += 1;
+    }
+    table
+};
+
+/// `ip` in dotted decimal at the start of `out` (15 bytes at most, and `out` holds at least
+/// 15); how many bytes. Each octet's text comes from a table, three bytes copied whatever
+/// its length (the next octet or the caller writes over the rest): no divisions, no
+/// per-digit bounds checks (issue 12: two addresses on every JSON, NDJSON and CSV line).
 fn ipv4_digits(out: &mut [u8], ip: std::net::Ipv4Addr) -> usize {
     let mut n = 0;
     for (i, octet) in ip.octets().into_iter().enumerate() {
@@ -735,7 +758,9 @@ fn ipv4_digits(out: &mut [u8], ip: std::net::Ipv4Addr) -> usize {
             out[n] = b'.';
             n += 1;
         }
-        n += digits(&mut out[n..], u32::from(octet));
+        let text = &OCTET_TEXT[usize::from(octet)];
+        out[n..n + 3].copy_from_slice(&text[1..]);
+        n += usize::from(text[0]);
     }
     n
 }
@@ -1634,6 +1659,20 @@ mod tests {
             let mut hand = Vec::new();
             endpoint_text(&mut hand, e);
             assert_eq!(String::from_utf8(hand).unwrap(), e.to_string());
+        }
+    }
+
+    #[test]
+    fn every_octet_in_every_place_is_written_as_display_writes_it() {
+        for octet in 0..=255u8 {
+            for place in 0..4 {
+                let mut octets = [7, 70, 255, 1];
+                octets[place] = octet;
+                let ip = IpAddr::from(octets);
+                let mut hand = Vec::new();
+                ip_text(&mut hand, ip);
+                assert_eq!(String::from_utf8(hand).unwrap(), ip.to_string());
+            }
         }
     }
 
