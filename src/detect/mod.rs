@@ -76,12 +76,13 @@ impl Detector {
     /// Decides the attempt's cause and folds it in: constant work, a few hash lookups.
     pub fn add(&mut self, a: &Attempt, cx: &Context) -> Judged {
         let t = &mut self.tally;
+        // The server's entry, looked up once: what it says so far decides the cause, and the
+        // attempt goes into it (nothing else here touches the servers' table, so taking it
+        // first, evicting if full, is what taking it at the end would do).
+        let server = t.servers.entry(a.server, Default::default);
         // The shortest gap at which this server let in a SYN whose ISN and timestamp had not
-        // advanced, so far.
-        let floor = t
-            .servers
-            .get(&a.server)
-            .and_then(|s| s.time_wait.accepts[0][0].gaps.min());
+        // advanced, so far (none for a server new to the table).
+        let floor = server.time_wait.accepts[0][0].gaps.min();
         let cause = cause::cause_given(a, cx, floor);
         let time_wait = cause == Some(Cause::ServerTimeWait);
         t.first_ts = Some(t.first_ts.map_or(a.ts, |f| f.min(a.ts)));
@@ -109,9 +110,7 @@ impl Detector {
                 && (!e.handling.is_refusal()
                     || (a.reuse.is_some_and(|r| r.in_window) && cause::below(e.held_gap, floor)))
         });
-        t.servers
-            .entry(a.server, Default::default)
-            .add(a, cause, evidence.as_ref());
+        server.add(a, cause, evidence.as_ref());
         if time_wait
             && a.outcome.is_failure()
             && let Some(r) = a.reuse
