@@ -465,7 +465,7 @@ impl Tracker {
         let live = book.conns.live(&flow).copied();
         book.conns.release(&mut flow);
         let client = flow.client.endpoint(&key);
-        book.ports.end(client.ip, client.port, key, flow.last_seen);
+        book.ports.end(client, key, flow.last_seen);
         let mut chain = Chain::from(flow.newest);
         while let Some(id) = chain.next(&mut book.queue) {
             book.settle(id, Settle::FlowGone);
@@ -506,7 +506,7 @@ impl Tracker {
             syn_ts,
             ended: None,
         };
-        let Some(previous) = self.book.ports.replace(client.ip, client.port, this) else {
+        let Some(previous) = self.book.ports.replace(client, this) else {
             return;
         };
         let ended = if previous.key == key {

@@ -4,7 +4,6 @@
 //! oldest uses are forgotten (their next reuse has no idle time) and counted.
 
 use std::collections::VecDeque;
-use std::net::IpAddr;
 
 use crate::tcp::{Endpoint, FlowKey};
 use crate::time::Ts;
@@ -41,11 +40,10 @@ impl PortUses {
         }
     }
 
-    /// Records a new use and returns the previous one.
-    pub fn replace(&mut self, ip: IpAddr, port: u16, now: PortUse) -> Option<PortUse> {
-        let port = Endpoint { ip, port };
-        let hash = hash_of(&port);
-        let previous = self.uses.insert_hashed(hash, port, now);
+    /// Records a new use of the client's (ip, port) and returns the previous one.
+    pub fn replace(&mut self, client: Endpoint, now: PortUse) -> Option<PortUse> {
+        let hash = hash_of(&client);
+        let previous = self.uses.insert_hashed(hash, client, now);
         self.order.push_back((hash, now.syn_ts));
         while self.uses.len() > self.capacity {
             let Some((hash, ts)) = self.order.pop_front() else {
@@ -69,13 +67,10 @@ impl PortUses {
         self.order = VecDeque::new();
     }
 
-    /// Marks the use of (ip, port) on `key` as ended at `ts`, if it is still the newest.
-    pub fn end(&mut self, ip: IpAddr, port: u16, key: FlowKey, ts: Ts) {
-        if let Some(u) = self
-            .uses
-            .get_mut(&Endpoint { ip, port })
-            .filter(|u| u.key == key)
-        {
+    /// Marks the use of the client's (ip, port) on `key` as ended at `ts`, if it is still
+    /// the newest.
+    pub fn end(&mut self, client: Endpoint, key: FlowKey, ts: Ts) {
+        if let Some(u) = self.uses.get_mut(&client).filter(|u| u.key == key) {
             u.ended = Some(ts);
         }
     }
@@ -84,7 +79,6 @@ impl PortUses {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::Endpoint;
 
     fn key(port: u16) -> FlowKey {
         let ep = |p| Endpoint {
@@ -96,20 +90,21 @@ mod tests {
 
     #[test]
     fn the_previous_use_comes_back_and_the_oldest_is_forgotten_past_capacity() {
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let ip = "10.0.0.1".parse().unwrap();
+        let at = |port| Endpoint { ip, port };
         let mut ports = PortUses::new(2);
         let use_at = |port, s| PortUse {
             key: key(port),
             syn_ts: Ts(s),
             ended: None,
         };
-        assert_eq!(ports.replace(ip, 1, use_at(1, 1)), None);
-        ports.end(ip, 1, key(1), Ts(5));
-        let previous = ports.replace(ip, 1, use_at(1, 9)).unwrap();
+        assert_eq!(ports.replace(at(1), use_at(1, 1)), None);
+        ports.end(at(1), key(1), Ts(5));
+        let previous = ports.replace(at(1), use_at(1, 9)).unwrap();
         assert_eq!(previous.ended, Some(Ts(5)));
-        ports.replace(ip, 2, use_at(2, 10));
-        ports.replace(ip, 3, use_at(3, 11)); // over capacity: port 1 goes
+        ports.replace(at(2), use_at(2, 10));
+        ports.replace(at(3), use_at(3, 11)); // over capacity: port 1 goes
         assert_eq!(ports.dropped, 1);
-        assert_eq!(ports.replace(ip, 1, use_at(1, 12)), None);
+        assert_eq!(ports.replace(at(1), use_at(1, 12)), None);
     }
 }
