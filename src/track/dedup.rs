@@ -48,6 +48,16 @@ pub struct Recent {
 }
 
 impl Recent {
+    /// The ring of a new 4-tuple, holding its first segment `seg` (from `side`): what
+    /// `is_copy` on an empty ring leaves, without reading the new ring back.
+    pub fn starting_with(seg: &Segment, side: Side) -> Recent {
+        let mut recent = Recent::default();
+        recent.sigs[0] = signature(seg, side) as u32 | 1;
+        recent.times[0] = (seg.ts.0 >> UNIT_SHIFT) as u32;
+        recent.next = 1;
+        recent
+    }
+
     /// Whether `seg` (from `side`) repeats one of the last segments within the short time;
     /// if not, it is remembered.
     pub fn is_copy(&mut self, seg: &Segment, side: Side) -> bool {
@@ -249,6 +259,18 @@ mod tests {
         assert!(!r.is_copy(&seg(0, 0), Side::Lo));
         assert!(r.is_copy(&seg(500_000, 0), Side::Lo));
         assert!(!r.is_copy(&seg(10_000_000, 0), Side::Lo));
+    }
+
+    #[test]
+    fn a_new_ring_holds_what_its_first_check_would_have_left() {
+        for (ts, side) in [(0, Side::Lo), (3 * NANOS_PER_SEC + 7, Side::Hi)] {
+            let s = seg(ts, 9);
+            let mut checked = Recent::default();
+            assert!(!checked.is_copy(&s, side));
+            let mut started = Recent::starting_with(&s, side);
+            assert_eq!(format!("{started:?}"), format!("{checked:?}"));
+            assert!(started.is_copy(&seg(ts + 1_000, 9), side));
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ mod side;
 mod syn;
 
 use archive::{Archive, Record};
-use dedup::{Copies, CopyRun, RUNS_KEPT};
+use dedup::{Copies, CopyRun, RUNS_KEPT, Recent};
 use dense::DenseMap;
 use expiry::Expiry;
 use flow::{Conn, Conns, EarlyAnswer, Flow, Phase};
@@ -349,7 +349,7 @@ impl Tracker {
         };
         if f.syn() && !f.ack() && book.wanted(seg) {
             let mut flow = Flow::new(seg.ts, side);
-            flow.recent.is_copy(seg, side);
+            flow.recent = Recent::starting_with(seg, side);
             let remembered = Tracker::remembered(book, archive, key, &mut flow);
             let id = book.on_syn(&mut flow, key, seg, side);
             book.count_reuse_from_memory(id, remembered);
@@ -358,7 +358,7 @@ impl Tracker {
             // From a server never sent a SYN in the capture: the SYN it answers is implied
             // (the capture holds the server's side only, issue 13).
             let mut flow = Flow::new(seg.ts, side.other());
-            flow.recent.is_copy(seg, side);
+            flow.recent = Recent::starting_with(seg, side);
             let remembered = Tracker::remembered(book, archive, key, &mut flow);
             let id = book.implied_answer(&mut flow, key, seg, side);
             book.count_reuse_from_memory(id, remembered);
@@ -369,7 +369,7 @@ impl Tracker {
         } else if f.ack() && (f.syn() || f.rst()) && book.wanted(&reversed) {
             // Possibly ahead of its SYN (two capture points merged): kept for a second.
             let mut flow = Flow::new(seg.ts, side.other());
-            flow.recent.is_copy(seg, side);
+            flow.recent = Recent::starting_with(seg, side);
             Tracker::remembered(book, archive, key, &mut flow);
             book.set_early(key, &mut flow, EarlyAnswer::new(seg, side));
             book.stats.ends_without_handshake += u64::from(f.rst());
