@@ -15,6 +15,7 @@ use portreuse::detect::Findings;
 use portreuse::merge::{Item, Merger};
 use portreuse::synth::{Case, PcapWriter, Scenario, generate};
 use portreuse::tcp::FlowKey;
+use portreuse::track::dedup::Fingerprints;
 use serde_json::Value;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/");
@@ -294,7 +295,7 @@ fn items(files: &[&str]) -> Vec<Item> {
         .iter()
         .map(|f| portreuse::capture::open(std::path::Path::new(&format!("{DIR}{f}"))).unwrap())
         .collect();
-    let mut merger = Merger::new(captures);
+    let mut merger = Merger::new(captures, Fingerprints::new(Budgets::default().fingerprints));
     let mut out = Vec::new();
     while let Some(item) = merger.next_item().unwrap() {
         out.push(item);

@@ -21,6 +21,7 @@ use crate::export::Selection;
 use crate::merge::Item;
 use crate::report::charts::ChartBuilder;
 use crate::time::Ts;
+use crate::track::dedup::Fingerprints;
 use crate::track::{Config, ConnEnd, TrackStats, Tracker};
 
 use super::Options;
@@ -122,6 +123,11 @@ impl Pipeline {
         }
     }
 
+    /// The table with which the reading stage judges SYNs (`Merger::new`).
+    pub fn fingerprints(&self) -> Fingerprints {
+        self.tracker.fingerprints()
+    }
+
     /// One decoded frame.
     pub fn feed(&mut self, item: &Item, out: &mut Events) -> io::Result<()> {
         self.frames += 1;
@@ -129,7 +135,7 @@ impl Pipeline {
         self.last_ts = Some(self.last_ts.map_or(item.ts, |t| t.max(item.ts)));
         match item.decoded {
             Ok(Decoded::Segment(segment)) => match item.hint {
-                Some(hint) => self.tracker.on_hinted_segment(&segment, hint),
+                Some(hint) => self.tracker.on_read_segment(&segment, hint, item.exact),
                 None => self.tracker.on_segment(&segment),
             },
             Ok(Decoded::Icmp(error)) => self.tracker.on_icmp(&error),

@@ -95,10 +95,11 @@ pub(super) fn run(
 ) -> Result<(Vec<Capture>, Progress)> {
     let (full_tx, full_rx) = sync_channel::<Message>(BUFFERS + 1);
     let (free_tx, free_rx) = recycling::<Item>(BATCH);
+    let merger = Merger::new(captures, pipeline.fingerprints());
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("portreuse-read".into())
-            .spawn_scoped(scope, move || read(captures, progress, full_tx, free_rx))
+            .spawn_scoped(scope, move || read(merger, progress, full_tx, free_rx))
             .context("starting the reading thread (--threads 1 reads on one thread)")?;
         // Stage 2 owns its ends of both channels: when it stops early (an error writing the
         // output), they close and stage 1 stops at its next batch.
@@ -114,12 +115,11 @@ pub(super) fn run(
 /// Stage 1: merge and decode into batches until the input ends, a file fails to read, or
 /// stage 2 has gone.
 fn read(
-    captures: Vec<Capture>,
+    mut merger: Merger,
     mut progress: Progress,
     full: SyncSender<Message>,
     free: Receiver<Vec<Item>>,
 ) -> (Vec<Capture>, Progress) {
-    let mut merger = Merger::new(captures);
     let mut frames = 0u64;
     while let Ok(mut batch) = free.recv() {
         batch.clear();

@@ -1,11 +1,18 @@
 //! Several captures of one trace (ring-buffer files, or both sides of a firewall) merged into
 //! one timeline by timestamp: a k-way merge over each file's next decoded frame.
+//!
+//! What the tracker needs of a frame that depends on no state of its own is worked out here,
+//! on the reading thread (issue 12: the tracking one sets the pace): the key hint of a
+//! segment's 4-tuple, and whether a SYN or SYN-ACK is an exact copy of an earlier one (the
+//! file-wide table of `track::dedup::Fingerprints`, which takes the frames in merge order).
 
 use super::{Capture, Frame};
 use crate::decode::{Decoded, Skip, decode};
 use crate::error::CaptureError;
 use crate::tcp::KeyHint;
 use crate::time::Ts;
+use crate::track::dedup::{Exact, Fingerprints};
+use crate::track::side::Side;
 
 /// One frame after decoding, with where it came from.
 #[derive(Clone, Copy, Debug)]
@@ -16,16 +23,29 @@ pub struct Item {
     pub decoded: Result<Decoded, Skip>,
     /// A segment's key hint, computed here: on the reading thread, not the tracking one.
     pub hint: Option<KeyHint>,
+    /// A SYN or SYN-ACK's verdict from the file-wide table of exact copies.
+    pub exact: Option<Exact>,
 }
 
 impl Item {
-    /// Frame `f` of file `file`, decoded.
+    /// Frame `f` of file `file`, decoded; `fingerprints` judges it if it comes next in merge
+    /// order (else it is judged when it does, by [`Item::judged`]).
     #[inline(always)]
-    fn of(file: u32, f: &Frame) -> Item {
+    fn of(file: u32, f: &Frame, fingerprints: Option<&mut Fingerprints>) -> Item {
         let decoded = decode(f, file);
-        let hint = match &decoded {
-            Ok(Decoded::Segment(s)) => Some(KeyHint::of(s.src, s.dst)),
-            _ => None,
+        let (hint, exact) = match &decoded {
+            Ok(Decoded::Segment(s)) => {
+                let hint = KeyHint::of(s.src, s.dst);
+                let side = Side::sending(hint.src_is_lo);
+                let exact = fingerprints.and_then(|t| t.frame(f.ts, Some((s, side))));
+                (Some(hint), exact)
+            }
+            _ => {
+                if let Some(t) = fingerprints {
+                    t.frame(f.ts, None);
+                }
+                (None, None)
+            }
         };
         Item {
             file,
@@ -33,7 +53,18 @@ impl Item {
             ts: f.ts,
             decoded,
             hint,
+            exact,
         }
+    }
+
+    /// This item, read ahead, judged by `fingerprints` now that it comes next.
+    fn judged(mut self, fingerprints: &mut Fingerprints) -> Item {
+        let segment = match (&self.decoded, self.hint) {
+            (Ok(Decoded::Segment(s)), Some(hint)) => Some((s, Side::sending(hint.src_is_lo))),
+            _ => None,
+        };
+        self.exact = fingerprints.frame(self.ts, segment);
+        self
     }
 }
 
@@ -44,22 +75,25 @@ pub struct Merger {
     pub files: Vec<Capture>,
     heads: Vec<Option<Item>>,
     primed: bool,
+    fingerprints: Fingerprints,
 }
 
 impl Merger {
-    pub fn new(files: Vec<Capture>) -> Merger {
+    /// The merge of `files`, whose SYNs `fingerprints` judges (`Tracker::fingerprints`).
+    pub fn new(files: Vec<Capture>, fingerprints: Fingerprints) -> Merger {
         let heads = vec![None; files.len()];
         Merger {
             files,
             heads,
             primed: false,
+            fingerprints,
         }
     }
 
     fn read(&mut self, index: usize) -> Result<(), FileError> {
         let file = index as u32;
         let item = self.files[index]
-            .next_frame(|f| Item::of(file, f))
+            .next_frame(|f| Item::of(file, f, None))
             .map_err(|e| (index, e))?;
         self.heads[index] = item;
         Ok(())
@@ -70,7 +104,10 @@ impl Merger {
     #[inline]
     pub fn next_item(&mut self) -> Result<Option<Item>, FileError> {
         if let [only] = self.files.as_mut_slice() {
-            return only.next_frame(|f| Item::of(0, f)).map_err(|e| (0, e));
+            let fingerprints = &mut self.fingerprints;
+            return only
+                .next_frame(|f| Item::of(0, f, Some(fingerprints)))
+                .map_err(|e| (0, e));
         }
         self.next_merged()
     }
@@ -85,9 +122,10 @@ impl Merger {
     pub fn fill(&mut self, batch: &mut Vec<Item>, up_to: usize) -> Result<bool, FileError> {
         batch.reserve(up_to.saturating_sub(batch.len()));
         if let [only] = self.files.as_mut_slice() {
+            let fingerprints = &mut self.fingerprints;
             while batch.len() < up_to {
                 let pushed = only
-                    .next_frame(|f| batch.push(Item::of(0, f)))
+                    .next_frame(|f| batch.push(Item::of(0, f, Some(&mut *fingerprints))))
                     .map_err(|e| (0, e))?;
                 if pushed.is_none() {
                     return Ok(true);
@@ -126,6 +164,6 @@ impl Merger {
         };
         let item = self.heads[index].take();
         self.read(index)?;
-        Ok(item)
+        Ok(item.map(|i| i.judged(&mut self.fingerprints)))
     }
 }

@@ -9,15 +9,13 @@
 //! - for segments with SYN (SYN, SYN-ACK: a copy of one would be a phantom attempt or
 //!   answer), a direct-mapped table of fingerprints that include the timestamp: an exact copy
 //!   anywhere in the file. An entry overwritten before its copy could come is counted as not
-//!   checkable. (FIN and RST copies far apart change nothing: their connection already has
+//!   checkable. This one needs nothing the tracker holds: the reading stage runs it. (FIN and RST copies far apart change nothing: their connection already has
 //!   its first FIN or RST. Checking every segment would cost a cache miss per packet.)
 
 use std::net::IpAddr;
 
 use crate::tcp::{FrameRef, Segment};
-use crate::time::NANOS_PER_SEC;
-#[cfg(test)]
-use crate::time::Ts;
+use crate::time::{NANOS_PER_SEC, Ts};
 
 use super::side::Side;
 
@@ -119,50 +117,68 @@ pub struct CopyRun {
     pub copies: u64,
 }
 
-/// The file-wide table of control segments' fingerprints, and the runs of copies.
-pub struct Copies {
-    table: Vec<u64>,
-    capacity: usize,
-    /// Segments that could be copies but could not be checked.
-    pub unchecked: u64,
-    /// Fingerprints written so far.
-    inserted: u64,
-    run: Option<(CopyRun, u64)>,
-    /// The first long runs, and how many there were.
-    pub runs: [Option<CopyRun>; RUNS_KEPT],
-    pub long_runs: u64,
+/// What the file-wide table says of a segment with SYN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exact {
+    /// Not a copy of an earlier SYN or SYN-ACK.
+    Original,
+    /// An exact copy of one, timestamp included.
+    Copy,
+    /// Stamped before the capture's clock, so it could be a copy, but its original may have
+    /// been overwritten (the table has taken more than it holds): not known to be one.
+    Unchecked,
 }
 
-impl Copies {
+/// The file-wide table of SYN segments' fingerprints. It sees every frame in the order the
+/// tracker takes them (for the capture's clock) and judges only SYNs and SYN-ACKs, whose
+/// verdict depends on nothing the tracker holds: the reading stage runs it, off the tracking
+/// thread, which sets the pace (issue 12: 5 % of it on the NAT capture), and hands the
+/// verdict on with the segment.
+pub struct Fingerprints {
+    table: Vec<u64>,
+    capacity: usize,
+    /// Fingerprints written so far.
+    inserted: u64,
+    /// The latest time of the frames so far: the tracker's clock.
+    clock: Ts,
+}
+
+impl Fingerprints {
     /// `capacity` entries (rounded down to a power of two); allocated on first use, so a
     /// capture without control segments costs nothing.
-    pub fn new(capacity: usize) -> Copies {
-        Copies {
+    pub fn new(capacity: usize) -> Fingerprints {
+        Fingerprints {
             table: Vec::new(),
             capacity: 1 << (usize::BITS - 1 - capacity.max(2).leading_zeros()),
-            unchecked: 0,
             inserted: 0,
-            run: None,
-            runs: [None; RUNS_KEPT],
-            long_runs: 0,
+            clock: Ts(i64::MIN),
         }
     }
 
-    /// The capture has ended: no segment will be checked again. Frees the table.
+    /// No segment will be checked again: frees the table.
     pub fn free(&mut self) {
         self.table = Vec::new();
     }
 
-    /// Whether `seg` is an exact copy (timestamp included) of an earlier SYN or SYN-ACK.
-    /// Segments without SYN are not checked here.
-    /// `earlier`: `seg` is stamped before the capture's clock. An exact copy carries its
-    /// original's timestamp, which came first, so only such a segment (or one at the same
-    /// instant, which the 4-tuple's ring catches) can be one: the table is read only then,
-    /// and otherwise just written (a store, which does not wait for the cache line).
-    pub fn is_exact_copy(&mut self, side: Side, seg: &Segment, earlier: bool) -> bool {
-        if !seg.flags.syn() {
-            return false;
+    /// Takes the next frame, at `ts`; for a segment (sent from `side` of its 4-tuple) with
+    /// SYN, says whether it is an exact copy of an earlier one.
+    #[inline]
+    pub fn frame(&mut self, ts: Ts, segment: Option<(&Segment, Side)>) -> Option<Exact> {
+        let earlier = ts < self.clock;
+        self.clock = self.clock.max(ts);
+        match segment {
+            Some((seg, side)) if seg.flags.syn() => Some(self.check(side, seg, earlier)),
+            _ => None,
         }
+    }
+
+    /// Whether `seg` (with SYN) is an exact copy of an earlier one, for a caller that keeps
+    /// the clock itself (`Tracker::on_segment`). `earlier`: `seg` is stamped before the
+    /// capture's clock. An exact copy carries its original's timestamp, which came first, so
+    /// only such a segment (or one at the same instant, which the 4-tuple's ring catches) can
+    /// be one: the table is read only then, and otherwise just written (a store, which does
+    /// not wait for the cache line).
+    pub fn check(&mut self, side: Side, seg: &Segment, earlier: bool) -> Exact {
         if self.table.is_empty() {
             self.table = vec![0; self.capacity];
         }
@@ -171,18 +187,33 @@ impl Copies {
         let h = mix(h, u64::from(seg.src.port) << 16 | u64::from(seg.dst.port));
         let fp = mix(h, seg.ts.0 as u64) | 1;
         let slot = (fp >> 32) as usize & (self.table.len() - 1);
+        let mut verdict = Exact::Original;
         if earlier {
             if self.table[slot] == fp {
-                return true;
+                return Exact::Copy;
             }
-            // Its original may have been overwritten: the table has taken more than it holds.
-            self.unchecked += u64::from(self.inserted > self.table.len() as u64);
+            if self.inserted > self.table.len() as u64 {
+                verdict = Exact::Unchecked;
+            }
         }
         self.table[slot] = fp;
         self.inserted += 1;
-        false
+        verdict
     }
+}
 
+/// The runs of copies among SYN segments, and the segments that could not be checked.
+#[derive(Default)]
+pub struct Copies {
+    /// Segments that could be copies but could not be checked.
+    pub unchecked: u64,
+    run: Option<(CopyRun, u64)>,
+    /// The first long runs, and how many there were.
+    pub runs: [Option<CopyRun>; RUNS_KEPT],
+    pub long_runs: u64,
+}
+
+impl Copies {
     /// Notes whether a SYN segment was a copy (by either check), for the runs.
     pub fn note_control(&mut self, frame: FrameRef, copy: bool) {
         match (&mut self.run, copy) {
@@ -275,20 +306,29 @@ mod tests {
 
     #[test]
     fn an_exact_copy_is_found_anywhere_and_runs_of_copies_are_counted() {
-        let mut c = Copies::new(1 << 12);
+        let mut f = Fingerprints::new(1 << 12);
+        let mut c = Copies::default();
         let (_, side) = Side::of(seg(0, 1).src, seg(0, 1).dst);
         for i in 0..100 {
-            assert!(!c.is_exact_copy(side, &seg(i, 1), false));
+            let s = seg(i, 1);
+            assert_eq!(f.frame(s.ts, Some((&s, side))), Some(Exact::Original));
             c.note_control(FrameRef::default(), false);
         }
+        // A later frame, of any kind, moves the clock: the copies come before it.
+        assert_eq!(f.frame(Ts(1_000), None), None);
         for i in 0..100 {
             let frame = FrameRef {
                 file: 0,
                 number: 100 + i as u64,
             };
-            assert!(c.is_exact_copy(side, &seg(i, 1), true));
+            let s = seg(i, 1);
+            assert_eq!(f.frame(s.ts, Some((&s, side))), Some(Exact::Copy));
             c.note_control(frame, true);
         }
+        // Not a SYN: not judged here.
+        let mut data = seg(5, 1);
+        data.flags = Flags(Flags::ACK);
+        assert_eq!(f.frame(data.ts, Some((&data, side))), None);
         c.end_run();
         assert_eq!(c.long_runs, 1);
         let run = c.runs[0].unwrap();
@@ -296,5 +336,29 @@ mod tests {
             (run.first.number, run.last.number, run.copies),
             (100, 199, 100)
         );
+    }
+
+    #[test]
+    fn an_earlier_syn_is_unchecked_once_the_table_has_taken_more_than_it_holds() {
+        let mut f = Fingerprints::new(4);
+        let (_, side) = Side::of(seg(0, 1).src, seg(0, 1).dst);
+        let mut s = seg(100, 1);
+        assert_eq!(f.frame(s.ts, Some((&s, side))), Some(Exact::Original));
+        // Earlier than the clock, but the table has room: an original for certain.
+        s.ts = Ts(50);
+        s.seq = Seq(6);
+        assert_eq!(f.frame(s.ts, Some((&s, side))), Some(Exact::Original));
+        for i in 0..4 {
+            s.ts = Ts(200 + i);
+            s.seq = Seq(10 + i as u32);
+            assert_eq!(f.frame(s.ts, Some((&s, side))), Some(Exact::Original));
+        }
+        s.ts = Ts(60);
+        s.seq = Seq(99);
+        assert_eq!(f.frame(s.ts, Some((&s, side))), Some(Exact::Unchecked));
+        // At the clock's time, not earlier: written, not read.
+        s.ts = Ts(203);
+        s.seq = Seq(98);
+        assert_eq!(f.frame(s.ts, Some((&s, side))), Some(Exact::Original));
     }
 }

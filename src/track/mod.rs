@@ -40,11 +40,11 @@ mod infer;
 mod ports;
 mod queue;
 pub mod seen;
-mod side;
+pub mod side;
 mod syn;
 
 use archive::{Archive, Record};
-use dedup::{Copies, CopyRun, RUNS_KEPT, Recent};
+use dedup::{Copies, CopyRun, Exact, Fingerprints, RUNS_KEPT, Recent};
 use dense::DenseMap;
 use expiry::Expiry;
 use flow::{Conn, Conns, EarlyAnswer, Flow, Phase};
@@ -162,6 +162,9 @@ pub struct Tracker {
     closed: Expiry,
     archive: Archive,
     copies: Copies,
+    /// Exact copies of SYNs for segments fed without the reading stage's verdict
+    /// (`on_segment`); allocated only then.
+    fingerprints: Fingerprints,
     book: Book,
     /// How long an idle 4-tuple keeps its full state.
     retention_ns: i64,
@@ -195,7 +198,8 @@ impl Tracker {
             expiry: Expiry::default(),
             closed: Expiry::default(),
             archive: Archive::new(budgets.archive, config.window_ns),
-            copies: Copies::new(budgets.fingerprints),
+            copies: Copies::default(),
+            fingerprints: Fingerprints::new(budgets.fingerprints),
             book: Book {
                 config,
                 queue: Queue::default(),
@@ -238,13 +242,26 @@ impl Tracker {
         }
     }
 
-    /// Feeds one TCP segment.
-    pub fn on_segment(&mut self, seg: &Segment) {
-        self.on_hinted_segment(seg, KeyHint::of(seg.src, seg.dst));
+    /// The reading stage's table of exact copies of SYNs, at this tracker's budget: it
+    /// judges the segments in the order they are fed, for `on_read_segment`.
+    pub fn fingerprints(&self) -> Fingerprints {
+        Fingerprints::new(self.book.config.budgets.fingerprints)
     }
 
-    /// Feeds one TCP segment whose key hint the reading stage computed.
-    pub fn on_hinted_segment(&mut self, seg: &Segment, hint: KeyHint) {
+    /// Feeds one TCP segment.
+    pub fn on_segment(&mut self, seg: &Segment) {
+        let hint = KeyHint::of(seg.src, seg.dst);
+        let side = Side::sending(hint.src_is_lo);
+        let exact = seg
+            .flags
+            .syn()
+            .then(|| self.fingerprints.check(side, seg, seg.ts < self.book.now));
+        self.on_read_segment(seg, hint, exact);
+    }
+
+    /// Feeds one TCP segment whose key hint, and for a SYN or SYN-ACK whether it is an exact
+    /// copy (`Fingerprints::frame`), the reading stage worked out.
+    pub fn on_read_segment(&mut self, seg: &Segment, hint: KeyHint, exact: Option<Exact>) {
         let stats = &mut self.book.stats;
         stats.tcp_segments += 1;
         if seg.flags.syn() {
@@ -259,7 +276,8 @@ impl Tracker {
         let side = Side::sending(hint.src_is_lo);
         // SYN and SYN-ACK: checked for exact copies anywhere in the file (`dedup`).
         let control = seg.flags.syn();
-        let exact = self.copies.is_exact_copy(side, seg, seg.ts < self.book.now);
+        self.copies.unchecked += u64::from(exact == Some(Exact::Unchecked));
+        let exact = exact == Some(Exact::Copy);
         // One hash: it serves both the lookup and, for a new 4-tuple, the insertion.
         let hash = hint.hash;
         let flow = match self.flows.position(hash, &key) {
@@ -602,7 +620,7 @@ impl Tracker {
         self.expiry = Expiry::default();
         self.closed = Expiry::default();
         self.copies.end_run();
-        self.copies.free();
+        self.fingerprints.free();
         let conns = &self.book.conns;
         let flows = &self.flows;
         self.final_ends = flows
