@@ -20,6 +20,7 @@
 //! client); a proxied conversation's legs have different clients, may fall into different
 //! shards and are then not matched.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
@@ -99,6 +100,7 @@ impl RelayFinder {
             return None;
         }
         let key = (end.server.port, end.client_bytes, end.server_bytes);
+        let id = self.base + self.legs.len() as u64;
         let leg = Leg {
             client: end.client,
             server: end.server,
@@ -106,7 +108,8 @@ impl RelayFinder {
             established: end.established_ts,
             last: end.last_ts,
             key,
-            previous: self.index.get(&key).copied(),
+            // The key now names this leg (one lookup: the walk below reads only the ring).
+            previous: self.index.insert(key, id),
             matched: false,
         };
         let (mut found, mut fits) = (None, 0);
@@ -123,7 +126,6 @@ impl RelayFinder {
             }
             at = other.previous;
         }
-        let id = self.base + self.legs.len() as u64;
         // The ring doubles, but not past its capacity (a doubling to 32 k legs for a
         // capacity of 18 k was 1.7 MiB unused, issue 14).
         let len = self.legs.len();
@@ -132,7 +134,6 @@ impl RelayFinder {
                 .reserve_exact(crate::budget::growth(len, self.capacity + 1, 64));
         }
         self.legs.push_back(leg);
-        self.index.insert(key, id);
         let result = match found {
             Some((other, relay)) if fits == 1 => {
                 for x in [other, id] {
@@ -153,8 +154,11 @@ impl RelayFinder {
             let Some(old) = self.legs.pop_front() else {
                 break;
             };
-            if self.index.get(&old.key) == Some(&self.base) {
-                self.index.remove(&old.key);
+            // Unless a later leg has the key: one lookup either way.
+            if let Entry::Occupied(e) = self.index.entry(old.key)
+                && *e.get() == self.base
+            {
+                e.remove();
             }
             self.base += 1;
         }
