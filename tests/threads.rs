@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use portreuse::cli::{Cli, Threads};
+use portreuse::merge::Merger;
+use portreuse::track::dedup::Fingerprints;
 use portreuse::{app, capture};
 
 /// Every bundled capture: testdata/*.pcap*, *.cap, testdata/real/*, testdata/tunnels/*
@@ -278,6 +280,40 @@ fn failing(threads: usize, bytes: &[u8], cut: usize, other: &Path) -> (Vec<Strin
     });
     let err = result.err().expect("the read error surfaces");
     (seen, format!("{err:#}"))
+}
+
+/// Frames of file `of` that `captures`, merged, give before the first read error.
+fn frames_before_the_error(captures: Vec<capture::Capture>, of: u32) -> u64 {
+    let mut merger = Merger::new(captures, Fingerprints::new(1 << 10));
+    let mut frames = 0;
+    loop {
+        match merger.next_item() {
+            Ok(Some(item)) => frames += u64::from(item.file == of),
+            Ok(None) => panic!("the input ended without the read error"),
+            Err(_) => return frames,
+        }
+    }
+}
+
+#[test]
+fn merged_with_another_file_a_failing_capture_gives_every_frame_read_before_the_error() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let bytes = std::fs::read(root.join("isa2000-fixed.pcap")).unwrap();
+    let source = |cut| {
+        let source = FailsAt {
+            bytes: bytes.clone(),
+            pos: 0,
+            cut,
+        };
+        capture::open_reader(Box::new(source)).unwrap()
+    };
+    for cut in [100_000, bytes.len() / 2, bytes.len() - 10] {
+        let alone = frames_before_the_error(vec![source(cut)], 0);
+        let other = capture::open(&root.join("isa2000-broken.pcap")).unwrap();
+        let merged = frames_before_the_error(vec![other, source(cut)], 1);
+        assert!(alone > 0);
+        assert_eq!(merged, alone, "cut at {cut}");
+    }
 }
 
 #[test]

@@ -76,6 +76,8 @@ pub struct Merger {
     heads: Vec<Option<Item>>,
     primed: bool,
     fingerprints: Fingerprints,
+    /// A read error met reading ahead, returned after the frame taken before it.
+    failed: Option<FileError>,
 }
 
 impl Merger {
@@ -87,6 +89,7 @@ impl Merger {
             heads,
             primed: false,
             fingerprints,
+            failed: None,
         }
     }
 
@@ -145,6 +148,9 @@ impl Merger {
     /// Several files: the earliest of their next frames.
     #[inline(never)]
     fn next_merged(&mut self) -> Result<Option<Item>, FileError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         if !self.primed {
             self.primed = true;
             for index in 0..self.files.len() {
@@ -163,7 +169,10 @@ impl Merger {
             return Ok(None);
         };
         let item = self.heads[index].take();
-        self.read(index)?;
+        // The frame taken was read before the file failed: it comes first, as in one file.
+        if let Err(e) = self.read(index) {
+            self.failed = Some(e);
+        }
         Ok(item.map(|i| i.judged(&mut self.fingerprints)))
     }
 }
