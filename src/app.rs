@@ -424,7 +424,7 @@ fn read_and_finish(
     } else {
         // Read in batches as stage 1 does (one loop that decodes into memory that stays in
         // the cache), then analyse them: the items before a read error are analysed first.
-        let mut merger = Merger::new(captures, pipeline.fingerprints());
+        let mut merger = Merger::new(captures, pipeline.new_fingerprints());
         let mut batch = Vec::with_capacity(stages::BATCH);
         loop {
             batch.clear();

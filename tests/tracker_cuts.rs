@@ -40,7 +40,10 @@ fn attempts(path: &Path, window_s: i64, limit: Option<u64>) -> (Vec<Attempt>, u6
         filter: None,
         budgets: Budgets::default(),
     });
-    let mut merger = Merger::new(vec![capture::open(path).unwrap()], tracker.fingerprints());
+    let mut merger = Merger::new(
+        vec![capture::open(path).unwrap()],
+        tracker.new_fingerprints(),
+    );
     let mut out = Vec::new();
     let mut frames = 0;
     while limit.is_none_or(|l| frames < l) {

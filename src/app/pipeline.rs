@@ -123,9 +123,9 @@ impl Pipeline {
         }
     }
 
-    /// The table with which the reading stage judges SYNs (`Merger::new`).
-    pub fn fingerprints(&self) -> Fingerprints {
-        self.tracker.fingerprints()
+    /// A new table with which the reading stage judges SYNs (`Merger::new`).
+    pub fn new_fingerprints(&self) -> Fingerprints {
+        self.tracker.new_fingerprints()
     }
 
     /// One decoded frame.

@@ -95,7 +95,7 @@ pub(super) fn run(
 ) -> Result<(Vec<Capture>, Progress)> {
     let (full_tx, full_rx) = sync_channel::<Message>(BUFFERS + 1);
     let (free_tx, free_rx) = recycling::<Item>(BATCH);
-    let merger = Merger::new(captures, pipeline.fingerprints());
+    let merger = Merger::new(captures, pipeline.new_fingerprints());
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("portreuse-read".into())

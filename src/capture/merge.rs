@@ -81,7 +81,7 @@ pub struct Merger {
 }
 
 impl Merger {
-    /// The merge of `files`, whose SYNs `fingerprints` judges (`Tracker::fingerprints`).
+    /// The merge of `files`, whose SYNs `fingerprints` judges (`Tracker::new_fingerprints`).
     pub fn new(files: Vec<Capture>, fingerprints: Fingerprints) -> Merger {
         let heads = vec![None; files.len()];
         Merger {

@@ -242,9 +242,9 @@ impl Tracker {
         }
     }
 
-    /// The reading stage's table of exact copies of SYNs, at this tracker's budget: it
-    /// judges the segments in the order they are fed, for `on_read_segment`.
-    pub fn fingerprints(&self) -> Fingerprints {
+    /// A new table of exact copies of SYNs for the reading stage, at this tracker's budget:
+    /// it judges the segments in the order they are fed, for `on_read_segment`.
+    pub fn new_fingerprints(&self) -> Fingerprints {
         Fingerprints::new(self.book.config.budgets.fingerprints)
     }
 
