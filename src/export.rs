@@ -86,6 +86,26 @@ pub struct Selection {
 
 const OPEN: Ts = Ts(i64::MAX);
 
+/// The entry for `key` (a new one made with `V::default()`), unless it is new and `map`
+/// already holds `cap` entries: then `left_out` counts it and there is none. One lookup,
+/// whether the entry is there or not.
+fn entry_within<'m, K: std::hash::Hash + Eq, V: Default>(
+    map: &'m mut IndexMap<K, V>,
+    key: K,
+    cap: usize,
+    left_out: &mut u64,
+) -> Option<&'m mut V> {
+    let full = map.len() >= cap;
+    match map.entry(key) {
+        Entry::Occupied(o) => Some(o.into_mut()),
+        Entry::Vacant(_) if full => {
+            *left_out += 1;
+            None
+        }
+        Entry::Vacant(v) => Some(v.insert(V::default())),
+    }
+}
+
 impl Selection {
     /// A selection that keeps time ranges (`ranges`, for --write) or only the 4-tuples.
     pub fn new(ranges: bool) -> Selection {
@@ -100,15 +120,9 @@ impl Selection {
         let (key, _) = FlowKey::new(a.client, a.server);
         if a.is_flagged() {
             let start = a.reuse.map_or(a.ts, |r| r.previous_ts);
-            // One lookup: the entry, whether it is there or not.
-            let full = self.tuples.len() >= MAX_TUPLES;
-            let ranges = match self.tuples.entry(key) {
-                Entry::Occupied(o) => o.into_mut(),
-                Entry::Vacant(_) if full => {
-                    self.left_out += 1;
-                    return;
-                }
-                Entry::Vacant(v) => v.insert(Vec::new()),
+            let Some(ranges) = entry_within(&mut self.tuples, key, MAX_TUPLES, &mut self.left_out)
+            else {
+                return;
             };
             if !self.ranges {
                 return;
@@ -170,15 +184,7 @@ impl Selection {
     }
 
     fn notes_for(&mut self, frame: FrameRef) -> Option<&mut Notes> {
-        let full = self.notes.len() >= MAX_NOTES;
-        match self.notes.entry(frame) {
-            Entry::Occupied(o) => Some(o.into_mut()),
-            Entry::Vacant(_) if full => {
-                self.notes_left_out += 1;
-                None
-            }
-            Entry::Vacant(v) => Some(v.insert(Notes::default())),
-        }
+        entry_within(&mut self.notes, frame, MAX_NOTES, &mut self.notes_left_out)
     }
 
     pub fn is_empty(&self) -> bool {
